@@ -1,0 +1,21 @@
+// How a subcommand joins the `nfp` command: one file per subcommand defines a setup function that adds its
+// CLI11 subcommand (options + callback), and registers it with NFP_COMMAND. main.cpp adds them in name order.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace nfp::cli {
+
+using CommandSetup = std::function<void(CLI::App& root)>;
+
+struct CommandRegistrar {
+  CommandRegistrar(const std::string& name, CommandSetup setup);
+};
+
+// Prints `json_line` as the last line of stdout (the --json contract).
+void print_json_line(const std::string& json_line);
+
+}  // namespace nfp::cli
+
+#define NFP_COMMAND(name, setup) static const ::nfp::cli::CommandRegistrar nfp_registrar_##setup(name, setup)

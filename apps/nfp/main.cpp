@@ -1,0 +1,48 @@
+// The `nfp` command. Subcommands live one per file in this folder (see command.hpp).
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "command.hpp"
+#include "nfp/error.hpp"
+
+namespace nfp::cli {
+
+static std::map<std::string, CommandSetup>& registry() {
+  static std::map<std::string, CommandSetup> r;
+  return r;
+}
+
+CommandRegistrar::CommandRegistrar(const std::string& name, CommandSetup setup) {
+  registry().emplace(name, std::move(setup));
+}
+
+void print_json_line(const std::string& json_line) {
+  std::cout << json_line << std::endl;
+}
+
+}  // namespace nfp::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"nfp — robot policies with normalizing-flow action decoders (NinA, NF-P) and their baselines"};
+  app.set_version_flag("--version", std::string("nfp 0.1.0"));
+  app.require_subcommand(1);
+  for (auto& [name, setup] : nfp::cli::registry()) setup(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const nfp::Error& e) {
+    std::fprintf(stderr, "nfp: error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "nfp: error: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nfp: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,1 @@
+// Precompiled-header anchor; see cmake/nfp.cmake.

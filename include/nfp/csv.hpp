@@ -1,0 +1,33 @@
+// Numeric CSV tables with a header row (the `nfp density` data format).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace nfp {
+
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<double> values;  // row-major (rows x columns)
+  int64_t rows() const { return columns.empty() ? 0 : int64_t(values.size() / columns.size()); }
+  double at(int64_t row, size_t col) const { return values[size_t(row) * columns.size() + col]; }
+
+  // Index of column `name`; throws nfp::Error listing the available columns if it is absent.
+  size_t column_index(const std::string& name, const std::string& source) const;
+  // The named columns as a new table, in the order given.
+  Table select(const std::vector<std::string>& names, const std::string& source) const;
+};
+
+// Reads a CSV file whose first row names the columns. Every other cell must be a finite number: NaN, Inf,
+// an empty or non-numeric cell, or a row with the wrong number of cells throws nfp::Error naming the file,
+// the line and the column.
+Table read_csv(const std::filesystem::path& path);
+Table parse_csv(const std::string& text, const std::string& source);
+// Writes atomically, with full double precision.
+void write_csv(const std::filesystem::path& path, const Table& table);
+
+// Splits "a,b,c" into names (empty input gives an empty list).
+std::vector<std::string> split_names(const std::string& list);
+
+}  // namespace nfp

@@ -1,0 +1,17 @@
+// Process-wide settings: threads and seeds.
+#pragma once
+#include <cstdint>
+
+namespace nfp {
+
+// Sets torch's intra-op threads (and OpenMP/BLAS, which share its pool) to `threads`, or to the number of
+// cores when threads <= 0, and inter-op threads to 1, so torch and BLAS never oversubscribe the cores.
+void configure_threads(int threads = 0);
+
+// Seeds torch's default generator (and thereby every sampling op that takes no explicit generator).
+void seed_everything(uint64_t seed);
+
+// Deterministic algorithms on/off (bit-for-bit resume, tests).
+void set_deterministic(bool on);
+
+}  // namespace nfp

@@ -1,0 +1,26 @@
+#include "nfp/runtime_setup.hpp"
+
+#include <torch/torch.h>
+
+#include <thread>
+
+namespace nfp {
+
+void configure_threads(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  static bool inter_set = false;  // torch allows setting inter-op threads once, before any parallel work
+  if (!inter_set) {
+    inter_set = true;
+    try {
+      torch::set_num_interop_threads(1);
+    } catch (const c10::Error&) {
+    }
+  }
+}
+
+void seed_everything(uint64_t seed) { torch::manual_seed(seed); }
+
+void set_deterministic(bool on) { at::globalContext().setDeterministicAlgorithms(on, /*warn_only=*/false); }
+
+}  // namespace nfp
