@@ -1,0 +1,33 @@
+// MLP conditioner (NinA-MLP): cat(x_cond, context) -> [Linear -> LayerNorm -> GELU] x depth -> Linear.
+#include "nfp/conditioner.hpp"
+#include "nfp/error.hpp"
+#include "flow/conditioners.hpp"
+
+namespace nfp {
+
+MlpConditionerImpl::MlpConditionerImpl(const ConditionerConfig& c, const ConditionerShape& s) : shape_(s) {
+  require(c.depth >= 1 && c.hidden >= 1, "mlp conditioner: depth and hidden must be >= 1");
+  int64_t in = s.cond_dim + s.context_dim;
+  for (int64_t i = 0; i < c.depth; ++i) {
+    body_->push_back(torch::nn::Linear(in, c.hidden));
+    body_->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden})));
+    body_->push_back(torch::nn::GELU());
+    in = c.hidden;
+  }
+  out_ = torch::nn::Linear(in, s.trans_dim * s.params_per_dim);
+  if (c.zero_init) {
+    torch::NoGradGuard g;
+    out_->weight.zero_();
+    out_->bias.zero_();
+  }
+  register_module("body", body_);
+  register_module("out", out_);
+}
+
+torch::Tensor MlpConditionerImpl::forward(const torch::Tensor& x_cond, const torch::Tensor& ctx) {
+  torch::Tensor h = x_cond;
+  if (shape_.context_dim > 0) h = torch::cat({x_cond, pool_context(ctx)}, 1);
+  return out_->forward(body_->forward(h)).view({x_cond.size(0), shape_.trans_dim, shape_.params_per_dim});
+}
+
+}  // namespace nfp
