@@ -1,6 +1,7 @@
 #include "nfp/safetensors.hpp"
 
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "nfp/atomic_file.hpp"
@@ -110,7 +111,7 @@ SafeTensorsFile decode_safetensors(const std::string& bytes, const std::string& 
     // Overflow-safe size check: numel * itemsize must equal the byte range.
     uint64_t expect = safetensors_dtype_size(t.dtype);
     for (int64_t d : t.shape) {
-      require(d == 0 || expect <= buffer_size / uint64_t(d) + 1, what + "shape is too large for the file");
+      require(d == 0 || expect <= std::numeric_limits<uint64_t>::max() / uint64_t(d), what + "shape is too large");
       expect *= uint64_t(d);
     }
     require(expect == end - begin, what + "has " + std::to_string(end - begin) + " bytes but dtype and shape need " +
