@@ -36,7 +36,7 @@ struct TaskSpec {
   double control_hz = 10;             // policy steps per simulated second
   int max_steps = 100;                // episode step limit (done = success or max_steps)
   std::map<std::string, int> obs_dims;  // low-dim observation keys -> width: "state", "object_state"
-  std::vector<std::string> cameras;   // named cameras: "top", "wrist" or "wrist_left", "wrist_right"
+  std::vector<std::string> cameras;   // named cameras: "top", "wrist" or "left_wrist", "right_wrist"
   int num_arms = 0;                   // 0 for the planar pusher
   std::vector<std::string> instructions;  // the task's instructions (one unless language-conditioned)
 };

@@ -18,7 +18,7 @@ inline void arm_task_spec(TaskSpec& s, const std::vector<std::string>& prefixes)
                      "wrist_pitch, wrist_roll) + gripper command (0 closed .. 1 open)";
   s.num_arms = static_cast<int>(prefixes.size());
   s.cameras = {"top"};
-  for (const auto& p : prefixes) s.cameras.push_back(p.empty() ? "wrist" : "wrist_" + p.substr(0, p.size() - 1));
+  for (const auto& p : prefixes) s.cameras.push_back(p + "wrist");  // "wrist" or "left_wrist", "right_wrist"
   s.obs_dims["state"] = 7 * s.num_arms;
 }
 
@@ -64,14 +64,27 @@ class ArmTaskEnv : public TaskEnv {
 };
 
 // The gripper yaw (about z) that grasps a box of yaw `box_yaw` across two faces, nearest to the yaw the
-// arm has when it points at the box (`natural`).
-inline double grasp_yaw(double box_yaw, double natural) {
+// arm has when it points at the box (`natural`). `period`: pi/2 for a cube, pi for a bar (across its y).
+inline double grasp_yaw(double box_yaw, double natural, double period = M_PI / 2) {
   double best = box_yaw, best_d = 1e9;
   for (int k = -4; k <= 4; ++k) {
-    double y = box_yaw + k * M_PI / 2, d = std::abs(std::remainder(y - natural, 2 * M_PI));
+    double y = box_yaw + k * period, d = std::abs(std::remainder(y - natural, 2 * M_PI));
     if (d < best_d) best = natural + std::remainder(y - natural, 2 * M_PI), best_d = d;
   }
   return best;
+}
+
+}  // namespace nfp::sim
+
+namespace nfp::sim {
+
+// One expert move: drives the commanded pose toward `goal` (unless `paused`); true once the command is at
+// the goal and the measured grip site `site` (3) is within `tol` of it.
+inline bool reach(ArmDriver& driver, const GripPose& goal, double speed, double dt, const mjtNum* site,
+                  double tol, bool paused) {
+  bool at = !paused && driver.move_toward(goal, speed, dt);
+  double e = std::hypot(goal.pos[0] - site[0], goal.pos[1] - site[1], goal.pos[2] - site[2]);
+  return at && e < tol;
 }
 
 }  // namespace nfp::sim

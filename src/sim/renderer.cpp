@@ -53,11 +53,11 @@ Renderer::Renderer(const mjModel* model, int width, int height) : impl_(new Impl
               " exceeds the model's offscreen buffer (" + std::to_string(model->vis.global.offwidth) + "x" +
               std::to_string(model->vis.global.offheight) + ")");
   r.display = egl_display();
-  const EGLint config_attribs[] = {EGL_RED_SIZE, 8, EGL_GREEN_SIZE, 8, EGL_BLUE_SIZE, 8, EGL_DEPTH_SIZE, 24,
+  const EGLint config_attribs[] = {EGL_SURFACE_TYPE, EGL_PBUFFER_BIT, EGL_RED_SIZE, 8, EGL_GREEN_SIZE, 8, EGL_BLUE_SIZE, 8, EGL_DEPTH_SIZE, 24,
                                    EGL_RENDERABLE_TYPE, EGL_OPENGL_BIT, EGL_NONE};
   EGLConfig config;
   EGLint n = 0;
-  // Surfaceless: a config without surface type requirements.
+  // EGL_SURFACE_TYPE defaults to EGL_WINDOW_BIT, which surfaceless Mesa does not offer.
   if (!eglChooseConfig(r.display, config_attribs, &config, 1, &n) || n < 1) {
     delete impl_;
     throw Error("EGL offers no OpenGL configuration for headless rendering (is Mesa's libegl-mesa0 installed?)");

@@ -68,7 +68,8 @@ TaskEnv::TaskEnv(std::shared_ptr<const mjModel> model, TaskSpec spec, EnvOptions
       bool found = false;
       for (const auto& have : spec_.cameras) {
         // "wrist" names every wrist camera of a bimanual task.
-        if (have == c || (c == "wrist" && have.rfind("wrist", 0) == 0)) cameras_.push_back(have), found = true;
+        bool wrist = have.size() >= 5 && have.compare(have.size() - 5, 5, "wrist") == 0;
+        if (have == c || (c == "wrist" && wrist)) cameras_.push_back(have), found = true;
       }
       std::string names;
       for (const auto& have : spec_.cameras) names += (names.empty() ? "" : ", ") + have;
