@@ -16,6 +16,9 @@ struct CommandRegistrar {
 // Prints `json_line` as the last line of stdout (the --json contract).
 void print_json_line(const std::string& json_line);
 
+// The `nfp bench` parent command, created on first use: benchmark files each add `nfp bench <name>` to it.
+CLI::App& bench_command(CLI::App& root);
+
 }  // namespace nfp::cli
 
 #define NFP_COMMAND(name, setup) static const ::nfp::cli::CommandRegistrar nfp_registrar_##setup(name, setup)

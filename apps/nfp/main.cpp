@@ -23,6 +23,14 @@ void print_json_line(const std::string& json_line) {
   std::cout << json_line << std::endl;
 }
 
+CLI::App& bench_command(CLI::App& root) {
+  for (CLI::App* sub : root.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->get_name() == "bench") return *sub;
+  CLI::App* bench = root.add_subcommand("bench", "Benchmarks: speed, quality and the papers' claims, measured here");
+  bench->require_subcommand(1);
+  return *bench;
+}
+
 }  // namespace nfp::cli
 
 int main(int argc, char** argv) {
