@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
 #include "nfp/episode.hpp"
+#include "nfp/error.hpp"
+#include "nfp/hdf5_dataset.hpp"
 
 namespace nfp::test {
 

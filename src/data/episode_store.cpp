@@ -1,0 +1,117 @@
+#include "nfp/episode_store.hpp"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "nfp/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace nfp {
+
+int64_t EpisodeStore::total_frames() const {
+  int64_t n = 0;
+  for (const auto& e : episodes) n += e.length();
+  return n;
+}
+
+void EpisodeStore::copy_frames(size_t episode, size_t camera, const std::vector<int64_t>& frames,
+                               uint8_t* out) const {
+  const std::string& cam = cameras.at(camera);
+  if (!lazy_images) {
+    const Array<uint8_t>& im = episodes.at(episode).images.at(cam);
+    const int64_t row = im.row_size();
+    for (size_t i = 0; i < frames.size(); ++i)
+      std::memcpy(out + i * row, im.data.data() + frames[i] * row, row);
+    return;
+  }
+  const Episode& e = episodes.at(episode);
+  const DatasetInfo& info = files.at(file_of.at(episode));
+  const Array<uint8_t> a = reader->read(info.path, e.attrs.at("source_group").get<std::string>(),
+                                        info.image_paths.at(cam), frames);
+  std::memcpy(out, a.data.data(), a.data.size());
+}
+
+static bool is_dataset_file(const fs::path& p) {
+  const std::string ext = p.extension().string();
+  return ext == ".hdf5" || ext == ".h5" || ext == ".hdf";
+}
+
+std::vector<fs::path> resolve_dataset_paths(const std::string& spec) {
+  std::vector<fs::path> paths;
+  std::error_code ec;
+  if (fs::is_directory(spec, ec)) {
+    for (const auto& entry : fs::directory_iterator(spec, ec))
+      if (entry.is_regular_file() && is_dataset_file(entry.path())) paths.push_back(entry.path());
+    require(!paths.empty(), "'" + spec + "': directory holds no .hdf5/.h5 files");
+  } else if (spec.find_first_of("*?[") != std::string::npos) {
+    glob_t g;
+    std::memset(&g, 0, sizeof(g));
+    if (::glob(spec.c_str(), 0, nullptr, &g) == 0)
+      for (size_t i = 0; i < g.gl_pathc; ++i) paths.emplace_back(g.gl_pathv[i]);
+    ::globfree(&g);
+    require(!paths.empty(), "'" + spec + "': the pattern matches no file");
+  } else {
+    require(fs::exists(spec, ec), "'" + spec + "': no such file or directory (check the dataset path)");
+    paths.emplace_back(spec);
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+EpisodeStore open_episode_store(const std::string& spec, const StoreOptions& options) {
+  EpisodeStore store;
+  const std::vector<fs::path> paths = resolve_dataset_paths(spec);
+  // First pass: shapes only, to decide whether the decoded images fit the budget.
+  for (const auto& p : paths) store.files.push_back(read_dataset_info(p, options.read));
+  const DatasetInfo& first = store.files.front();
+  store.layout = first.layout;
+  store.action_key = first.keys.at(0).key;
+  store.action_dim = first.keys.at(0).frame_shape.at(0);
+  for (size_t i = 1; i < first.keys.size(); ++i) {  // keys[0] is the action
+    const KeyInfo& k = first.keys[i];
+    if (k.is_image) {
+      store.cameras.push_back(k.key);
+      store.camera_shapes.push_back(k.frame_shape);
+    } else {
+      store.obs_keys.push_back(k.key);
+    }
+  }
+  for (const auto& info : store.files) {
+    const std::string who = "'" + info.path.string() + "'";
+    require(info.layout == store.layout, who + " has layout " + layout_name(info.layout) + " but '" +
+                                             first.path.string() + "' has " + layout_name(store.layout) +
+                                             "; datasets must not mix layouts");
+    if (info.demos.empty()) continue;
+    require(info.keys.size() == first.keys.size(), who + " has different observation keys than '" +
+                                                       first.path.string() + "' (select common ones with --obs-keys)");
+    for (size_t i = 0; i < info.keys.size(); ++i)
+      require(info.keys[i].key == first.keys[i].key && info.keys[i].frame_shape == first.keys[i].frame_shape,
+              who + ": key '" + info.keys[i].key + "' differs in name or shape from '" + first.path.string() + "'");
+    int64_t frame_bytes = 0;
+    for (const auto& k : info.keys)
+      if (k.is_image) {
+        int64_t n = 1;
+        for (int64_t s : k.frame_shape) n *= s;
+        frame_bytes += n;
+      }
+    for (int64_t len : info.lengths) store.image_bytes += len * frame_bytes;
+  }
+  store.lazy_images = store.image_bytes > options.image_memory_budget;
+  if (store.lazy_images) store.reader = std::make_shared<ImageFrameReader>();
+  ReadOptions ro = options.read;
+  ro.layout = store.layout;
+  ro.load_images = !store.lazy_images;
+  for (size_t f = 0; f < paths.size(); ++f) {
+    for (auto& e : read_episodes(paths[f], ro)) {
+      store.episodes.push_back(std::move(e));
+      store.file_of.push_back(f);
+    }
+  }
+  require(!store.episodes.empty(), "'" + spec + "': no episodes (empty file or filter '" + ro.filter + "')");
+  return store;
+}
+
+}  // namespace nfp
