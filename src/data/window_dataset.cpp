@@ -54,13 +54,16 @@ void convert_frame(const uint8_t* src, int64_t H, int64_t W, int64_t C, int64_t 
     for (int i = 0; i < 256; ++i) t[i] = float(i) / 255.0f;
     return t;
   }();
+  // Channel-outer so every write is sequential; source columns are looked up once per frame.
   const int64_t plane = oh * ow;
-  for (int64_t y = 0; y < oh; ++y) {
-    const int64_t sy = std::clamp<int64_t>(y + dy, 0, H - 1);
-    const uint8_t* row = src + sy * W * C;
-    for (int64_t x = 0; x < ow; ++x) {
-      const uint8_t* p = row + std::clamp<int64_t>(x + dx, 0, W - 1) * C;
-      for (int64_t c = 0; c < C; ++c) dst[c * plane + y * ow + x] = lut[p[c]];
+  std::vector<int64_t> sx(ow);
+  for (int64_t x = 0; x < ow; ++x) sx[x] = std::clamp<int64_t>(x + dx, 0, W - 1) * C;
+  for (int64_t c = 0; c < C; ++c) {
+    float* out = dst + c * plane;
+    for (int64_t y = 0; y < oh; ++y) {
+      const uint8_t* row = src + std::clamp<int64_t>(y + dy, 0, H - 1) * W * C + c;
+      float* o = out + y * ow;
+      for (int64_t x = 0; x < ow; ++x) o[x] = lut[row[sx[x]]];
     }
   }
 }
@@ -128,8 +131,17 @@ Batch WindowDataset::make_batch(const std::vector<int64_t>& indices, const Augme
     for (size_t c = 0; c < st.cameras.size(); ++c) {
       const auto& hwc = st.camera_shapes[c];
       const int64_t H = hwc[0], W = hwc[1], C = hwc[2], frame = H * W * C;
-      frames_buf.resize(m * frame);
-      st.copy_frames(ref.episode, c, of, frames_buf.data());
+      // In memory the frames are read in place; lazily they are first gathered from the file.
+      const uint8_t* frames_src = nullptr;
+      std::vector<int64_t> frame_pos(of);
+      if (st.lazy_images) {
+        frames_buf.resize(m * frame);
+        st.copy_frames(ref.episode, c, of, frames_buf.data());
+        frames_src = frames_buf.data();
+        for (int64_t i = 0; i < m; ++i) frame_pos[i] = i;
+      } else {
+        frames_src = e.images.at(st.cameras[c]).data.data();
+      }
       // One offset per window and camera: every history frame is shifted alike, so motion stays visible.
       int64_t dy = 0, dx = 0;
       if (aug.kind == Augment::random_shift && aug.train) {
@@ -147,7 +159,7 @@ Batch WindowDataset::make_batch(const std::vector<int64_t>& indices, const Augme
       }
       const int64_t out_frame = C * boxes[c].h * boxes[c].w;
       for (int64_t i = 0; i < m; ++i)
-        convert_frame(frames_buf.data() + i * frame, H, W, C, dy, dx, boxes[c].h, boxes[c].w,
+        convert_frame(frames_src + frame_pos[i] * frame, H, W, C, dy, dx, boxes[c].h, boxes[c].w,
                       img_ptr[c] + (b * m + i) * out_frame);
     }
     batch.instructions.push_back(e.instruction);
