@@ -80,7 +80,8 @@ class Env {
   virtual bool success() const = 0;
   virtual int steps() const = 0;       // control steps taken in this episode
   virtual uint64_t seed() const = 0;   // the last reset seed
-  // Full simulator state (time, qpos, qvel, ctrl), enough to restore a step exactly: (1+nq+nv+nu).
+  // Full simulator state (time, qpos, qvel, ctrl, mocap positions), enough to restore a step exactly:
+  // (1 + nq + nv + nu + 3 nmocap).
   virtual std::vector<double> get_state() const = 0;
   // Restores a state from get_state() of the same task and episode (call reset(seed) first so that the
   // episode's goal and instruction match).

@@ -133,6 +133,7 @@ Arm Arm::find(const mjModel* m, const std::string& p, double base_yaw) {
   a.finger_qpos[1] = m->jnt_qposadr[require_id(m, mjOBJ_JOINT, p + "finger_b")];
   a.site = require_id(m, mjOBJ_SITE, p + "grip");
   a.hand_body = require_id(m, mjOBJ_BODY, p + "hand");
+  a.base_body = require_id(m, mjOBJ_BODY, p + "base");
   a.base_yaw = base_yaw;
   return a;
 }

@@ -32,6 +32,7 @@ struct Arm {
   std::array<int, 2> finger_qpos{};
   int site = -1;                            // "grip" site between the fingertips
   int hand_body = -1;
+  int base_body = -1;
   double base_yaw = 0;
   static Arm find(const mjModel* m, const std::string& prefix, double base_yaw);
 

@@ -90,6 +90,8 @@ Observation TaskEnv::reset(uint64_t seed) {
   std::mt19937_64 rng(seed);
   init_episode(rng);
   mj_forward(m_, d_);
+  // Through set_state(), so that an episode restored from its first state steps bit-identically.
+  set_state(get_state());
   return observe();
 }
 
@@ -134,16 +136,17 @@ Image TaskEnv::render(const std::string& camera) {
 
 std::vector<double> TaskEnv::get_state() const {
   std::vector<double> s;
-  s.reserve(1 + m_->nq + m_->nv + m_->nu);
+  s.reserve(1 + m_->nq + m_->nv + m_->nu + 3 * m_->nmocap);
   s.push_back(d_->time);
   s.insert(s.end(), d_->qpos, d_->qpos + m_->nq);
   s.insert(s.end(), d_->qvel, d_->qvel + m_->nv);
   s.insert(s.end(), d_->ctrl, d_->ctrl + m_->nu);
+  s.insert(s.end(), d_->mocap_pos, d_->mocap_pos + 3 * m_->nmocap);
   return s;
 }
 
 void TaskEnv::set_state(const std::vector<double>& s) {
-  size_t want = 1 + m_->nq + m_->nv + m_->nu;
+  size_t want = 1 + m_->nq + m_->nv + m_->nu + 3 * m_->nmocap;
   require(s.size() == want, "state of " + std::to_string(s.size()) + " values does not fit task '" + spec_.name +
                                 "' (" + std::to_string(want) + "); was it recorded with another task?");
   // Same path as reset(): fresh data (zero warm start), so that a restored state steps identically.
@@ -151,8 +154,15 @@ void TaskEnv::set_state(const std::vector<double>& s) {
   d_->time = s[0];
   std::copy(s.begin() + 1, s.begin() + 1 + m_->nq, d_->qpos);
   std::copy(s.begin() + 1 + m_->nq, s.begin() + 1 + m_->nq + m_->nv, d_->qvel);
-  std::copy(s.begin() + 1 + m_->nq + m_->nv, s.end(), d_->ctrl);
+  auto ctrl = s.begin() + 1 + m_->nq + m_->nv;
+  std::copy(ctrl, ctrl + m_->nu, d_->ctrl);
+  std::copy(ctrl + m_->nu, s.end(), d_->mocap_pos);
+  // mj_resetData keeps qacc_warmstart, and mj_forward warm-starts the constraint solver from it.
+  mju_zero(d_->qacc_warmstart, m_->nv);
   mj_forward(m_, d_);
+  // mj_forward renormalizes quaternions in qpos in place, which can change their last bits; keep the
+  // stored ones so that the next step starts from exactly the recorded state.
+  std::copy(s.begin() + 1, s.begin() + 1 + m_->nq, d_->qpos);
   steps_ = static_cast<int>(std::lround(d_->time * spec_.control_hz));
 }
 

@@ -1,0 +1,68 @@
+#include <chrono>
+
+#include "nfp/bench_sim.hpp"
+#include "nfp/sim_env.hpp"
+#include "nfp/sim_record.hpp"
+
+namespace nfp::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Replays `actions` from reset(seed) over and over for at least `seconds`; returns control steps per second.
+double replay_rate(sim::Env& env, uint64_t seed, const std::vector<std::vector<float>>& actions, double seconds) {
+  int64_t steps = 0;
+  auto start = Clock::now();
+  double elapsed = 0;
+  while (elapsed < seconds) {
+    env.reset(seed);
+    for (const auto& a : actions) {
+      if (env.step(a).done) break;
+      ++steps;
+    }
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  return steps / elapsed;
+}
+
+}  // namespace
+
+nlohmann::json sim_speed(const SimSpeedOptions& o) {
+  nlohmann::json out = {{"image_size", o.image_size}, {"tasks", nlohmann::json::array()}};
+  for (const auto& task : o.tasks.empty() ? sim::task_names() : o.tasks) {
+    auto env = sim::make_env(task);
+    Episode demo = sim::record_expert_episode(*env, 0, true);
+    std::vector<std::vector<float>> actions;
+    const int64_t A = demo.actions.row_size();
+    for (int64_t t = 0; t < demo.length(); ++t)
+      actions.emplace_back(demo.actions.data.begin() + t * A, demo.actions.data.begin() + (t + 1) * A);
+    double steps_per_s = replay_rate(*env, 0, actions, o.seconds);
+
+    sim::EnvOptions with_images;
+    with_images.images = true;
+    with_images.image_size = o.image_size;
+    auto cam_env = sim::make_env(task, with_images);
+    cam_env->reset(0);
+    cam_env->render("top");  // warm up: context and textures
+    int64_t frames = 0;
+    auto start = Clock::now();
+    double elapsed = 0;
+    while (elapsed < o.seconds) {
+      cam_env->render("top");
+      ++frames;
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    }
+    double frames_per_s = frames / elapsed;
+    double steps_with_images = replay_rate(*cam_env, 0, actions, o.seconds);
+    out["tasks"].push_back({{"task", task},
+                            {"steps_per_s", steps_per_s},
+                            {"frames_per_s", frames_per_s},
+                            {"steps_per_s_with_images", steps_with_images},
+                            {"cameras", cam_env->spec().cameras.size()},
+                            {"control_hz", env->spec().control_hz}});
+  }
+  return out;
+}
+
+}  // namespace nfp::bench

@@ -1,0 +1,21 @@
+// Simulator speed benchmark (bench/sim_speed.cpp), run by `nfp tasks --bench`.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace nfp::bench {
+
+struct SimSpeedOptions {
+  std::vector<std::string> tasks;  // empty: every task
+  double seconds = 1.0;            // measuring time per figure
+  int image_size = 96;
+};
+
+// Per task: control steps per second on one core without rendering (expert actions replayed, so the
+// expert's IK is not counted), rendered frames per second of the top camera, and control steps per
+// second with every camera rendered. {"tasks": [{"task", "steps_per_s", "frames_per_s",
+// "steps_per_s_with_images", "cameras"}...], "image_size"}
+nlohmann::json sim_speed(const SimSpeedOptions& options);
+
+}  // namespace nfp::bench
