@@ -13,9 +13,9 @@ void run_bench_loader(const nfp::bench::LoaderSpeedOptions& o, bool json) {
               o.episodes, o.frames, o.image_size, o.image_size, d["file_mb"].get<double>(), o.batch_size, o.history,
               o.horizon, o.augment.c_str());
   for (const auto& x : r["results"])
-    std::printf("  workers %d  images %-9s %9.0f windows/s  %7.2f ms/batch  (waiting %.2f ms/batch)\n",
+    std::printf("  workers %d  images %-9s %9.0f windows/s  %7.2f ms/batch  cpu %6.2f ms/batch  waiting %6.2f ms/batch\n",
                 x["workers"].get<int>(), x["lazy"].get<bool>() ? "lazy" : "in memory",
-                x["windows_per_s"].get<double>(), x["ms_per_batch"].get<double>(),
+                x["windows_per_s"].get<double>(), x["ms_per_batch"].get<double>(), x["cpu_ms_per_batch"].get<double>(),
                 x["wait_ms_per_batch"].get<double>());
   if (json) nfp::cli::print_json_line(r.dump());
 }

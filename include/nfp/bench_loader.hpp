@@ -23,7 +23,7 @@ struct LoaderSpeedOptions {
 // batches, so this is the rate the loader can feed a trainer at.
 // With consumer_ms > 0 it also reports how long the "trainer" waited for each batch (0 when prefetching
 // keeps up). {"dataset": {...}, "results": [{"workers", "lazy", "windows_per_s", "batches_per_s",
-// "ms_per_batch", "wait_ms_per_batch"}...]}
+// "ms_per_batch", "cpu_ms_per_batch", "wait_ms_per_batch"}...]}
 nlohmann::json loader_speed(const LoaderSpeedOptions& options);
 
 }  // namespace nfp::bench

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nfp/hdf5_dataset.hpp"
@@ -43,5 +44,10 @@ std::vector<std::filesystem::path> resolve_dataset_paths(const std::string& spec
 // Reads every file; all must share the layout, the action dimension and the keys (Error naming the file
 // that differs). Episodes keep file order, then demo order.
 EpisodeStore open_episode_store(const std::string& spec, const StoreOptions& options = {});
+
+// Splits by whole episodes: a seeded random `valid_fraction` of them (at least one when there are two or
+// more) go to the second store. For datasets without masks (ACT directories); robomimic/LIBERO files carry
+// mask/train and mask/valid, read with ReadOptions::filter.
+std::pair<EpisodeStore, EpisodeStore> split_episodes(EpisodeStore all, double valid_fraction, uint64_t seed);
 
 }  // namespace nfp

@@ -3,7 +3,9 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <random>
 
 #include "nfp/error.hpp"
 
@@ -112,6 +114,30 @@ EpisodeStore open_episode_store(const std::string& spec, const StoreOptions& opt
   }
   require(!store.episodes.empty(), "'" + spec + "': no episodes (empty file or filter '" + ro.filter + "')");
   return store;
+}
+
+std::pair<EpisodeStore, EpisodeStore> split_episodes(EpisodeStore all, double valid_fraction, uint64_t seed) {
+  require(valid_fraction >= 0.0 && valid_fraction < 1.0, "valid fraction must be in [0, 1)");
+  const size_t n = all.episodes.size();
+  size_t n_valid = static_cast<size_t>(std::llround(valid_fraction * double(n)));
+  if (valid_fraction > 0.0 && n >= 2) n_valid = std::clamp<size_t>(n_valid, 1, n - 1);
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::mt19937_64 rng(seed);
+  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  std::vector<bool> is_valid(n, false);
+  for (size_t i = 0; i < n_valid; ++i) is_valid[order[i]] = true;
+  std::vector<Episode> episodes = std::move(all.episodes);
+  const std::vector<size_t> file_of = std::move(all.file_of);
+  all.episodes.clear();
+  all.file_of.clear();
+  EpisodeStore train = all, valid = all;  // metadata only: the episodes (and their images) are moved
+  for (size_t i = 0; i < n; ++i) {
+    EpisodeStore& to = is_valid[i] ? valid : train;
+    to.episodes.push_back(std::move(episodes[i]));
+    to.file_of.push_back(file_of[i]);
+  }
+  return {std::move(train), std::move(valid)};
 }
 
 }  // namespace nfp

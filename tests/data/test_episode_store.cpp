@@ -1,6 +1,8 @@
 // Episode store over a file, a directory or a glob; consistency checks across files; the image memory budget.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "data_fixtures.hpp"
 #include "nfp/episode_store.hpp"
 
@@ -72,6 +74,28 @@ TEST(EpisodeStore, ImagesAboveTheBudgetAreReadLazilyWithTheSameBytes) {
   lazy.copy_frames(1, 0, frames, b.data());
   EXPECT_EQ(a, b);
   EXPECT_EQ(b[0], 7);  // frame 6 of episode 1
+}
+
+}  // namespace
+}  // namespace nfp
+
+namespace nfp {
+namespace {
+
+TEST(EpisodeStore, SeededSplitByWholeEpisodes) {
+  test::TempDir dir;
+  for (int i = 0; i < 10; ++i) write_act_episode(dir / ("episode_" + std::to_string(i) + ".hdf5"), act_episode(i, 3));
+  auto [train, valid] = split_episodes(open_episode_store(dir.path().string()), 0.2, 5);
+  ASSERT_EQ(train.episodes.size(), 8u);
+  ASSERT_EQ(valid.episodes.size(), 2u);
+  std::set<std::string> names;
+  for (const auto* s : {&train, &valid})
+    for (const auto& e : s->episodes) names.insert(e.name);
+  EXPECT_EQ(names.size(), 10u);  // disjoint and complete
+  EXPECT_EQ(valid.cameras, train.cameras);
+  auto [train2, valid2] = split_episodes(open_episode_store(dir.path().string()), 0.2, 5);
+  EXPECT_EQ(valid2.episodes[0].name, valid.episodes[0].name);  // same seed, same split
+  EXPECT_EQ(split_episodes(open_episode_store(dir.path().string()), 0.01, 5).second.episodes.size(), 1u);
 }
 
 }  // namespace
