@@ -57,6 +57,7 @@ struct KeyInfo {
   std::vector<int64_t> frame_shape;
   std::string dtype;
   bool is_image = false;
+  std::string path;  // inside a demo group: "actions", "obs/agentview_rgb", "observations/images/top"
 };
 
 // What a file holds, without the arrays.

@@ -68,7 +68,12 @@ EpisodeStore open_episode_store(const std::string& spec, const StoreOptions& opt
   const std::vector<fs::path> paths = resolve_dataset_paths(spec);
   // First pass: shapes only, to decide whether the decoded images fit the budget.
   for (const auto& p : paths) store.files.push_back(read_dataset_info(p, options.read));
-  const DatasetInfo& first = store.files.front();
+  // Key names and shapes come from the first file that has demos (a filter may leave some files empty).
+  const auto with_demos = std::find_if(store.files.begin(), store.files.end(),
+                                       [](const DatasetInfo& i) { return !i.demos.empty(); });
+  require(with_demos != store.files.end(), "'" + spec + "': no episodes (empty file or filter '" +
+                                               options.read.filter + "')");
+  const DatasetInfo& first = *with_demos;
   store.layout = first.layout;
   store.action_key = first.keys.at(0).key;
   store.action_dim = first.keys.at(0).frame_shape.at(0);

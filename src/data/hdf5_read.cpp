@@ -168,11 +168,11 @@ DatasetInfo read_info(const h5::File& f, const ReadOptions& options) {
     require(!d.shape.empty() && d.shape.size() <= 2, h5::where(f, ap) + ": actions must be (T x A)");
     info.lengths.push_back(d.shape[0]);
     if (info.keys.empty()) {
-      info.keys.push_back({action_key, {d.shape.size() == 2 ? d.shape[1] : 1}, d.dtype(), false});
+      info.keys.push_back({action_key, {d.shape.size() == 2 ? d.shape[1] : 1}, d.dtype(), false, action_key});
       for (const auto& [k, p] : observation_paths(f, g, info.layout, options.obs_keys)) {
         const h5::DatasetDesc od = h5::describe(f, child(g, p));
         KeyInfo ki{k, std::vector<int64_t>(od.shape.begin() + (od.shape.empty() ? 0 : 1), od.shape.end()),
-                   od.dtype(), is_image(od)};
+                   od.dtype(), is_image(od), p};
         if (ki.is_image) info.image_paths[k] = p;
         info.keys.push_back(ki);
       }
@@ -200,16 +200,25 @@ Episode read_demo(const h5::File& f, const DatasetInfo& info, const std::string&
     require(attrs["num_samples"].get<int64_t>() == T,
             h5::where(f, g) + " attribute 'num_samples' is " + attrs["num_samples"].dump() + " but '" + ap + "' has " +
                 std::to_string(T) + " frames (mismatched lengths)");
-  for (const auto& [k, p] : observation_paths(f, g, info.layout, options.obs_keys)) {
-    const std::string path = child(g, p);
+  require(e.actions.shape[1] == info.keys[0].frame_shape[0],
+          h5::where(f, ap) + ": " + std::to_string(e.actions.shape[1]) + " action dimensions, but the first demo has " +
+              std::to_string(info.keys[0].frame_shape[0]));
+  // Every demo must hold the keys of the first one, with the same per-frame shape: batches are built from
+  // fixed-size rows.
+  for (size_t i = 1; i < info.keys.size(); ++i) {
+    const KeyInfo& key = info.keys[i];
+    const std::string path = child(g, key.path);
     const h5::DatasetDesc d = h5::describe(f, path);
     check_rows(f, path, d.shape.empty() ? 0 : d.shape[0], ap, T);
-    if (is_image(d)) {
-      if (options.load_images) e.images[k] = h5::read_uint8(f, path);
+    const std::vector<int64_t> frame(d.shape.begin() + (d.shape.empty() ? 0 : 1), d.shape.end());
+    require(frame == key.frame_shape && is_image(d) == key.is_image,
+            h5::where(f, path) + ": per-frame shape or type differs from the first demo's '" + key.key + "'");
+    if (key.is_image) {
+      if (options.load_images) e.images[key.key] = h5::read_uint8(f, path);
     } else {
       Array<float> a = h5::read_float(f, path);
       a.shape = {T, a.row_size()};  // (T x d): a (T x 3 x 3) matrix observation becomes (T x 9)
-      e.obs[k] = std::move(a);
+      e.obs[key.key] = std::move(a);
     }
   }
   if (h5::is_dataset(loc, child(g, "states"))) {
