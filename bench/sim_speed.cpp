@@ -1,3 +1,5 @@
+#include <time.h>
+
 #include <chrono>
 
 #include "nfp/bench_sim.hpp"
@@ -10,11 +12,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// CPU time of this thread: rates per CPU-second are the per-core speed even on a loaded machine.
+double thread_cpu_s() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
 // Replays `actions` from reset(seed) over and over for at least `seconds`; returns control steps per second.
-double replay_rate(sim::Env& env, uint64_t seed, const std::vector<std::vector<float>>& actions, double seconds) {
+// `cpu`: per CPU-second of this thread, else per wall-clock second (rendering runs on llvmpipe's threads).
+double replay_rate(sim::Env& env, uint64_t seed, const std::vector<std::vector<float>>& actions, double seconds,
+                   bool cpu) {
   int64_t steps = 0;
   auto start = Clock::now();
-  double elapsed = 0;
+  double cpu0 = thread_cpu_s(), elapsed = 0;
   while (elapsed < seconds) {
     env.reset(seed);
     for (const auto& a : actions) {
@@ -23,7 +34,7 @@ double replay_rate(sim::Env& env, uint64_t seed, const std::vector<std::vector<f
     }
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   }
-  return steps / elapsed;
+  return steps / (cpu ? thread_cpu_s() - cpu0 : elapsed);
 }
 
 }  // namespace
@@ -37,7 +48,7 @@ nlohmann::json sim_speed(const SimSpeedOptions& o) {
     const int64_t A = demo.actions.row_size();
     for (int64_t t = 0; t < demo.length(); ++t)
       actions.emplace_back(demo.actions.data.begin() + t * A, demo.actions.data.begin() + (t + 1) * A);
-    double steps_per_s = replay_rate(*env, 0, actions, o.seconds);
+    double steps_per_s = replay_rate(*env, 0, actions, o.seconds, true);
 
     sim::EnvOptions with_images;
     with_images.images = true;
@@ -47,14 +58,16 @@ nlohmann::json sim_speed(const SimSpeedOptions& o) {
     cam_env->render("top");  // warm up: context and textures
     int64_t frames = 0;
     auto start = Clock::now();
-    double elapsed = 0;
+    double cpu0 = thread_cpu_s(), elapsed = 0;
     while (elapsed < o.seconds) {
       cam_env->render("top");
       ++frames;
       elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     }
+    // llvmpipe renders on its own threads: count wall time for frames (CPU time of this thread would flatter it).
     double frames_per_s = frames / elapsed;
-    double steps_with_images = replay_rate(*cam_env, 0, actions, o.seconds);
+    (void)cpu0;
+    double steps_with_images = replay_rate(*cam_env, 0, actions, o.seconds, false);
     out["tasks"].push_back({{"task", task},
                             {"steps_per_s", steps_per_s},
                             {"frames_per_s", frames_per_s},

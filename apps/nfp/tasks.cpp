@@ -52,7 +52,7 @@ void run_tasks(const TasksArgs& args) {
     o.tasks = names;
     o.seconds = args.seconds;
     o.image_size = args.image_size;
-    if (!args.json) std::printf("\nspeed (one core; control steps/s without rendering, top-camera frames/s at %dx%d):\n", o.image_size, o.image_size);
+    if (!args.json) std::printf("\nspeed (control steps per CPU-second without rendering; top-camera frames and steps with every camera per wall second, %dx%d):\n", o.image_size, o.image_size);
     out["bench"] = nfp::bench::sim_speed(o);
     if (!args.json)
       for (const auto& t : out["bench"]["tasks"])

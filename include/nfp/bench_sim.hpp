@@ -12,9 +12,9 @@ struct SimSpeedOptions {
   int image_size = 96;
 };
 
-// Per task: control steps per second on one core without rendering (expert actions replayed, so the
-// expert's IK is not counted), rendered frames per second of the top camera, and control steps per
-// second with every camera rendered. {"tasks": [{"task", "steps_per_s", "frames_per_s",
+// Per task: control steps per CPU-second of the calling thread without rendering (expert actions
+// replayed, so the expert's IK is not counted), rendered frames per wall-clock second of the top camera
+// (Mesa's llvmpipe renders on its own threads), and control steps per wall-clock second with every camera. {"tasks": [{"task", "steps_per_s", "frames_per_s",
 // "steps_per_s_with_images", "cameras"}...], "image_size"}
 nlohmann::json sim_speed(const SimSpeedOptions& options);
 
