@@ -155,6 +155,20 @@ TEST(Hdf5Dataset, ActLayoutReadsOneEpisodePerFile) {
   EXPECT_EQ(eps[0].obs.at("qpos").data[0], 1.0f);
   EXPECT_EQ(eps[0].images.at("angle").shape, (std::vector<int64_t>{6, 12, 16, 3}));
   EXPECT_EQ(info.image_paths.at("top"), "observations/images/top");
+  // h5py writes `root.attrs["sim"] = True` as a 1-byte enum {FALSE = 0, TRUE = 1}; ACT files carry it.
+  {
+    h5::silence_errors();
+    h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    h5::Handle type(H5Tenum_create(H5T_NATIVE_INT8), H5Tclose);
+    int8_t no = 0, yes = 1;
+    H5Tenum_insert(type.get(), "FALSE", &no);
+    H5Tenum_insert(type.get(), "TRUE", &yes);
+    h5::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    H5Adelete(file.get(), "sim");
+    h5::Handle attr(H5Acreate2(file.get(), "sim", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    ASSERT_GE(H5Awrite(attr.get(), type.get(), &yes), 0);
+  }
+  EXPECT_EQ(read_dataset_info(path).data_attrs["sim"], true);
   ReadOptions ro;
   ro.obs_keys = {"qpos", "top"};
   const auto sel = read_episodes(path, ro);
