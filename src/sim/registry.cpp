@@ -7,7 +7,8 @@ namespace {
 
 // An explicit table (not static self-registration, which a static library's linker may drop).
 const std::vector<TaskEntry>& table() {
-  static const std::vector<TaskEntry> entries = {push_two_goals_task(), lift_task(), stack_task(), handover_task(), multi_task_task()};
+  static const std::vector<TaskEntry> entries = {push_two_goals_task(), lift_task(),         stack_task(),
+                                                 handover_task(),       insertion_task(),    multi_task_task()};
   return entries;
 }
 

@@ -20,6 +20,7 @@ TaskEntry push_two_goals_task();
 TaskEntry lift_task();
 TaskEntry stack_task();
 TaskEntry handover_task();
+TaskEntry insertion_task();
 TaskEntry multi_task_task();
 
 }  // namespace nfp::sim

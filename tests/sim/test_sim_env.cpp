@@ -1,6 +1,7 @@
 // The environment contract: specs match observations, bad actions are refused without side effects,
 // a seed fixes the trajectory, and a stored initial state plus actions replays the episode exactly.
 #include <gtest/gtest.h>
+#include <mujoco/mujoco.h>
 
 #include <cmath>
 #include <limits>
@@ -140,4 +141,31 @@ TEST(SimEnv, SetStateRejectsAStateOfTheWrongSize) {
   auto s = env->get_state();
   s.pop_back();
   EXPECT_THROW(env->set_state(s), nfp::Error);
+}
+
+// The insertion predicate on hand-placed states: a peg 4 cm inside the socket counts only once the socket is
+// off the table; 2 cm inside does not (3 cm are required); a peg beside the socket does not.
+TEST(Insertion, SuccessNeedsThreeCentimetresInsideALiftedSocket) {
+  auto env = make_env("insertion");
+  env->reset(0);
+  const mjModel* m = env->model();
+  const int sq = m->jnt_qposadr[mj_name2id(m, mjOBJ_JOINT, "socket")];
+  const int pq = m->jnt_qposadr[mj_name2id(m, mjOBJ_JOINT, "peg")];
+  auto place = [&](double socket_z, double peg_dx, double peg_dy) {
+    // Socket (8 cm long, centre x = -0.07) axis along x; the peg's (12 cm long) -x end is at the socket's +x
+    // mouth (x = -0.03) minus the insertion depth.
+    std::vector<double> s = env->get_state();
+    double* q = s.data() + 1;
+    const double socket[7] = {-0.07, 0, socket_z, 1, 0, 0, 0};
+    const double peg[7] = {-0.03 + 0.06 + peg_dx, peg_dy, socket_z, 1, 0, 0, 0};
+    std::copy(socket, socket + 7, q + sq);
+    std::copy(peg, peg + 7, q + pq);
+    env->set_state(s);
+    return env->success();
+  };
+  EXPECT_FALSE(place(0.028, -0.04, 0));  // inserted 4 cm, socket on the table
+  EXPECT_TRUE(place(0.13, -0.04, 0));    // inserted 4 cm, lifted
+  EXPECT_FALSE(place(0.13, -0.02, 0));   // only 2 cm
+  EXPECT_FALSE(place(0.13, 0.01, 0));    // outside the mouth
+  EXPECT_FALSE(place(0.13, -0.04, 0.1)); // beside the socket
 }
