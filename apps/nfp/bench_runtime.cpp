@@ -1,0 +1,46 @@
+// `nfp bench runtime`: the libtorch-free runtime against libtorch eager (one core), roofline, jitter.
+#include <cstdio>
+
+#include "command.hpp"
+#include "nfp/bench_runtime.hpp"
+
+namespace nfp::cli {
+namespace {
+
+void run_bench_runtime(const nfp::bench::RuntimeSpeedOptions& o, bool json) {
+  const nlohmann::json r = nfp::bench::runtime_speed(o);
+  std::printf("runtime vs libtorch eager, 1 thread, kernels %s (%s)\n", r["kernels"].get<std::string>().c_str(),
+              r["model"]["source"].get<std::string>().c_str());
+  std::printf("  agreement on the same latents: max |a - a_torch| %.2e, max |log p - log p_torch| %.2e\n",
+              r["max_abs_diff"].get<double>(), r["max_abs_diff_log_prob"].get<double>());
+  std::printf("  batch 1:   torch %8.3f ms   runtime %8.3f ms   speed-up %6.1fx\n", r["torch_ms_batch1"].get<double>(),
+              r["runtime_ms_batch1"].get<double>(), r["speedup_batch1"].get<double>());
+  std::printf("  batch %d: torch %8.3f ms   runtime SBS %8.3f ms   speed-up %6.1fx\n", r["batch"].get<int>(),
+              r["torch_ms_batch128"].get<double>(), r["runtime_ms_sbs128"].get<double>(),
+              r["speedup_batch128"].get<double>());
+  std::printf("  SBS: %.3f GFLOP at %.1f GFLOP/s; matmul roofline %.1f GFLOP/s (OpenBLAS %.1f, runtime kernel %.1f): %.2fx off\n",
+              r["sbs128_gflop"].get<double>(), r["sbs128_gflops"].get<double>(), r["roofline_gflops"].get<double>(),
+              r["roofline_openblas_gflops"].get<double>(), r["roofline_runtime_kernel_gflops"].get<double>(),
+              r["roofline_ratio"].get<double>());
+  std::printf("  latency of %d batch-1 samples: p50 %.1f us, p99 %.1f us (p99/p50 %.2f), max %.1f us\n",
+              r["calls"].get<int>(), r["p50_us"].get<double>(), r["p99_us"].get<double>(),
+              r["p99_over_p50"].get<double>(), r["max_us"].get<double>());
+  if (json) print_json_line(r.dump());
+}
+
+void setup_bench_runtime(CLI::App& root) {
+  auto o = std::make_shared<nfp::bench::RuntimeSpeedOptions>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = bench_command(root).add_subcommand(
+      "runtime", "The libtorch-free runtime vs libtorch eager: speed-up, roofline, latency jitter");
+  cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint directory (default: a NinA-MLP-sized random flow)");
+  cmd->add_option("--rounds", o->rounds, "Interleaved timing rounds")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "SBS samples (the batch compared with torch)")->check(CLI::PositiveNumber);
+  cmd->add_option("--calls", o->jitter_calls, "Batch-1 calls for the latency distribution")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", *json, "Print one JSON object as the last line");
+  cmd->callback([o, json] { run_bench_runtime(*o, *json); });
+}
+
+}  // namespace
+NFP_COMMAND("bench-runtime", setup_bench_runtime);
+}  // namespace nfp::cli

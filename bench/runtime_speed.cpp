@@ -1,0 +1,209 @@
+// `nfp bench runtime`: the runtime against libtorch eager, one core, interleaved rounds in one process.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "nfp/bench_runtime.hpp"
+#include "nfp/density_model.hpp"
+#include "nfp/error.hpp"
+#include "nfp/runtime.hpp"
+#include "nfp/runtime_export.hpp"
+#include "runtime/kernels.hpp"
+#include "runtime/model.hpp"
+
+namespace nfp::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+}
+
+// Floating-point operations the runtime executes for R samples of one observation (GEMMs only: the
+// elementwise work is a few percent). The context part of each first Linear runs once per call.
+double runtime_flops(const rt::Model& m, int R) {
+  double f = 0;
+  auto lin = [&](const rt::Linear& l, double rows) { f += 2.0 * rows * l.in * l.out; };
+  for (const auto& L : m.layers) {
+    if (L.kind == rt::LayerKind::PLU) f += 2.0 * R * m.dim * m.dim;
+    for (const auto& n : L.nets) {
+      if (!n.transformer) {
+        for (const auto& l : n.mlp.hidden_x) lin(l, R);
+        lin(n.mlp.out, R);
+        if (m.context_dim) lin(n.mlp.first_ctx, 1);
+      } else {
+        const auto& t = n.tf;
+        const double rows = double(R) * t.tokens, N = m.context_tokens;
+        lin(t.input_proj, double(R) * t.tokens_in);
+        for (const auto& b : t.blocks) {
+          lin(b.self_attn.q, rows), lin(b.self_attn.kv, rows), lin(b.self_attn.out, rows);
+          f += 4.0 * R * t.tokens * t.tokens * t.H;
+          if (b.cross) lin(b.cross_attn.q, rows), lin(b.cross_attn.out, rows), f += 4.0 * R * t.tokens * N * t.H;
+          if (b.ff) lin(b.ff1, rows), lin(b.ff2, rows);
+        }
+        for (size_t g = 0; g < t.head1.size(); ++g) lin(t.head1[g], double(R) * t.tokens_out), lin(t.head2[g], double(R) * t.tokens_out);
+      }
+    }
+  }
+  return f;
+}
+
+// Best single-core GFLOP/s of a large square matrix multiply: OpenBLAS through torch::mm, and the runtime's
+// own packed kernel; the roofline is the larger.
+std::pair<double, double> matmul_peaks() {
+  const int n = 768;
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  double best_torch = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto t = Clock::now();
+    auto c = torch::mm(a, b);
+    best_torch = std::max(best_torch, 2.0 * n * n * n / (ms_since(t) * 1e6));
+  }
+  std::vector<float> av(size_t(n) * n, 0.5f), wv(size_t(n) * n, 0.25f), cv(size_t(n) * n);
+  const auto packed = rt::pack_transposed(wv.data(), n, n);
+  double best_rt = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto t = Clock::now();
+    rt::kernels().gemm(av.data(), n, n, packed, nullptr, cv.data(), n, false);
+    best_rt = std::max(best_rt, 2.0 * n * n * n / (ms_since(t) * 1e6));
+  }
+  return {best_torch, best_rt};
+}
+
+}  // namespace
+
+nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
+  torch::set_num_threads(1);
+  torch::manual_seed(o.seed);
+  torch::NoGradGuard ng;
+  const auto path = std::filesystem::temp_directory_path() / ("nfp_bench_runtime_" + std::to_string(::getpid()) + ".nfpr");
+  Flow flow{nullptr};
+  std::optional<DensityModel> density;
+  std::vector<double> obs_mean, obs_std;
+  nlohmann::json model_desc;
+  if (o.checkpoint.empty()) {
+    FlowConfig c;  // NinA-MLP-sized: 18 layers, hidden 256, 10 x 7 chunk, 256-d context
+    c.dim = 70;
+    c.tokens = 10;
+    c.context_dim = 256;
+    c.coupling = "affine";
+    c.layers = 18;
+    c.conditioner.hidden = 256;
+    c.conditioner.depth = 2;
+    c.plu = true;
+    c.seed = o.seed;
+    flow = Flow(c);
+    flow->eval();
+    export_flow(*flow, RuntimeExportOptions{}, path);
+    model_desc = {{"source", "random NinA-MLP-sized flow"}, {"flow", json(c)}};
+  } else {
+    export_checkpoint(o.checkpoint, path);
+    density.emplace(DensityModel::load(o.checkpoint));
+    flow = density->flow();
+    obs_mean = density->config().context_mean;
+    obs_std = density->config().context_std;
+    model_desc = {{"source", o.checkpoint}, {"flow", json(flow->config())}};
+  }
+  const auto& fc = flow->config();
+  const int D = int(fc.dim), C = int(fc.context_dim), B = o.batch;
+  runtime::Model model(path.string());
+  const rt::Model internal = rt::load_model(path.string());
+  std::filesystem::remove(path);
+  runtime::Workspace ws(model, B);
+
+  // One observation; torch gets it normalized (the runtime normalizes itself).
+  auto obs = torch::randn({std::max(C, 1)});
+  std::vector<float> obs_v(obs.data_ptr<float>(), obs.data_ptr<float>() + C);
+  auto ctx_n = obs.narrow(0, 0, C).clone();
+  if (!obs_mean.empty())
+    for (int i = 0; i < C; ++i) ctx_n[i] = (obs_v[size_t(i)] - obs_mean[size_t(i)]) / obs_std[size_t(i)];
+  auto ctx1 = C ? ctx_n.view({1, C}) : torch::Tensor();
+  auto ctxB = C ? ctx1.expand({B, C}).contiguous() : torch::Tensor();
+  auto z1 = torch::randn({1, D}), zB = torch::randn({B, D});
+
+  // Agreement on the same latents (normalized units; a density checkpoint's actions are compared
+  // normalized: the runtime's raw output is mapped back).
+  double diff = 0, diff_lp = 0;
+  {
+    std::vector<float> x(size_t(B) * D), zv(zB.data_ptr<float>(), zB.data_ptr<float>() + zB.numel());
+    std::vector<double> lp(size_t(B));
+    if (ws.sample_latent(obs_v, zv, B, x, lp.data()) != NFP_RT_OK) throw Error("runtime sample failed");
+    auto ref = flow->sample_from(zB, ctxB);
+    auto xr = torch::from_blob(x.data(), {B, D}).clone();
+    if (density) {
+      auto mean = torch::tensor(density->config().mean).to(torch::kFloat32), sd = torch::tensor(density->config().std).to(torch::kFloat32);
+      xr = (xr - mean) / sd;
+    }
+    diff = (xr - ref.x).abs().max().item<double>();
+    diff_lp = (torch::tensor(lp) - ref.log_prob.to(torch::kFloat64)).abs().max().item<double>();
+  }
+
+  // Interleaved rounds: torch b1, runtime b1, torch bB, runtime SBS-B.
+  std::vector<double> t1, r1, tB, rB;
+  std::vector<float> act(size_t(D));
+  double lp = 0;
+  for (int round = -3; round < o.rounds; ++round) {  // 3 warm-up rounds
+    auto t = Clock::now();
+    flow->sample_from(z1, ctx1);
+    const double a = ms_since(t);
+    t = Clock::now();
+    ws.sample(obs_v, 1.0f, uint64_t(round + 100), act, &lp);
+    const double b = ms_since(t);
+    t = Clock::now();
+    flow->sample_from(zB, ctxB);
+    const double c = ms_since(t);
+    t = Clock::now();
+    ws.sbs(obs_v, B, 1.0f, uint64_t(round + 100), act, &lp);
+    const double d = ms_since(t);
+    if (round >= 0) t1.push_back(a), r1.push_back(b), tB.push_back(c), rB.push_back(d);
+  }
+  const auto [peak_torch, peak_rt] = matmul_peaks();
+  const double roofline = std::max(peak_torch, peak_rt);
+  const double flops = runtime_flops(internal, B);
+  const double gflops = flops / (median(rB) * 1e6);
+
+  std::vector<double> lat;
+  lat.reserve(size_t(o.jitter_calls));
+  for (int i = 0; i < o.jitter_calls; ++i) {
+    auto t = Clock::now();
+    ws.sample(obs_v, 1.0f, uint64_t(i), act, &lp);
+    lat.push_back(ms_since(t) * 1000.0);
+  }
+  const double p50 = percentile(lat, 0.5), p99 = percentile(lat, 0.99);
+  return {{"model", model_desc},
+          {"kernels", model.info().kernels},
+          {"threads", 1},
+          {"max_abs_diff", diff},
+          {"max_abs_diff_log_prob", diff_lp},
+          {"torch_ms_batch1", median(t1)},
+          {"runtime_ms_batch1", median(r1)},
+          {"speedup_batch1", median(t1) / median(r1)},
+          {"batch", B},
+          {"torch_ms_batch128", median(tB)},
+          {"runtime_ms_sbs128", median(rB)},
+          {"speedup_batch128", median(tB) / median(rB)},
+          {"sbs128_gflop", flops / 1e9},
+          {"sbs128_gflops", gflops},
+          {"roofline_gflops", roofline},
+          {"roofline_openblas_gflops", peak_torch},
+          {"roofline_runtime_kernel_gflops", peak_rt},
+          {"roofline_ratio", roofline / gflops},
+          {"calls", o.jitter_calls},
+          {"p50_us", p50},
+          {"p99_us", p99},
+          {"p99_over_p50", p99 / p50},
+          {"max_us", *std::max_element(lat.begin(), lat.end())},
+          {"workspace_bytes", ws.bytes()}};
+}
+
+}  // namespace nfp::bench

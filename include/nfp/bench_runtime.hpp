@@ -1,0 +1,23 @@
+// Runtime speed benchmark (bench/runtime_speed.cpp), run by `nfp bench runtime`: the libtorch-free runtime
+// against libtorch eager on one core, interleaved in one process, plus the matrix-multiply roofline and the
+// latency distribution of 10,000 batch-1 calls.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace nfp::bench {
+
+struct RuntimeSpeedOptions {
+  std::string checkpoint;  // a checkpoint directory (exported on the fly); empty: NinA-MLP-sized random flow
+  int rounds = 30;         // interleaved timing rounds (torch / runtime, batch 1 and batch 128)
+  int batch = 128;         // SBS N
+  int jitter_calls = 10000;
+  uint64_t seed = 0;
+};
+
+// {"model", "kernels", "max_abs_diff", "max_abs_diff_log_prob", "torch_ms_batch1", "runtime_ms_batch1",
+//  "speedup_batch1", "torch_ms_batch128", "runtime_ms_sbs128", "speedup_batch128", "sbs128_gflops",
+//  "roofline_gflops", "roofline_ratio", "p50_us", "p99_us", "p99_over_p50", "max_us", ...}
+nlohmann::json runtime_speed(const RuntimeSpeedOptions& options);
+
+}  // namespace nfp::bench

@@ -1,0 +1,83 @@
+/* nfp runtime: libtorch-free, real-time-safe inference for exported flow policies (.nfpr files).
+ *
+ * Model (immutable, shareable between threads) -> workspace (mutable, one per thread, all memory allocated
+ * at creation) -> calls. The calls below (sample, sample_latent, sbs, gr, log_prob, log_prob_grad) allocate
+ * nothing, take no lock, throw nothing, and give the same result for the same inputs and seed.
+ *
+ * Units: obs are raw (the runtime applies the exported normalization); actions in and out are raw
+ * (horizon x action_dim, row-major); log-likelihoods are log p of the normalized chunk under the flow, in nats
+ * (the density the policy was trained on; subtract sum(log action_std) for raw units).
+ * Direction: the flow maps data -> latent (density); sampling draws z ~ N(0, sigma^2 I) and inverts it. */
+#ifndef NFP_RUNTIME_H
+#define NFP_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nfp_rt_model nfp_rt_model;
+typedef struct nfp_rt_workspace nfp_rt_workspace;
+
+typedef enum {
+  NFP_RT_OK = 0,
+  NFP_RT_BAD_ARGUMENT = 1, /* null pointer, n < 1, non-finite sigma, ... */
+  NFP_RT_CAPACITY = 2,     /* more samples than the workspace was created for */
+  NFP_RT_UNSUPPORTED = 3   /* e.g. gradients of transformer-conditioned flows (not implemented yet) */
+} nfp_rt_status;
+
+typedef struct {
+  int dim;            /* D = horizon x action_dim */
+  int horizon;        /* T */
+  int action_dim;     /* A */
+  int obs_dim;        /* floats per observation (context_tokens x context_dim); 0 = unconditional */
+  int context_dim;    /* C */
+  int context_tokens; /* N */
+  int layers;         /* transforms in the flow */
+  int has_gradient;   /* 1 if log_prob_grad / gr are supported */
+  const char* kind;   /* "flow", "density" or "policy" */
+  const char* kernels; /* the compute kernels in use: "avx512", "avx2" or "generic" */
+} nfp_rt_info;
+
+/* Loads an .nfpr file. On failure returns NULL and writes a one-line message to error (if not NULL). */
+nfp_rt_model* nfp_rt_model_load(const char* path, char* error, size_t error_size);
+void nfp_rt_model_free(nfp_rt_model* model);
+void nfp_rt_model_info(const nfp_rt_model* model, nfp_rt_info* info);
+/* The JSON config embedded in the file (valid while the model lives). */
+const char* nfp_rt_model_config(const nfp_rt_model* model);
+
+/* A workspace for up to max_samples samples per call (SBS's N); NULL if memory runs out. The model must
+ * outlive it. */
+nfp_rt_workspace* nfp_rt_workspace_create(const nfp_rt_model* model, int max_samples);
+void nfp_rt_workspace_free(nfp_rt_workspace* ws);
+/* Bytes the workspace holds. */
+size_t nfp_rt_workspace_bytes(const nfp_rt_workspace* ws);
+
+/* n samples for one observation: actions (n x D), log_prob (n) (either may be NULL). */
+nfp_rt_status nfp_rt_sample(nfp_rt_workspace* ws, const float* obs, float sigma, uint64_t seed, int n,
+                            float* actions, double* log_prob);
+/* The same from given latents z (n x D) (no randomness): the hook for exact comparisons. */
+nfp_rt_status nfp_rt_sample_latent(nfp_rt_workspace* ws, const float* obs, const float* z, int n, float* actions,
+                                   double* log_prob);
+/* Stochastic batch selection: n samples at sigma, returns the most likely one: action (D), log_prob (1). */
+nfp_rt_status nfp_rt_sbs(nfp_rt_workspace* ws, const float* obs, int n, float sigma, uint64_t seed, float* action,
+                         double* log_prob);
+/* Gradient refinement: one sample at sigma, then `steps` Adam steps (learning rate step_size, in normalized
+ * units) ascending log p; returns the refined action (D) and its log p. */
+nfp_rt_status nfp_rt_gr(nfp_rt_workspace* ws, const float* obs, int steps, float step_size, float sigma,
+                        uint64_t seed, float* action, double* log_prob);
+/* log p of n raw chunks actions (n x D) given obs: log_prob (n). */
+nfp_rt_status nfp_rt_log_prob(nfp_rt_workspace* ws, const float* obs, const float* actions, int n,
+                              double* log_prob);
+/* log p and its gradient with respect to the normalized chunk: grad (n x D). */
+nfp_rt_status nfp_rt_log_prob_grad(nfp_rt_workspace* ws, const float* obs, const float* actions, int n,
+                                   double* log_prob, float* grad);
+
+const char* nfp_rt_status_string(nfp_rt_status status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NFP_RUNTIME_H */

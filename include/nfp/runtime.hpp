@@ -1,0 +1,72 @@
+// C++ wrapper over the C API (include/nfp/runtime.h): RAII handles and spans. Loading throws
+// std::runtime_error; the per-call methods return nfp_rt_status and never throw (real-time safe).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "nfp/runtime.h"
+
+namespace nfp::runtime {
+
+class Model {
+ public:
+  explicit Model(const std::string& path) {
+    char err[1024] = {0};
+    ptr_.reset(nfp_rt_model_load(path.c_str(), err, sizeof err));
+    if (!ptr_) throw std::runtime_error(err);
+    nfp_rt_model_info(ptr_.get(), &info_);
+  }
+  const nfp_rt_info& info() const { return info_; }
+  std::string config_json() const { return nfp_rt_model_config(ptr_.get()); }
+  const nfp_rt_model* get() const { return ptr_.get(); }
+
+ private:
+  struct Free {
+    void operator()(nfp_rt_model* m) const { nfp_rt_model_free(m); }
+  };
+  std::unique_ptr<nfp_rt_model, Free> ptr_;
+  nfp_rt_info info_{};
+};
+
+class Workspace {
+ public:
+  Workspace(const Model& model, int max_samples = 1) : ws_(nfp_rt_workspace_create(model.get(), max_samples)) {
+    if (!ws_) throw std::runtime_error("nfp runtime: cannot allocate a workspace");
+  }
+  nfp_rt_status sample(std::span<const float> obs, float sigma, uint64_t seed, std::span<float> actions,
+                       double* log_prob = nullptr, int n = 1) {
+    return nfp_rt_sample(ws_.get(), data(obs), sigma, seed, n, actions.data(), log_prob);
+  }
+  nfp_rt_status sample_latent(std::span<const float> obs, std::span<const float> z, int n, std::span<float> actions,
+                              double* log_prob = nullptr) {
+    return nfp_rt_sample_latent(ws_.get(), data(obs), z.data(), n, actions.data(), log_prob);
+  }
+  nfp_rt_status sbs(std::span<const float> obs, int n, float sigma, uint64_t seed, std::span<float> action,
+                    double* log_prob = nullptr) {
+    return nfp_rt_sbs(ws_.get(), data(obs), n, sigma, seed, action.data(), log_prob);
+  }
+  nfp_rt_status gr(std::span<const float> obs, int steps, float step_size, float sigma, uint64_t seed,
+                   std::span<float> action, double* log_prob = nullptr) {
+    return nfp_rt_gr(ws_.get(), data(obs), steps, step_size, sigma, seed, action.data(), log_prob);
+  }
+  nfp_rt_status log_prob(std::span<const float> obs, std::span<const float> actions, int n, double* log_prob) {
+    return nfp_rt_log_prob(ws_.get(), data(obs), actions.data(), n, log_prob);
+  }
+  nfp_rt_status log_prob_grad(std::span<const float> obs, std::span<const float> actions, int n, double* log_prob,
+                              std::span<float> grad) {
+    return nfp_rt_log_prob_grad(ws_.get(), data(obs), actions.data(), n, log_prob, grad.data());
+  }
+  size_t bytes() const { return nfp_rt_workspace_bytes(ws_.get()); }
+
+ private:
+  static const float* data(std::span<const float> s) { return s.empty() ? nullptr : s.data(); }
+  struct Free {
+    void operator()(nfp_rt_workspace* w) const { nfp_rt_workspace_free(w); }
+  };
+  std::unique_ptr<nfp_rt_workspace, Free> ws_;
+};
+
+}  // namespace nfp::runtime

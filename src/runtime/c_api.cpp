@@ -1,0 +1,256 @@
+// The C API (include/nfp/runtime.h) over the internal Model / Workspace. Load and workspace creation may
+// allocate and catch exceptions; the per-call functions only validate arguments and run the passes.
+#include <cmath>
+#include <cstring>
+#include <new>
+
+#include "nfp/runtime.h"
+#include "runtime/exec.hpp"
+#include "runtime/json_lite.hpp"
+
+struct nfp_rt_model {
+  nfp::rt::Model m;
+  bool has_gradient = true;
+};
+
+struct nfp_rt_workspace {
+  nfp::rt::Workspace w;
+  const nfp_rt_model* model;
+};
+
+namespace {
+
+using nfp::rt::Workspace;
+
+// splitmix64 -> uniform doubles -> Box-Muller: deterministic for a seed on every platform.
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return (double(next() >> 11) + 0.5) * 0x1.0p-53; }  // (0, 1)
+};
+
+void gaussian(uint64_t seed, float sigma, float* z, size_t n) {
+  Rng r{seed};
+  for (size_t i = 0; i < n; i += 2) {
+    const double u = r.uniform(), v = r.uniform();
+    const double rad = std::sqrt(-2.0 * std::log(u)), a = 2.0 * M_PI * v;
+    z[i] = float(sigma * rad * std::cos(a));
+    if (i + 1 < n) z[i + 1] = float(sigma * rad * std::sin(a));
+  }
+}
+
+nfp_rt_status check(const nfp_rt_workspace* ws, const float* obs, int n) {
+  if (!ws) return NFP_RT_BAD_ARGUMENT;
+  if (n < 1) return NFP_RT_BAD_ARGUMENT;
+  if (n > ws->w.max_rows) return NFP_RT_CAPACITY;
+  if (ws->w.model->obs_dim > 0 && !obs) return NFP_RT_BAD_ARGUMENT;
+  return NFP_RT_OK;
+}
+
+void denormalize(const nfp::rt::Model& m, const float* x, float* out, int n) {
+  const size_t D = size_t(m.dim);
+  for (size_t i = 0; i < size_t(n) * D; ++i)
+    out[i] = m.action_std.empty() ? x[i] : x[i] * m.action_std[i % D] + m.action_mean[i % D];
+}
+
+void normalize(const nfp::rt::Model& m, const float* a, float* x, int n) {
+  const size_t D = size_t(m.dim);
+  for (size_t i = 0; i < size_t(n) * D; ++i)
+    x[i] = m.action_std.empty() ? a[i] : (a[i] - m.action_mean[i % D]) / m.action_std[i % D];
+}
+
+// ws.z holds the latents (n x D): x = inverse(z), logp = log N(z) - log|dx/dz|.
+void run_inverse(Workspace& w, int n) {
+  const int D = w.model->dim;
+  std::memcpy(w.x.data(), w.z.data(), size_t(n) * D * sizeof(float));
+  for (int r = 0; r < n; ++r) w.logdet[size_t(r)] = 0;
+  nfp::rt::flow_inverse(w, w.x.data(), n, w.logdet.data());
+  for (int r = 0; r < n; ++r)
+    w.logp[size_t(r)] = nfp::rt::std_normal_log_prob(w.z.data() + size_t(r) * D, D) - w.logdet[size_t(r)];
+}
+
+}  // namespace
+
+extern "C" {
+
+nfp_rt_model* nfp_rt_model_load(const char* path, char* error, size_t error_size) {
+  try {
+    if (!path) throw nfp::rt::LoadError("no path given");
+    auto* m = new nfp_rt_model{nfp::rt::load_model(path)};
+    for (const auto& l : m->m.layers)
+      for (const auto& n : l.nets)
+        if (n.transformer) m->has_gradient = false;
+    return m;
+  } catch (const std::exception& e) {
+    if (error && error_size) {
+      std::strncpy(error, e.what(), error_size - 1);
+      error[error_size - 1] = '\0';
+    }
+    return nullptr;
+  }
+}
+
+void nfp_rt_model_free(nfp_rt_model* model) { delete model; }
+
+void nfp_rt_model_info(const nfp_rt_model* model, nfp_rt_info* info) {
+  const auto& m = model->m;
+  info->dim = m.dim;
+  info->horizon = m.horizon;
+  info->action_dim = m.action_dim;
+  info->obs_dim = m.obs_dim;
+  info->context_dim = m.context_dim;
+  info->context_tokens = m.context_tokens;
+  info->layers = int(m.layers.size());
+  info->has_gradient = model->has_gradient ? 1 : 0;
+  info->kind = m.kind.c_str();
+  info->kernels = nfp::rt::kernels().name;
+}
+
+const char* nfp_rt_model_config(const nfp_rt_model* model) { return model->m.config_json.c_str(); }
+
+nfp_rt_workspace* nfp_rt_workspace_create(const nfp_rt_model* model, int max_samples) {
+  if (!model || max_samples < 1) return nullptr;
+  try {
+    return new nfp_rt_workspace{Workspace(model->m, max_samples), model};
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
+void nfp_rt_workspace_free(nfp_rt_workspace* ws) { delete ws; }
+
+size_t nfp_rt_workspace_bytes(const nfp_rt_workspace* ws) {
+  const Workspace& w = ws->w;
+  size_t b = 0;
+  for (const auto* v : {&w.ctx, &w.pooled, &w.ctx_cache, &w.x, &w.tmp, &w.z, &w.params[0], &w.params[1], &w.h0, &w.h1,
+                        &w.stats, &w.th, &w.tn, &w.tq, &w.tkv, &w.to, &w.tff, &w.thead, &w.tout, &w.scores, &w.acts,
+                        &w.grad, &w.grad_tmp, &w.dparams[0], &w.dparams[1], &w.dh0, &w.dh1, &w.adam_m, &w.adam_v,
+                        &w.action_out})
+    b += v->size() * sizeof(float);
+  for (const auto& t : w.tape) b += (t.pre.size() + t.normed.size() + t.act.size() + t.stats.size()) * sizeof(float);
+  return b + (w.logdet.size() + w.logp.size()) * sizeof(double);
+}
+
+nfp_rt_status nfp_rt_sample_latent(nfp_rt_workspace* ws, const float* obs, const float* z, int n, float* actions,
+                                   double* log_prob) {
+  if (nfp_rt_status s = check(ws, obs, n)) return s;
+  if (!z) return NFP_RT_BAD_ARGUMENT;
+  Workspace& w = ws->w;
+  nfp::rt::set_context(w, obs);
+  std::memcpy(w.z.data(), z, size_t(n) * w.model->dim * sizeof(float));
+  run_inverse(w, n);
+  if (actions) denormalize(*w.model, w.x.data(), actions, n);
+  if (log_prob) std::memcpy(log_prob, w.logp.data(), size_t(n) * sizeof(double));
+  return NFP_RT_OK;
+}
+
+nfp_rt_status nfp_rt_sample(nfp_rt_workspace* ws, const float* obs, float sigma, uint64_t seed, int n,
+                            float* actions, double* log_prob) {
+  if (nfp_rt_status s = check(ws, obs, n)) return s;
+  if (!(sigma >= 0) || !std::isfinite(sigma)) return NFP_RT_BAD_ARGUMENT;
+  Workspace& w = ws->w;
+  nfp::rt::set_context(w, obs);
+  gaussian(seed, sigma, w.z.data(), size_t(n) * w.model->dim);
+  run_inverse(w, n);
+  if (actions) denormalize(*w.model, w.x.data(), actions, n);
+  if (log_prob) std::memcpy(log_prob, w.logp.data(), size_t(n) * sizeof(double));
+  return NFP_RT_OK;
+}
+
+nfp_rt_status nfp_rt_sbs(nfp_rt_workspace* ws, const float* obs, int n, float sigma, uint64_t seed, float* action,
+                         double* log_prob) {
+  if (nfp_rt_status s = check(ws, obs, n)) return s;
+  if (!(sigma >= 0) || !std::isfinite(sigma)) return NFP_RT_BAD_ARGUMENT;
+  Workspace& w = ws->w;
+  nfp::rt::set_context(w, obs);
+  gaussian(seed, sigma, w.z.data(), size_t(n) * w.model->dim);
+  run_inverse(w, n);
+  int best = 0;
+  for (int r = 1; r < n; ++r)
+    if (w.logp[size_t(r)] > w.logp[size_t(best)]) best = r;
+  if (action) denormalize(*w.model, w.x.data() + size_t(best) * w.model->dim, action, 1);
+  if (log_prob) *log_prob = w.logp[size_t(best)];
+  return NFP_RT_OK;
+}
+
+nfp_rt_status nfp_rt_log_prob(nfp_rt_workspace* ws, const float* obs, const float* actions, int n, double* log_prob) {
+  if (nfp_rt_status s = check(ws, obs, n)) return s;
+  if (!actions || !log_prob) return NFP_RT_BAD_ARGUMENT;
+  Workspace& w = ws->w;
+  const int D = w.model->dim;
+  nfp::rt::set_context(w, obs);
+  normalize(*w.model, actions, w.x.data(), n);
+  for (int r = 0; r < n; ++r) w.logdet[size_t(r)] = 0;
+  nfp::rt::flow_forward(w, w.x.data(), n, w.logdet.data(), nullptr);
+  for (int r = 0; r < n; ++r)
+    log_prob[r] = nfp::rt::std_normal_log_prob(w.x.data() + size_t(r) * D, D) + w.logdet[size_t(r)];
+  return NFP_RT_OK;
+}
+
+nfp_rt_status nfp_rt_log_prob_grad(nfp_rt_workspace* ws, const float* obs, const float* actions, int n,
+                                   double* log_prob, float* grad) {
+  if (nfp_rt_status s = check(ws, obs, n)) return s;
+  if (!actions || !grad) return NFP_RT_BAD_ARGUMENT;
+  if (!ws->model->has_gradient) return NFP_RT_UNSUPPORTED;
+  Workspace& w = ws->w;
+  nfp::rt::set_context(w, obs);
+  normalize(*w.model, actions, w.action_out.data(), n);
+  nfp::rt::flow_log_prob_grad(w, w.action_out.data(), n, grad, w.logp.data());
+  if (log_prob) std::memcpy(log_prob, w.logp.data(), size_t(n) * sizeof(double));
+  return NFP_RT_OK;
+}
+
+nfp_rt_status nfp_rt_gr(nfp_rt_workspace* ws, const float* obs, int steps, float step_size, float sigma,
+                        uint64_t seed, float* action, double* log_prob) {
+  if (nfp_rt_status s = check(ws, obs, 1)) return s;
+  if (steps < 0 || !(step_size >= 0) || !std::isfinite(step_size) || !(sigma >= 0) || !std::isfinite(sigma))
+    return NFP_RT_BAD_ARGUMENT;
+  if (!ws->model->has_gradient) return NFP_RT_UNSUPPORTED;
+  Workspace& w = ws->w;
+  const int D = w.model->dim;
+  nfp::rt::set_context(w, obs);
+  gaussian(seed, sigma, w.z.data(), size_t(D));
+  run_inverse(w, 1);
+  float* a = w.action_out.data();  // the chunk being refined, normalized units
+  std::memcpy(a, w.x.data(), size_t(D) * sizeof(float));
+  std::fill(w.adam_m.begin(), w.adam_m.begin() + D, 0.0f);
+  std::fill(w.adam_v.begin(), w.adam_v.begin() + D, 0.0f);
+  double lp = w.logp[0];
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  for (int t = 1; t <= steps; ++t) {  // Adam ascending log p
+    nfp::rt::flow_log_prob_grad(w, a, 1, w.grad.data(), w.logp.data());
+    for (int i = 0; i < D; ++i) {
+      const double g = w.grad[size_t(i)];
+      w.adam_m[size_t(i)] = float(b1 * w.adam_m[size_t(i)] + (1 - b1) * g);
+      w.adam_v[size_t(i)] = float(b2 * w.adam_v[size_t(i)] + (1 - b2) * g * g);
+      const double mh = w.adam_m[size_t(i)] / (1 - std::pow(b1, t)), vh = w.adam_v[size_t(i)] / (1 - std::pow(b2, t));
+      a[i] = float(a[i] + step_size * mh / (std::sqrt(vh) + eps));
+    }
+  }
+  if (steps > 0) {  // log p of the final chunk
+    std::memcpy(w.x.data(), a, size_t(D) * sizeof(float));
+    w.logdet[0] = 0;
+    nfp::rt::flow_forward(w, w.x.data(), 1, w.logdet.data(), nullptr);
+    lp = nfp::rt::std_normal_log_prob(w.x.data(), D) + w.logdet[0];
+  }
+  if (action) denormalize(*w.model, a, action, 1);
+  if (log_prob) *log_prob = lp;
+  return NFP_RT_OK;
+}
+
+const char* nfp_rt_status_string(nfp_rt_status s) {
+  switch (s) {
+    case NFP_RT_OK: return "ok";
+    case NFP_RT_BAD_ARGUMENT: return "bad argument";
+    case NFP_RT_CAPACITY: return "more samples than the workspace holds";
+    case NFP_RT_UNSUPPORTED: return "not supported for this model";
+  }
+  return "unknown status";
+}
+
+}  // extern "C"

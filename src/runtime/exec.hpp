@@ -1,0 +1,41 @@
+// The runtime's compute passes over a Workspace (private to src/runtime). Shapes: R rows (samples of one
+// observation), D = flow dim, Dc / Dt the untouched / transformed features of a coupling, P params per feature.
+#pragma once
+#include "runtime/workspace.hpp"
+
+namespace nfp::rt {
+
+// Normalizes obs (obs_dim; null when unconditional) into ws.ctx and precomputes everything that depends on
+// the context alone (the context columns of each MLP's first Linear, the transformers' context K/V).
+void set_context(Workspace& ws, const float* obs);
+
+// latent -> data in place: x (R x D) holds z on entry; logdet (R) += sum log|dx/dz|.
+void flow_inverse(Workspace& ws, float* x, int R, double* logdet);
+// data -> latent in place; logdet (R) += sum log|dz/dx|. acts (layers+1) x (R x D) receives each layer's input.
+void flow_forward(Workspace& ws, float* x, int R, double* logdet, float* acts);
+// log p (R) and its gradient with respect to x (R x D), by the flow's backward pass.
+void flow_log_prob_grad(Workspace& ws, const float* x, int R, float* grad, double* logp);
+
+// Conditioner: xc rows (R x Dc, stride ldx) -> out (R x Dt*P). ctx_cache: this net's context part.
+void net_forward(Workspace& ws, const Net& net, const float* ctx_cache, const float* xc, int ldx, int R, float* out,
+                 MlpTape* tape);
+// Adds d(out)/d(xc)^T dout to dxc (R x Dc, stride lddx); needs the tape of net_forward (MLP), or recomputes
+// (transformer).
+void net_backward(Workspace& ws, const Net& net, const float* ctx_cache, const float* xc, int ldx, int R,
+                  const float* dout, MlpTape& tape, float* dxc, int lddx);
+
+// MLP and transformer conditioners (exec_mlp.cpp, exec_transformer.cpp).
+void mlp_context(const MlpNet& n, const float* pooled, float* cache);
+void mlp_forward(Workspace& ws, const MlpNet& n, const float* cache, const float* xc, int ldx, int R, float* out,
+                 MlpTape* tape);
+void mlp_backward(Workspace& ws, const MlpNet& n, int R, const float* dout, const MlpTape& tape, float* dxc, int lddx);
+size_t transformer_cache_size(const TransformerNet& t, int context_tokens);
+void transformer_context(Workspace& ws, const TransformerNet& t, const float* ctx, int N, float* cache);
+void transformer_forward(Workspace& ws, const TransformerNet& t, const float* cache, const float* xc, int ldx, int R,
+                         float* out, int P);
+void transformer_backward(Workspace& ws, const TransformerNet& t, const float* cache, const float* xc, int ldx, int R,
+                          int P, const float* dout, float* dxc, int lddx);
+
+double std_normal_log_prob(const float* z, int D);
+
+}  // namespace nfp::rt

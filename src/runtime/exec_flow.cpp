@@ -1,0 +1,158 @@
+// The flow's passes: context precomputation, forward (data -> latent) and inverse (latent -> data), layer by
+// layer exactly as src/flow applies them.
+#include <cmath>
+#include <cstring>
+
+#include "runtime/exec.hpp"
+#include "runtime/rq_spline.hpp"
+
+namespace nfp::rt {
+
+double std_normal_log_prob(const float* z, int D) {
+  double s = 0;
+  for (int i = 0; i < D; ++i) s += double(z[i]) * z[i];
+  return -0.5 * s - 0.5 * D * std::log(2.0 * M_PI);
+}
+
+void set_context(Workspace& ws, const float* obs) {
+  const Model& m = *ws.model;
+  const int C = m.context_dim, N = m.context_tokens;
+  if (C == 0) return;
+  for (int i = 0; i < N * C; ++i) {
+    float v = obs[i];
+    if (!m.obs_mean.empty()) v = (v - m.obs_mean[size_t(i)]) / m.obs_std[size_t(i)];
+    ws.ctx[size_t(i)] = v;
+  }
+  for (int c = 0; c < C; ++c) {
+    float s = 0;
+    for (int t = 0; t < N; ++t) s += ws.ctx[size_t(t) * C + c];
+    ws.pooled[size_t(c)] = s / float(N);
+  }
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const Layer& L = m.layers[l];
+    for (size_t j = 0; j < L.nets.size(); ++j) {
+      float* cache = ws.ctx_cache.data() + ws.ctx_offset[2 * l + j];
+      const Net& n = L.nets[j];
+      if (n.transformer) transformer_context(ws, n.tf, ws.ctx.data(), N, cache);
+      else mlp_context(n.mlp, ws.pooled.data(), cache);
+    }
+  }
+}
+
+void net_forward(Workspace& ws, const Net& net, const float* cache, const float* xc, int ldx, int R, float* out,
+                 MlpTape* tape) {
+  if (ws.model->context_dim == 0) cache = nullptr;
+  if (net.transformer) transformer_forward(ws, net.tf, cache, xc, ldx, R, out, net.P);
+  else mlp_forward(ws, net.mlp, cache, xc, ldx, R, out, tape);
+}
+
+namespace {
+
+const float* cache_of(const Workspace& ws, size_t layer, size_t net) {
+  return ws.ctx_cache.data() + ws.ctx_offset[2 * layer + net];
+}
+
+// Affine coupling: s = tanh(raw), t; forward y_t = x_t e^s + t, inverse x_t = (y_t - t) e^-s.
+void affine(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
+  const Layer& L = ws.model->layers[li];
+  const int D = ws.model->dim, Dc = L.cond_dim, Dt = D - Dc;
+  const bool separate = L.nets.size() == 2;
+  for (size_t j = 0; j < L.nets.size(); ++j)
+    net_forward(ws, L.nets[j], cache_of(ws, li, j), x, D, R, ws.params[j].data(), nullptr);
+  for (int r = 0; r < R; ++r) {
+    float* xt = x + size_t(r) * D + Dc;
+    double sum = 0;
+    for (int i = 0; i < Dt; ++i) {
+      float raw, t;
+      if (separate) {
+        raw = ws.params[0][size_t(r) * Dt + i];
+        t = ws.params[1][size_t(r) * Dt + i];
+      } else {
+        raw = ws.params[0][(size_t(r) * Dt + i) * 2];
+        t = ws.params[0][(size_t(r) * Dt + i) * 2 + 1];
+      }
+      const float s = std::tanh(raw);
+      xt[i] = inverse ? (xt[i] - t) * std::exp(-s) : xt[i] * std::exp(s) + t;
+      sum += s;
+    }
+    logdet[r] += inverse ? -sum : sum;
+  }
+}
+
+void spline(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
+  const Model& m = *ws.model;
+  const Layer& L = m.layers[li];
+  const int D = m.dim, Dc = L.cond_dim, Dt = D - Dc, K = m.spline.bins, P = 3 * K - 1;
+  net_forward(ws, L.nets[0], cache_of(ws, li, 0), x, D, R, ws.params[0].data(), nullptr);
+  double w[64], h[64], d[64];
+  for (int r = 0; r < R; ++r) {
+    float* xt = x + size_t(r) * D + Dc;
+    double sum = 0;
+    for (int i = 0; i < Dt; ++i) {
+      const float* p = ws.params[0].data() + (size_t(r) * Dt + i) * P;
+      for (int k = 0; k < K; ++k) w[k] = p[k], h[k] = p[K + k];
+      for (int k = 0; k < K - 1; ++k) d[k] = p[2 * K + k];
+      double y, ld;
+      rq_spline<double>(double(xt[i]), w, h, d, m.spline, inverse, y, ld);
+      xt[i] = float(y);
+      sum += ld;
+    }
+    logdet[r] += sum;
+  }
+}
+
+void permute(Workspace& ws, const std::vector<int>& perm, float* x, int R) {
+  const int D = ws.model->dim;
+  for (int r = 0; r < R; ++r) {
+    float* xr = x + size_t(r) * D;
+    float* t = ws.tmp.data();
+    std::memcpy(t, xr, size_t(D) * sizeof(float));
+    for (int i = 0; i < D; ++i) xr[i] = t[perm[size_t(i)]];
+  }
+}
+
+void linear(Workspace& ws, const PackedMatrix& w, float* x, int R) {
+  const int D = ws.model->dim;
+  kernels().gemm(x, D, R, w, nullptr, ws.tmp.data(), D, false);
+  std::memcpy(x, ws.tmp.data(), size_t(R) * D * sizeof(float));
+}
+
+void apply_layer(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
+  const Layer& L = ws.model->layers[li];
+  const int D = ws.model->dim;
+  switch (L.kind) {
+    case LayerKind::ActNorm:
+      for (int r = 0; r < R; ++r) {
+        float* xr = x + size_t(r) * D;
+        for (int i = 0; i < D; ++i)
+          xr[i] = inverse ? xr[i] * std::exp(-L.log_scale[size_t(i)]) - L.bias[size_t(i)]
+                          : (xr[i] + L.bias[size_t(i)]) * std::exp(L.log_scale[size_t(i)]);
+        logdet[r] += inverse ? -L.logdet : L.logdet;
+      }
+      break;
+    case LayerKind::Permutation: permute(ws, inverse ? L.inverse_perm : L.perm, x, R); break;
+    case LayerKind::Affine: affine(ws, li, x, R, logdet, inverse); break;
+    case LayerKind::Spline: spline(ws, li, x, R, logdet, inverse); break;
+    case LayerKind::PLU:
+      linear(ws, inverse ? L.w_inv : L.w_fwd, x, R);
+      for (int r = 0; r < R; ++r) logdet[r] += inverse ? -L.logdet : L.logdet;
+      break;
+  }
+}
+
+}  // namespace
+
+void flow_forward(Workspace& ws, float* x, int R, double* logdet, float* acts) {
+  const size_t n = ws.model->layers.size(), block = size_t(R) * ws.model->dim;
+  for (size_t l = 0; l < n; ++l) {
+    if (acts) std::memcpy(acts + l * block, x, block * sizeof(float));
+    apply_layer(ws, l, x, R, logdet, false);
+  }
+  if (acts) std::memcpy(acts + n * block, x, block * sizeof(float));
+}
+
+void flow_inverse(Workspace& ws, float* x, int R, double* logdet) {
+  for (size_t l = ws.model->layers.size(); l-- > 0;) apply_layer(ws, l, x, R, logdet, true);
+}
+
+}  // namespace nfp::rt

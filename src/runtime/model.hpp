@@ -1,0 +1,98 @@
+// The runtime model: plain structs of hyperparameters and packed weights (ggml style), immutable after load.
+// Mirrors src/flow exactly (see docs/RUNTIME.md for the file format and the names of the weights).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/kernels.hpp"
+
+namespace nfp::rt {
+
+struct Linear {
+  int in = 0, out = 0;
+  PackedMatrix fwd;   // W^T (in x out): y = x W^T + b
+  PackedMatrix back;  // W (out x in): dx = dy W
+  std::vector<float> bias;  // (out)
+};
+
+struct LayerNorm {
+  int dim = 0;
+  std::vector<float> gamma, beta;
+};
+
+// cat(x_cond, pooled ctx) -> [Linear -> LayerNorm -> GELU] x depth -> Linear -> (Dt x P)
+struct MlpNet {
+  std::vector<Linear> hidden_x;  // hidden_x[0]: the x_cond columns of the first Linear (with its bias)
+  Linear first_ctx;              // the context columns of the first Linear (no bias); in = 0 if unconditional
+  std::vector<LayerNorm> norms;
+  Linear out;
+};
+
+struct Attention {
+  int heads = 1;
+  Linear q, kv, out;
+};
+
+struct TransformerBlock {
+  LayerNorm ln_self, ln_cross, ln_ff;
+  Attention self_attn, cross_attn;
+  bool cross = false, ff = false;
+  Linear ff1, ff2;
+};
+
+struct TransformerNet {
+  int A = 0, H = 0, tokens_in = 0, tokens_out = 0, tokens = 0, groups = 1;
+  Linear input_proj, context_proj;
+  std::vector<float> pad_tokens;  // ((tokens - tokens_in) x H)
+  std::vector<float> positional;  // (tokens x H) or empty
+  std::vector<TransformerBlock> blocks;
+  LayerNorm final_ln;
+  std::vector<Linear> head1, head2;  // per group: Linear(H, 2H) -> GELU -> Linear(2H, A P / groups)
+};
+
+struct Net {
+  bool transformer = false;
+  int cond_dim = 0, trans_dim = 0, P = 1;  // in (B x Dc) -> out (B x Dt x P)
+  MlpNet mlp;
+  TransformerNet tf;
+};
+
+enum class LayerKind { ActNorm, Permutation, Affine, Spline, PLU };
+
+struct Layer {
+  LayerKind kind = LayerKind::Permutation;
+  std::string name;                     // e.g. "affine2" (the flow module's name)
+  std::vector<float> bias, log_scale;   // ActNorm (D)
+  std::vector<int> perm, inverse_perm;  // Permutation (D)
+  int cond_dim = 0;                     // couplings: the first cond_dim features pass through
+  std::vector<Net> nets;                // affine: {scale, shift} or {joint (P = 2)}; spline: {net}
+  PackedMatrix w_fwd, w_inv, w_back;    // PLU: W^T, W^-1^T, W
+  double logdet = 0;                    // ActNorm / PLU: the constant forward log-det
+};
+
+struct SplineParams {
+  int bins = 8;
+  double bound = 3, min_bin_width = 1e-3, min_bin_height = 1e-3, min_derivative = 1e-3;
+};
+
+struct Model {
+  std::string source;        // the file it came from
+  std::string config_json;   // the embedded config, verbatim
+  std::string kind;          // "flow" | "density" | "policy"
+  int dim = 0;               // D = horizon x action_dim
+  int horizon = 1, action_dim = 0;
+  int context_dim = 0;       // C (0: unconditional)
+  int context_tokens = 1;    // N context vectors per observation (N x C)
+  int obs_dim = 0;           // what the caller passes: N x C (or the encoder's input)
+  int hidden_max = 0;        // the widest activation, for workspace sizing
+  SplineParams spline;
+  std::vector<Layer> layers;  // data -> latent order
+  // Normalization: obs_n = (obs - obs_mean) / obs_std; action = x * action_std + action_mean.
+  std::vector<float> obs_mean, obs_std, action_mean, action_std;
+};
+
+// Loads a .nfpr file; throws LoadError with one line naming the file and what is wrong.
+Model load_model(const std::string& path);
+
+}  // namespace nfp::rt

@@ -1,0 +1,71 @@
+// Workspace sizing: every buffer any call can touch, for up to max_rows samples per call.
+#include "runtime/exec.hpp"
+
+namespace nfp::rt {
+
+Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
+  const int D = m.dim, C = m.context_dim, N = m.context_tokens;
+  const size_t RD = size_t(R) * D;
+  size_t hidden = 1, depth = 1, pmax = 1, T = 1, H = 1, A = 1, ff = 0, tt = 1, tout_n = 1, cache = 0;
+  ctx_offset.assign(2 * m.layers.size(), 0);
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    for (size_t j = 0; j < m.layers[l].nets.size(); ++j) {
+      const Net& n = m.layers[l].nets[j];
+      ctx_offset[2 * l + j] = cache;
+      pmax = std::max(pmax, size_t(n.trans_dim) * n.P);
+      if (n.transformer) {
+        const TransformerNet& t = n.tf;
+        T = std::max(T, size_t(t.tokens));
+        H = std::max(H, size_t(t.H));
+        A = std::max(A, size_t(t.A));
+        tt = std::max(tt, size_t(t.tokens_out));
+        tout_n = std::max(tout_n, size_t(t.A) * n.P);
+        for (const auto& b : t.blocks) ff = std::max(ff, size_t(b.ff ? 4 * t.H : 0));
+        cache += transformer_cache_size(t, N);
+      } else {
+        hidden = std::max(hidden, size_t(n.mlp.out.in));
+        depth = std::max(depth, n.mlp.hidden_x.size());
+        if (C > 0) cache += size_t(n.mlp.first_ctx.out);
+      }
+    }
+  }
+  ctx.assign(size_t(N) * std::max(C, 1), 0.0f);
+  pooled.assign(size_t(std::max(C, 1)), 0.0f);
+  ctx_cache.assign(std::max<size_t>(cache, 1), 0.0f);
+  x.assign(RD, 0.0f);
+  tmp.assign(RD, 0.0f);
+  z.assign(RD, 0.0f);
+  logdet.assign(size_t(R), 0.0);
+  logp.assign(size_t(R), 0.0);
+  const size_t RT = size_t(R) * T;
+  for (int j = 0; j < 2; ++j) {
+    params[j].assign(size_t(R) * pmax, 0.0f);
+    dparams[j].assign(size_t(R) * pmax, 0.0f);
+    tape[j].pre.assign(depth * R * hidden, 0.0f);
+    tape[j].normed.assign(depth * R * hidden, 0.0f);
+    tape[j].act.assign(depth * R * hidden, 0.0f);
+    tape[j].stats.assign(depth * R * 2, 0.0f);
+  }
+  h0.assign(size_t(R) * hidden, 0.0f);
+  h1.assign(size_t(R) * hidden, 0.0f);
+  dh0.assign(size_t(R) * hidden, 0.0f);
+  dh1.assign(size_t(R) * hidden, 0.0f);
+  stats.assign(RT * 2, 0.0f);
+  th.assign(RT * H, 0.0f);
+  tn.assign(RT * H, 0.0f);
+  tq.assign(RT * H, 0.0f);
+  tkv.assign(RT * 2 * H, 0.0f);
+  to.assign(RT * H, 0.0f);
+  tff.assign(std::max<size_t>(RT * ff, 1), 0.0f);
+  thead.assign(size_t(R) * tt * 2 * H, 0.0f);
+  tout.assign(size_t(R) * tt * tout_n, 0.0f);
+  scores.assign(std::max<size_t>(T, size_t(N)) + 1, 0.0f);
+  acts.assign((m.layers.size() + 1) * RD, 0.0f);
+  grad.assign(RD, 0.0f);
+  grad_tmp.assign(RD, 0.0f);
+  adam_m.assign(RD, 0.0f);
+  adam_v.assign(RD, 0.0f);
+  action_out.assign(RD, 0.0f);
+}
+
+}  // namespace nfp::rt

@@ -1,0 +1,50 @@
+// The mutable side (MuJoCo's mjData): every buffer a call needs, sized from the model and max_rows once at
+// creation. Calls only index into these vectors; nothing inside a call allocates.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "runtime/model.hpp"
+
+namespace nfp::rt {
+
+// Activations a conditioner keeps for its backward pass (one coupling at a time).
+struct MlpTape {
+  std::vector<float> pre;     // depth x (R x hidden): Linear output, LayerNorm input
+  std::vector<float> normed;  // depth x (R x hidden): LayerNorm output, GELU input
+  std::vector<float> act;     // depth x (R x hidden): GELU output
+  std::vector<float> stats;   // depth x (R x 2): mean, 1/std
+};
+
+struct Workspace {
+  const Model* model = nullptr;
+  int max_rows = 0;
+  // Context for the current call.
+  std::vector<float> ctx;        // (N x C) normalized context tokens
+  std::vector<float> pooled;     // (C) mean over the N tokens
+  std::vector<float> ctx_cache;  // per net: MLP (hidden) context part of the first Linear; transformer
+                                 // (N x H) projected context then per block (N x 2H) cross-attention K/V
+  std::vector<size_t> ctx_offset;  // per layer x 2 nets: offset into ctx_cache
+  // Flow state.
+  std::vector<float> x, tmp, z;      // (R x D)
+  std::vector<double> logdet, logp;  // (R)
+  // Conditioner scratch.
+  std::vector<float> params[2];  // (R x Dt x P) per net
+  std::vector<float> h0, h1;     // MLP: (R x hidden)
+  std::vector<float> stats;      // (R*T x 2)
+  // Transformer scratch (T = its token count).
+  std::vector<float> th, tn, tq, tkv, to, tff, thead, tout;  // (R x T x {H, H, H, 2H, H, 4H, 2H, A P})
+  std::vector<float> scores;                                  // (max(T, N))
+  // Gradient (GR and log-prob gradients).
+  std::vector<float> acts;   // (layers + 1) x (R x D): the input of each layer in the forward pass
+  std::vector<float> grad, grad_tmp;  // (R x D)
+  std::vector<float> dparams[2];      // (R x Dt x P)
+  std::vector<float> dh0, dh1;        // (R x hidden)
+  MlpTape tape[2];
+  std::vector<float> adam_m, adam_v;  // (R x D)
+  std::vector<float> action_out;      // (R x D) denormalized actions of the last call
+
+  Workspace(const Model& model, int max_rows);
+};
+
+}  // namespace nfp::rt

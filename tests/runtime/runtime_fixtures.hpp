@@ -1,0 +1,27 @@
+// Flows with random (non-trivial) weights exported to .nfpr, for the runtime tests.
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include "nfp/flow.hpp"
+#include "nfp/runtime_export.hpp"
+
+namespace nfp::test {
+
+struct RuntimeCase {
+  std::string name;
+  FlowConfig config;
+  int64_t context_tokens = 1;
+};
+
+// Every head type: affine + MLP (separate nets, PLU, ActNorm), affine + MLP (joint net), affine + transformer
+// (context tokens, positional, feed-forward, odd T), spline + MLP, spline + transformer, unconditional.
+std::vector<RuntimeCase> runtime_cases();
+
+// A flow of `c` with every weight perturbed (zero-initialised layers, ActNorm and pad tokens included) so no
+// layer is the identity; eval mode.
+Flow random_flow(const FlowConfig& c, uint64_t seed);
+
+std::filesystem::path temp_path(const std::string& name);
+
+}  // namespace nfp::test

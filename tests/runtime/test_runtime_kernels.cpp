@@ -1,0 +1,75 @@
+// Every compiled kernel variant against a plain double-precision reference: packed GEMM (odd sizes, the
+// partial last panel, accumulate, bias), LayerNorm and GELU (erf approximation).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "runtime/kernels.hpp"
+
+namespace nfp::rt {
+namespace {
+
+std::vector<const Kernels*> variants() {
+  std::vector<const Kernels*> v{&kernels_generic()};
+  if (kernels_avx2()) v.push_back(kernels_avx2());
+  if (kernels_avx512()) v.push_back(kernels_avx512());
+  return v;
+}
+
+TEST(RuntimeKernels, GemmMatchesReference) {
+  std::mt19937 g(1);
+  std::normal_distribution<float> nd;
+  for (auto [M, K, N] : {std::tuple{1, 7, 5}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32}}) {
+    std::vector<float> a(size_t(M) * K), w(size_t(N) * K), bias(static_cast<size_t>(N)), c0(size_t(M) * N);
+    for (auto* v : {&a, &w, &bias, &c0})
+      for (auto& x : *v) x = nd(g);
+    const PackedMatrix p = pack_transposed(w.data(), N, K);
+    for (const Kernels* k : variants()) {
+      for (bool acc : {false, true}) {
+        std::vector<float> c = c0;
+        k->gemm(a.data(), K, M, p, bias.data(), c.data(), N, acc);
+        double worst = 0;
+        for (int i = 0; i < M; ++i)
+          for (int j = 0; j < N; ++j) {
+            double r = bias[size_t(j)] + (acc ? c0[size_t(i) * N + j] : 0.0);
+            for (int q = 0; q < K; ++q) r += double(a[size_t(i) * K + q]) * w[size_t(j) * K + q];
+            worst = std::max(worst, std::abs(r - c[size_t(i) * N + j]));
+          }
+        // float accumulation of K products of unit normals: error ~ sqrt(K) * 1e-7 * |terms|.
+        EXPECT_LE(worst, 1e-4 * std::sqrt(double(K))) << k->name << " " << M << "x" << K << "x" << N;
+      }
+    }
+  }
+}
+
+TEST(RuntimeKernels, GeluAndLayerNormMatchReference) {
+  std::vector<float> x;
+  for (float v = -12; v <= 12; v += 0.01f) x.push_back(v);
+  for (const Kernels* k : variants()) {
+    std::vector<float> y(x.size());
+    k->gelu(x.data(), y.data(), int64_t(x.size()));
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+      worst = std::max(worst, std::abs(0.5 * x[i] * (1 + std::erf(x[i] / std::sqrt(2.0))) - y[i]));
+    EXPECT_LE(worst, 2e-6) << k->name;  // float GELU; |x| up to 12
+
+    const int N = 37;
+    std::vector<float> r(size_t(2) * N), gamma(N, 1.5f), beta(N, -0.25f), st(4);
+    for (int i = 0; i < 2 * N; ++i) r[size_t(i)] = std::sin(float(i)) * 3 + 1;
+    std::vector<float> orig = r;
+    k->layer_norm(r.data(), 2, N, N, gamma.data(), beta.data(), st.data());
+    for (int row = 0; row < 2; ++row) {
+      double m = 0, v = 0;
+      for (int j = 0; j < N; ++j) m += orig[size_t(row) * N + j];
+      m /= N;
+      for (int j = 0; j < N; ++j) v += std::pow(orig[size_t(row) * N + j] - m, 2);
+      v /= N;
+      for (int j = 0; j < N; ++j)
+        EXPECT_NEAR(r[size_t(row) * N + j], (orig[size_t(row) * N + j] - m) / std::sqrt(v + 1e-5) * 1.5 - 0.25, 1e-5);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nfp::rt
