@@ -4,8 +4,8 @@
 
 namespace nfp {
 
-// Sets torch's intra-op threads (and OpenMP/BLAS, which share its pool) to `threads`, or to the number of
-// cores when threads <= 0, and inter-op threads to 1, so torch and BLAS never oversubscribe the cores.
+// Sets torch's intra-op threads (and OpenMP/BLAS, which share its pool) to `threads`, or when threads <= 0 to
+// $OMP_NUM_THREADS if set, else the number of cores, and inter-op threads to 1, so torch and BLAS never oversubscribe the cores.
 void configure_threads(int threads = 0);
 
 // Seeds torch's default generator (and thereby every sampling op that takes no explicit generator).

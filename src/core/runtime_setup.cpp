@@ -2,11 +2,18 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <thread>
 
 namespace nfp {
 
 void configure_threads(int threads) {
+  // An explicit OMP_NUM_THREADS wins over the core count: on a shared machine, OpenMP threads that outnumber the
+  // free cores spin at every barrier and a training step gets ~10x slower.
+  if (threads <= 0) {
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    if (env && std::atoi(env) > 0) threads = std::atoi(env);
+  }
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
   static bool inter_set = false;  // torch allows setting inter-op threads once, before any parallel work

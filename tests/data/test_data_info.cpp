@@ -5,32 +5,13 @@
 #include <fstream>
 
 #include "data_fixtures.hpp"
+#include "nfp_cli.hpp"
 
 namespace nfp {
 namespace {
 
-struct NfpRun {
-  int status;
-  std::string out;
-};
-
-// Runs the nfp binary (NFP_BIN, set by CTest) with `args`; stderr is folded into the output.
-NfpRun run_nfp(const std::string& args) {
-  const char* bin = std::getenv("NFP_BIN");
-  NfpRun r{-1, ""};
-  if (!bin || !std::filesystem::exists(bin)) return r;
-  FILE* p = ::popen((std::string(bin) + " " + args + " 2>&1").c_str(), "r");
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof(buf), p)) r.out.append(buf, n);
-  r.status = ::pclose(p);
-  return r;
-}
-
-nlohmann::json last_line_json(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return nlohmann::json::parse(s.substr(s.rfind('\n') + 1));
-}
+using test::last_line_json;
+using test::run_nfp;
 
 TEST(DataInfo, JsonSummaryInEachLayout) {
   if (run_nfp("--version").status != 0) GTEST_SKIP() << "nfp binary not built (NFP_BIN)";

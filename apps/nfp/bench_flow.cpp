@@ -1,0 +1,59 @@
+// `nfp bench flow` (speed of a batched flow pass) and `nfp bench density` (fitted NLL vs the true entropy).
+#include <cstdio>
+
+#include "command.hpp"
+#include "nfp/bench_flow.hpp"
+
+namespace nfp::cli {
+namespace {
+
+void setup_bench_flow(CLI::App& root) {
+  auto o = std::make_shared<bench::FlowSpeedOptions>();
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = bench_command(root).add_subcommand(
+      "flow", "Latency of NinA-MLP- and NF-P-sized flows (random weights): sample at batch 1 and N, log_prob at N");
+  cmd->add_option("--threads", o->threads, "torch threads")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "the batched pass's size")->capture_default_str();
+  cmd->add_option("--seconds", o->seconds, "measuring time per case (interleaved)")->capture_default_str();
+  cmd->add_flag("--json", *json, "print one JSON object as the last line");
+  cmd->callback([o, json] {
+    const auto r = bench::flow_speed(*o);
+    std::printf("%-28s %10s %8s %10s %10s\n", "case", "params", "calls", "p50 ms", "p99 ms");
+    for (const auto& x : r["results"])
+      std::printf("%-28s %10lld %8lld %10.3f %10.3f\n", x["name"].get<std::string>().c_str(),
+                  static_cast<long long>(x["params"].get<int64_t>()), static_cast<long long>(x["calls"].get<int64_t>()),
+                  x["p50_ms"].get<double>(), x["p99_ms"].get<double>());
+    if (*json) print_json_line(r.dump());
+  });
+}
+
+void setup_bench_density(CLI::App& root) {
+  auto o = std::make_shared<bench::DensityQualityOptions>();
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = bench_command(root).add_subcommand(
+      "density", "Fit spline and affine flows to toy densities; report test NLL minus the true entropy");
+  cmd->add_option("--toys", o->toys, "toy densities")->capture_default_str();
+  cmd->add_option("--flows", o->flows, "couplings: spline, affine")->capture_default_str();
+  cmd->add_option("--steps", o->steps, "optimizer steps per fit")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "batch size")->capture_default_str();
+  cmd->add_option("--samples", o->samples, "training samples")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed")->capture_default_str();
+  cmd->add_flag("--json", *json, "print one JSON object as the last line");
+  cmd->callback([o, json] {
+    const auto r = bench::density_quality(*o);
+    std::printf("%-14s %-7s %9s %10s %9s %8s %9s\n", "toy", "flow", "params", "test NLL", "entropy", "gap", "seconds");
+    for (const auto& x : r["results"])
+      std::printf("%-14s %-7s %9lld %10.4f %9.4f %8.4f %9.1f\n", x["toy"].get<std::string>().c_str(),
+                  x["flow"].get<std::string>().c_str(), static_cast<long long>(x["params"].get<int64_t>()),
+                  x["test_nll"].get<double>(), x["entropy"].get<double>(), x["gap"].get<double>(),
+                  x["seconds"].get<double>());
+    if (*json) print_json_line(r.dump());
+  });
+}
+
+}  // namespace
+
+NFP_COMMAND("bench-flow", setup_bench_flow);
+NFP_COMMAND("bench-density", setup_bench_density);
+
+}  // namespace nfp::cli

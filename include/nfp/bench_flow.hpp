@@ -1,0 +1,29 @@
+// Benchmarks of the flow core: the speed of a batched flow pass (`nfp bench flow`) and how close fitted flows
+// get to the true entropy of the toy densities (`nfp bench density`).
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace nfp::bench {
+
+struct FlowSpeedOptions {
+  int threads = 1;
+  int64_t batch = 128;     // the batched pass (SBS-sized)
+  double seconds = 3.0;    // measuring time per model and batch size, interleaved
+};
+// NinA-MLP-sized (18 affine layers, hidden 256, PLU, 10x7 chunk, 256-d context) and NF-P-sized (10 spline
+// layers) flows with random weights: sample latency at batch 1 and `batch`, and log_prob at `batch`.
+nlohmann::json flow_speed(const FlowSpeedOptions& options);
+
+struct DensityQualityOptions {
+  std::vector<std::string> toys = {"8-gaussians", "checkerboard"};
+  std::vector<std::string> flows = {"spline", "affine"};
+  int64_t steps = 10000, batch = 1024, samples = 100000;
+  uint64_t seed = 0;
+};
+// Fits each flow to each toy and reports test NLL - true entropy (nats/sample).
+nlohmann::json density_quality(const DensityQualityOptions& options);
+
+}  // namespace nfp::bench
