@@ -18,7 +18,7 @@ constexpr double kPadX = 0.17;      // pad at (-side * kPadX, 0), on the receive
 constexpr double kHandZ = 0.14;     // bar centre height during the handover
 
 std::string xml() {
-  return scene_header_xml("handover", 0.005) + "  <worldbody>\n" + table_xml(0.6, 0.4) +
+  return scene_header_xml("handover", kArmTimestep) + "  <worldbody>\n" + table_xml(0.6, 0.4) +
          arm_body_xml("left_", -kBaseX, 0, 0) + arm_body_xml("right_", kBaseX, 0, M_PI) +
          "    <geom name=\"pad_left\" type=\"box\" size=\"0.07 0.045 0.001\" pos=\"-0.17 0 0.001\" rgba=\".2 .7 .3 1\"/>\n"
          "    <geom name=\"pad_right\" type=\"box\" size=\"0.07 0.045 0.001\" pos=\"0.17 0 0.001\" rgba=\".2 .7 .3 1\"/>\n"
@@ -44,7 +44,7 @@ TaskSpec make_spec() {
 class HandoverEnv : public ArmTaskEnv {
  public:
   explicit HandoverEnv(const EnvOptions& o)
-      : ArmTaskEnv(shared_model("handover", xml()), make_spec(), o, 20, {{"left_", 0.0}, {"right_", M_PI}}) {
+      : ArmTaskEnv(shared_model("handover", xml()), make_spec(), o, kArmSubsteps, {{"left_", 0.0}, {"right_", M_PI}}) {
     bar_body_ = require_id(m_, mjOBJ_BODY, "bar");
     bar_joint_ = require_id(m_, mjOBJ_JOINT, "bar");
   }

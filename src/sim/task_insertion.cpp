@@ -33,15 +33,19 @@ std::string fmt(const char* f, double a, double b, double c, double d, double e,
 std::string xml() {
   const double wall = (kSockOuter - kHole) / 2;  // half thickness of a wall
   const char* box = "<geom class=\"object\" type=\"box\" size=\"%g %g %g\" pos=\"0 %g %g\" mass=\"%g\" rgba=\".25 .35 .85 1\"/>";
-  std::string socket = "    <body name=\"socket\" pos=\"-0.15 0 0.028\"><freejoint name=\"socket\"/>" +
-                       fmt(box, kSockHalfLen, kSockOuter, wall, 0, -(kHole + wall), 0.03) +  // bottom
+  // The bottom wall slides on the table (friction 0.4, which its priority makes win over the table's 1): a
+  // finger that closes first then pushes the socket sideways instead of rolling it over its far edge.
+  std::string bottom = fmt("<geom class=\"object\" type=\"box\" size=\"%g %g %g\" pos=\"0 %g %g\" mass=\"%g\""
+                           " priority=\"1\" friction=\"0.4 0.02 0.001\" rgba=\".25 .35 .85 1\"/>",
+                           kSockHalfLen, kSockOuter, wall, 0, -(kHole + wall), 0.03);
+  std::string socket = "    <body name=\"socket\" pos=\"-0.15 0 0.028\"><freejoint name=\"socket\"/>" + bottom +
                        fmt(box, kSockHalfLen, kSockOuter, wall, 0, kHole + wall, 0.03) +     // top
                        fmt(box, kSockHalfLen, wall, kHole, -(kHole + wall), 0, 0.02) +       // sides
                        fmt(box, kSockHalfLen, wall, kHole, kHole + wall, 0, 0.02) + "</body>\n";
   std::string peg = "    <body name=\"peg\" pos=\"0.15 0 0.012\"><freejoint name=\"peg\"/>" +
                     fmt("<geom class=\"object\" type=\"box\" size=\"%g %g %g\" mass=\"%g\" rgba=\".85 .2 .2 1\"/>",
                         kPegHalfLen, kPeg, kPeg, 0.04, 0, 0) + "</body>\n";
-  return scene_header_xml("insertion", 0.005) + "  <worldbody>\n" + table_xml(0.6, 0.4) +
+  return scene_header_xml("insertion", kArmTimestep) + "  <worldbody>\n" + table_xml(0.6, 0.4) +
          arm_body_xml("left_", -kBaseX, 0, 0) + arm_body_xml("right_", kBaseX, 0, M_PI) + socket + peg +
          "  </worldbody>\n  <actuator>\n" + arm_actuator_xml("left_") + arm_actuator_xml("right_") +
          "  </actuator>\n  <equality>\n" + arm_equality_xml("left_") + arm_equality_xml("right_") +
@@ -70,7 +74,7 @@ std::array<double, 3> axis_to_plus_x(const mjData* d, int body) {
 class InsertionEnv : public ArmTaskEnv {
  public:
   explicit InsertionEnv(const EnvOptions& o)
-      : ArmTaskEnv(shared_model("insertion", xml()), make_spec(), o, 20, {{"left_", 0.0}, {"right_", M_PI}}) {
+      : ArmTaskEnv(shared_model("insertion", xml()), make_spec(), o, kArmSubsteps, {{"left_", 0.0}, {"right_", M_PI}}) {
     socket_ = require_id(m_, mjOBJ_BODY, "socket"), peg_ = require_id(m_, mjOBJ_BODY, "peg");
     socket_joint_ = require_id(m_, mjOBJ_JOINT, "socket"), peg_joint_ = require_id(m_, mjOBJ_JOINT, "peg");
   }
@@ -159,7 +163,7 @@ class InsertionExpert : public Expert {
     switch (phase_) {
       case 0:  // above the socket and above the peg's outer end
       case 1:  // down around them
-        l.pos = {s[0], s[1], phase_ == 0 ? s[2] + 0.09 : s[2] + 0.008};
+        l.pos = {s[0], s[1], phase_ == 0 ? s[2] + 0.09 : s[2] + 0.018};
         l.yaw = grasp_yaw(s_yaw, 0.0, M_PI);
         r.pos = {peg_grasp[0], peg_grasp[1], phase_ == 0 ? p[2] + 0.09 : p[2] + 0.012};
         r.yaw = grasp_yaw(p_yaw, M_PI, M_PI);

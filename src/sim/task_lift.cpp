@@ -12,7 +12,7 @@ constexpr double kBaseX = -0.3;
 constexpr double kCube = 0.02;  // half size (m)
 
 std::string xml() {
-  return scene_header_xml("lift", 0.005) + "  <worldbody>\n" + table_xml(0.5, 0.4) +
+  return scene_header_xml("lift", kArmTimestep) + "  <worldbody>\n" + table_xml(0.5, 0.4) +
          arm_body_xml("", kBaseX, 0, 0) +
          "    <body name=\"cube\" pos=\"0 0 0.02\"><freejoint name=\"cube\"/>"
          "<geom class=\"object\" type=\"box\" size=\"0.02 0.02 0.02\" mass=\"0.05\" rgba=\".85 .2 .2 1\"/></body>\n"
@@ -34,7 +34,7 @@ TaskSpec make_spec() {
 
 class LiftEnv : public ArmTaskEnv {
  public:
-  explicit LiftEnv(const EnvOptions& o) : ArmTaskEnv(shared_model("lift", xml()), make_spec(), o, 20, {{"", 0.0}}) {
+  explicit LiftEnv(const EnvOptions& o) : ArmTaskEnv(shared_model("lift", xml()), make_spec(), o, kArmSubsteps, {{"", 0.0}}) {
     cube_body_ = require_id(m_, mjOBJ_BODY, "cube");
     cube_joint_ = require_id(m_, mjOBJ_JOINT, "cube");
   }

@@ -30,7 +30,7 @@ const Goal kGoals[] = {
 constexpr int kNumGoals = sizeof(kGoals) / sizeof(kGoals[0]);
 
 std::string xml() {
-  return scene_header_xml("multi-task", 0.005) + "  <worldbody>\n" + table_xml(0.5, 0.4) +
+  return scene_header_xml("multi-task", kArmTimestep) + "  <worldbody>\n" + table_xml(0.5, 0.4) +
          arm_body_xml("", kBaseX, 0, 0) +
          "    <body name=\"pad_green\" mocap=\"true\" pos=\"0.05 0.15 0.001\">"
          "<geom type=\"box\" size=\"0.045 0.045 0.001\" rgba=\".2 .7 .3 1\"/></body>\n"
@@ -59,7 +59,7 @@ TaskSpec make_spec() {
 class MultiEnv : public ArmTaskEnv {
  public:
   explicit MultiEnv(const EnvOptions& o)
-      : ArmTaskEnv(shared_model("multi-task", xml()), make_spec(), o, 20, {{"", 0.0}}) {
+      : ArmTaskEnv(shared_model("multi-task", xml()), make_spec(), o, kArmSubsteps, {{"", 0.0}}) {
     nfp::require(o.goal < kNumGoals, "multi-task has goals 0.." + std::to_string(kNumGoals - 1) + ", got " +
                                          std::to_string(o.goal));
     block_[0] = require_id(m_, mjOBJ_BODY, "red"), block_[1] = require_id(m_, mjOBJ_BODY, "blue");

@@ -13,7 +13,7 @@ constexpr double kBaseX = -0.3;
 constexpr double kA = 0.02, kB = 0.025;  // half sizes
 
 std::string xml() {
-  return scene_header_xml("stack", 0.005) + "  <worldbody>\n" + table_xml(0.5, 0.4) + arm_body_xml("", kBaseX, 0, 0) +
+  return scene_header_xml("stack", kArmTimestep) + "  <worldbody>\n" + table_xml(0.5, 0.4) + arm_body_xml("", kBaseX, 0, 0) +
          "    <body name=\"block_a\" pos=\"0 0.1 0.02\"><freejoint name=\"block_a\"/>"
          "<geom class=\"object\" type=\"box\" size=\"0.02 0.02 0.02\" mass=\"0.05\" rgba=\".85 .2 .2 1\"/></body>\n"
          "    <body name=\"block_b\" pos=\"0 -0.1 0.025\"><freejoint name=\"block_b\"/>"
@@ -36,7 +36,7 @@ TaskSpec make_spec() {
 
 class StackEnv : public ArmTaskEnv {
  public:
-  explicit StackEnv(const EnvOptions& o) : ArmTaskEnv(shared_model("stack", xml()), make_spec(), o, 20, {{"", 0.0}}) {
+  explicit StackEnv(const EnvOptions& o) : ArmTaskEnv(shared_model("stack", xml()), make_spec(), o, kArmSubsteps, {{"", 0.0}}) {
     a_ = require_id(m_, mjOBJ_BODY, "block_a"), b_ = require_id(m_, mjOBJ_BODY, "block_b");
     ja_ = require_id(m_, mjOBJ_JOINT, "block_a"), jb_ = require_id(m_, mjOBJ_JOINT, "block_b");
   }

@@ -13,7 +13,7 @@ namespace {
 
 // One arm on a table, nothing else.
 std::string one_arm_xml() {
-  return scene_header_xml("arm", 0.005) + "  <worldbody>\n" + table_xml(0.5, 0.4) + arm_body_xml("", 0, 0, 0) +
+  return scene_header_xml("arm", kArmTimestep) + "  <worldbody>\n" + table_xml(0.5, 0.4) + arm_body_xml("", 0, 0, 0) +
          "  </worldbody>\n  <actuator>\n" + arm_actuator_xml("") + "  </actuator>\n  <equality>\n" +
          arm_equality_xml("") + "  </equality>\n</mujoco>\n";
 }
@@ -64,7 +64,7 @@ TEST(Arm, GravityCompensationHoldsThePose) {
   q[1] += 0.4, q[2] += 0.3;  // reach forward: the largest gravity torque on the shoulder
   a.arm.set_joints(a.m, a.d, q.data(), 1.0);
   mj_forward(a.m, a.d);
-  for (int s = 0; s < 400; ++s) {  // 2 s
+  for (int s = 0; s < static_cast<int>(2 / kArmTimestep); ++s) {  // 2 s
     a.arm.compensate_gravity(a.d);
     mj_step(a.m, a.d);
   }
@@ -79,10 +79,10 @@ TEST(Arm, GripperClosesOnCommand) {
   std::vector<float> act(q.begin(), q.end());
   act.push_back(0.0f);
   a.arm.apply(a.m, a.d, act.data());
-  for (int s = 0; s < 200; ++s) mj_step(a.m, a.d);
+  for (int s = 0; s < static_cast<int>(1 / kArmTimestep); ++s) mj_step(a.m, a.d);  // 1 s
   EXPECT_LT(a.arm.gripper_opening(a.d), 0.05);
   act[6] = 1.0f;
   a.arm.apply(a.m, a.d, act.data());
-  for (int s = 0; s < 200; ++s) mj_step(a.m, a.d);
+  for (int s = 0; s < static_cast<int>(1 / kArmTimestep); ++s) mj_step(a.m, a.d);  // 1 s
   EXPECT_GT(a.arm.gripper_opening(a.d), 0.95);
 }
