@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <unistd.h>
 
 #include "nfp/bench_runtime.hpp"
 #include "nfp/density_model.hpp"

@@ -110,6 +110,7 @@ Reader open_file(const std::string& path) {
   if (header.kind != JsonValue::Object) r.fail("is not an .nfpr file (header is not a JSON object)");
   const size_t buffer = b.size() - 8 - n;
   const char* base = b.data() + 8 + n;
+  try {
   for (const auto& [name, v] : header.obj) {
     if (name == "__metadata__") continue;
     const std::string w = "tensor '" + name + "'";
@@ -132,6 +133,11 @@ Reader open_file(const std::string& path) {
     t.data = base + b0;
     t.bytes = size_t(b1 - b0);
     r.tensors[name] = t;
+  }
+  } catch (const LoadError& e) {
+    const std::string what = e.what();
+    if (what.rfind("'" + path + "'", 0) == 0) throw;
+    r.fail("is not an .nfpr file (" + what + ")");
   }
   if (!header.has("__metadata__") || !header.obj.at("__metadata__").has("nfp_runtime"))
     r.fail("is a safetensors file but not an .nfpr (no __metadata__.nfp_runtime config); export it with `nfp export`");

@@ -1,5 +1,7 @@
 #include "runtime_fixtures.hpp"
 
+#include <unistd.h>
+
 namespace nfp::test {
 
 std::vector<RuntimeCase> runtime_cases() {

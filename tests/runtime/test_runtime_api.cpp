@@ -54,8 +54,8 @@ TEST(RuntimeApi, CallsDoNotAllocate) {
     Fixture fx = make(name);
     const int D = fx.model->info().dim, n = 16;
     runtime::Workspace ws(*fx.model, n);
-    std::vector<float> x(size_t(n) * D), g(size_t(n) * D);
-    std::vector<double> lp(size_t(n));
+    std::vector<float> x(static_cast<size_t>(n) * D), g(static_cast<size_t>(n) * D);
+    std::vector<double> lp(static_cast<size_t>(n));
     const long before = g_allocations.load();
     ASSERT_EQ(ws.sample(fx.obs, 1.0f, 7, x, lp.data(), n), NFP_RT_OK);
     ASSERT_EQ(ws.sbs(fx.obs, n, 0.8f, 7, x, lp.data()), NFP_RT_OK);
@@ -80,7 +80,7 @@ TEST(RuntimeApi, DeterministicForASeedAndDifferentAcrossSeeds) {
   EXPECT_EQ(x1, x2);
   EXPECT_NE(x1, x3);
   // sigma = 0 is the image of the latent mode; raw units = normalized * 2 + 0.5 (the exported stats).
-  std::vector<float> m(size_t(D)), z(size_t(D), 0.0f), mz(size_t(D));
+  std::vector<float> m(static_cast<size_t>(D)), z(size_t(D), 0.0f), mz(static_cast<size_t>(D));
   ASSERT_EQ(a.sample(fx.obs, 0.0f, 1, m), NFP_RT_OK);
   ASSERT_EQ(a.sample_latent(fx.obs, z, 1, mz), NFP_RT_OK);
   EXPECT_EQ(m, mz);
@@ -91,14 +91,14 @@ TEST(RuntimeApi, SbsPicksTheMostLikelyAndGrRaisesLogProb) {
   Fixture fx = make("affine_mlp_plu_actnorm");
   const int D = fx.model->info().dim, n = 32;
   runtime::Workspace ws(*fx.model, n);
-  std::vector<float> all(size_t(n) * D), best(size_t(D));
-  std::vector<double> lp(size_t(n));
+  std::vector<float> all(static_cast<size_t>(n) * D), best(static_cast<size_t>(D));
+  std::vector<double> lp(static_cast<size_t>(n));
   double best_lp = 0;
   ASSERT_EQ(ws.sample(fx.obs, 1.0f, 5, all, lp.data(), n), NFP_RT_OK);
   ASSERT_EQ(ws.sbs(fx.obs, n, 1.0f, 5, best, &best_lp), NFP_RT_OK);
   EXPECT_DOUBLE_EQ(best_lp, *std::max_element(lp.begin(), lp.end()));
   double start = 0, refined = 0;
-  std::vector<float> a(size_t(D));
+  std::vector<float> a(static_cast<size_t>(D));
   ASSERT_EQ(ws.gr(fx.obs, 0, 0.05f, 1.0f, 9, a, &start), NFP_RT_OK);
   ASSERT_EQ(ws.gr(fx.obs, 20, 0.05f, 1.0f, 9, a, &refined), NFP_RT_OK);
   EXPECT_GT(refined, start + 0.1);

@@ -42,8 +42,8 @@ TEST_P(RuntimeMatch, SamplesAndLogProbsEqualLibtorch) {
   auto ref = flow->sample_from(z, ctx);
 
   std::vector<float> obs_v(obs.data_ptr<float>(), obs.data_ptr<float>() + obs.numel());
-  std::vector<float> z_v(z.data_ptr<float>(), z.data_ptr<float>() + z.numel()), x(size_t(n) * D);
-  std::vector<double> lp(size_t(n));
+  std::vector<float> z_v(z.data_ptr<float>(), z.data_ptr<float>() + z.numel()), x(static_cast<size_t>(n) * D);
+  std::vector<double> lp(static_cast<size_t>(n));
   ASSERT_EQ(ws.sample_latent(obs_v, z_v, n, x, lp.data()), NFP_RT_OK);
   EXPECT_LE((from(x, n, D) - ref.x).abs().max().item<double>(), kTol) << tc.name;
   auto lp_t = torch::tensor(lp, torch::kFloat64);
@@ -77,8 +77,8 @@ TEST_P(RuntimeMatch, LogProbGradientEqualsAutograd) {
   lp.sum().backward();
   std::vector<float> obs_v(obs.data_ptr<float>(), obs.data_ptr<float>() + obs.numel());
   auto ad = a.detach().contiguous();
-  std::vector<float> a_v(ad.data_ptr<float>(), ad.data_ptr<float>() + ad.numel()), g(size_t(n) * D);
-  std::vector<double> lp_v(size_t(n));
+  std::vector<float> a_v(ad.data_ptr<float>(), ad.data_ptr<float>() + ad.numel()), g(static_cast<size_t>(n) * D);
+  std::vector<double> lp_v(static_cast<size_t>(n));
   const auto status = ws.log_prob_grad(obs_v, a_v, n, lp_v.data(), g);
   if (!model.info().has_gradient) {
     EXPECT_EQ(status, NFP_RT_UNSUPPORTED);
