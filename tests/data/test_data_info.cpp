@@ -11,6 +11,7 @@ namespace nfp {
 namespace {
 
 using test::last_line_json;
+using test::NfpRun;
 using test::run_nfp;
 
 TEST(DataInfo, JsonSummaryInEachLayout) {
