@@ -138,7 +138,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   double diff = 0, diff_lp = 0;
   {
     std::vector<float> x(size_t(B) * D), zv(zB.data_ptr<float>(), zB.data_ptr<float>() + zB.numel());
-    std::vector<double> lp(size_t(B));
+    std::vector<double> lp(static_cast<size_t>(B));
     if (ws.sample_latent(obs_v, zv, B, x, lp.data()) != NFP_RT_OK) throw Error("runtime sample failed");
     auto ref = flow->sample_from(zB, ctxB);
     auto xr = torch::from_blob(x.data(), {B, D}).clone();
@@ -152,7 +152,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
 
   // Interleaved rounds: torch b1, runtime b1, torch bB, runtime SBS-B.
   std::vector<double> t1, r1, tB, rB;
-  std::vector<float> act(size_t(D));
+  std::vector<float> act(static_cast<size_t>(D));
   double lp = 0;
   for (int round = -3; round < o.rounds; ++round) {  // 3 warm-up rounds
     auto t = Clock::now();
