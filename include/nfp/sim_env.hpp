@@ -80,6 +80,9 @@ class Env {
   virtual bool success() const = 0;
   virtual int steps() const = 0;       // control steps taken in this episode
   virtual uint64_t seed() const = 0;   // the last reset seed
+  // The episode's goal index for language-conditioned tasks (multi-task), -1 for single-goal tasks. Recorded
+  // episodes store it (attribute "goal") so that a replay uses the goal the episode had.
+  virtual int goal() const { return -1; }
   // Full simulator state (time, qpos, qvel, ctrl, mocap positions), enough to restore a step exactly:
   // (1 + nq + nv + nu + 3 nmocap).
   virtual std::vector<double> get_state() const = 0;

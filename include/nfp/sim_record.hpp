@@ -36,7 +36,8 @@ struct CollectResult {
 CollectResult collect_demos(const CollectOptions& options,
                             const std::function<void(int kept, int attempts)>& progress = {});
 
-// One expert episode as recorded: obs/actions/states/rewards/dones per step; attrs seed, success, task.
+// One expert episode as recorded: obs/actions/states/rewards/dones per step; attrs seed, success, task, clean
+// and, for language-conditioned tasks, goal (the goal index).
 Episode record_expert_episode(Env& env, uint64_t seed, bool clean);
 
 struct ReplayResult {
@@ -46,8 +47,8 @@ struct ReplayResult {
   double max_state_error = 0;      // max |re-simulated - recorded| over states (0 when deterministic)
 };
 
-// Re-simulates `episode` of `task` from its stored initial state and actions. With `video`, renders
-// `camera` before the first and after every step.
+// Re-simulates `episode` of `task` from its stored initial state and actions, with its recorded goal (attrs
+// "goal"; else the goal its seed draws). With `video`, renders `camera` before the first and after every step.
 ReplayResult replay_episode(const Episode& episode, const std::string& task, VideoWriter* video = nullptr,
                             const std::string& camera = "top", int image_size = 96);
 

@@ -42,6 +42,7 @@ Episode record_expert_episode(Env& env, uint64_t seed, bool clean) {
     obs = std::move(r.obs);
   } while (!r.done);
   e.attrs = {{"seed", seed}, {"success", r.success}, {"task", env.spec().name}, {"clean", clean}};
+  if (env.goal() >= 0) e.attrs["goal"] = env.goal();
   return e;
 }
 
@@ -75,6 +76,7 @@ CollectResult collect_demos(const CollectOptions& o, const std::function<void(in
   kw["recorded_cameras"] = o.env.cameras;
   kw["clean"] = o.clean;
   kw["seed"] = o.seed;
+  kw["goal"] = o.env.goal;  // -1: each episode's goal was drawn from its seed (see the demo attrs "goal")
   return result;
 }
 
@@ -82,6 +84,8 @@ ReplayResult replay_episode(const Episode& e, const std::string& task, VideoWrit
                             int image_size) {
   EnvOptions opt;
   opt.image_size = image_size;
+  // The recorded goal (multi-task): an episode collected with a fixed goal is not the seed's goal.
+  if (e.attrs.contains("goal") && e.attrs["goal"].is_number()) opt.goal = e.attrs["goal"].get<int>();
   auto env = make_env(task, opt);
   const TaskSpec& spec = env->spec();
   require(e.length() > 0, "episode '" + e.name + "' has no actions to replay");

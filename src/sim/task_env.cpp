@@ -60,6 +60,9 @@ double body_yaw(const mjData* d, int body) {
 TaskEnv::TaskEnv(std::shared_ptr<const mjModel> model, TaskSpec spec, EnvOptions options, int substeps)
     : m_(model.get()), d_(mj_makeData(model.get())), spec_(std::move(spec)), options_(std::move(options)),
       model_(std::move(model)), substeps_(substeps) {
+  const int goals = static_cast<int>(spec_.instructions.size());
+  require(options_.goal < goals, "task '" + spec_.name + "' has goals 0.." + std::to_string(goals - 1) +
+                                     " (one per instruction), got goal " + std::to_string(options_.goal));
   require(options_.image_size >= 8 && options_.image_size <= 1024,
           "image size " + std::to_string(options_.image_size) + " is out of range; use 8..1024");
   if (options_.images) {

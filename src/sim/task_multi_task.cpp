@@ -1,7 +1,10 @@
 // multi-task (LIBERO-goal-like): one table with a red and a blue block and a green and a yellow pad. A
-// natural-language instruction picks one of 8 goals; the scene is drawn from the seed independently of
+// natural-language instruction picks one of 10 goals; the scene is drawn from the seed independently of
 // the goal, so the same initial scene admits every goal and only the instruction tells them apart.
+// "Left" and "right" are the robot's (it sits at -x facing +x): left = +y, the green pad's side; the table's
+// left and right edges are at y = +-kEdge.
 #include <cmath>
+#include <memory>
 
 #include "nfp/error.hpp"
 #include "sim/pick_place.hpp"
@@ -13,24 +16,27 @@ namespace {
 
 constexpr double kBaseX = -0.3;
 constexpr double kHalf = 0.02;  // both blocks
+constexpr double kEdge = 0.3;   // table half width (y)
+constexpr double kAtEdge = 0.22;  // push goals: block centre at least this far out (within 8 cm of the edge)
 
-enum GoalKind { kOnPad, kOnBlock, kLift };
+enum GoalKind { kOnPad, kOnBlock, kLift, kToEdge };
 struct Goal {
   const char* text;
   GoalKind kind;
   int block;   // 0 red, 1 blue
-  int target;  // pad (0 green, 1 yellow) or the other block
+  int target;  // pad (0 green, 1 yellow), the other block, or the edge's side (+1 left, -1 right)
 };
 const Goal kGoals[] = {
     {"put the red block on the green pad", kOnPad, 0, 0},   {"put the red block on the yellow pad", kOnPad, 0, 1},
     {"put the blue block on the green pad", kOnPad, 1, 0},  {"put the blue block on the yellow pad", kOnPad, 1, 1},
     {"put the red block on the blue block", kOnBlock, 0, 1}, {"put the blue block on the red block", kOnBlock, 1, 0},
     {"lift the red block", kLift, 0, 0},                     {"lift the blue block", kLift, 1, 0},
+    {"push the blue block to the left edge", kToEdge, 1, 1}, {"push the red block to the right edge", kToEdge, 0, -1},
 };
 constexpr int kNumGoals = sizeof(kGoals) / sizeof(kGoals[0]);
 
 std::string xml() {
-  return scene_header_xml("multi-task", kArmTimestep) + "  <worldbody>\n" + table_xml(0.5, 0.4) +
+  return scene_header_xml("multi-task", kArmTimestep) + "  <worldbody>\n" + table_xml(0.5, kEdge) +
          arm_body_xml("", kBaseX, 0, 0) +
          "    <body name=\"pad_green\" mocap=\"true\" pos=\"0.05 0.15 0.001\">"
          "<geom type=\"box\" size=\"0.045 0.045 0.001\" rgba=\".2 .7 .3 1\"/></body>\n"
@@ -47,7 +53,7 @@ std::string xml() {
 TaskSpec make_spec() {
   TaskSpec s;
   s.name = "multi-task";
-  s.description = "language-conditioned goals on one table: 8 instructions over two blocks and two pads";
+  s.description = "language-conditioned goals on one table: 10 instructions over two blocks and two pads";
   arm_task_spec(s, {""});
   s.control_hz = 10;
   s.max_steps = 120;
@@ -66,7 +72,8 @@ class MultiEnv : public ArmTaskEnv {
     joint_[0] = require_id(m_, mjOBJ_JOINT, "red"), joint_[1] = require_id(m_, mjOBJ_JOINT, "blue");
     for (int p = 0; p < 2; ++p) pad_mocap_[p] = m_->body_mocapid[require_id(m_, mjOBJ_BODY, p ? "pad_yellow" : "pad_green")];
   }
-  const Goal& goal() const { return kGoals[goal_]; }
+  int goal() const override { return goal_; }
+  const Goal& goal_spec() const { return kGoals[goal_]; }
   int block(int i) const { return block_[i]; }
   const mjtNum* pad(int p) const { return d_->mocap_pos + 3 * pad_mocap_[p]; }
 
@@ -106,6 +113,8 @@ class MultiEnv : public ArmTaskEnv {
         const mjtNum* o = d_->xpos + 3 * block_[g.target];
         return std::hypot(b[0] - o[0], b[1] - o[1]) < 0.02 && std::abs(b[2] - o[2] - 2 * kHalf) < 0.01 && open;
       }
+      case kToEdge:  // near the edge, still on the table
+        return g.target * b[1] >= kAtEdge && g.target * b[1] < kEdge && b[2] < kHalf + 0.01;
       default:
         return b[2] >= kHalf + 0.10;
     }
@@ -115,22 +124,69 @@ class MultiEnv : public ArmTaskEnv {
   int block_[2], joint_[2], pad_mocap_[2], goal_ = 0;
 };
 
+// Pushes a block along y to a table edge with the closed gripper: behind the block, down, then along y
+// while keeping the fingers on the block's centre line (closed loop on the block's measured x).
+class EdgePush {
+ public:
+  EdgePush(const MultiEnv& env, int block, int side, uint64_t seed, bool clean)
+      : env_(env), block_(block), side_(side),
+        driver_(static_cast<const mjModel*>(env.model()), static_cast<const mjData*>(env.data()), env.arms()[0]),
+        jitter_(seed, !clean) {}
+
+  void act(float* action) {
+    const mjData* d = static_cast<const mjData*>(env_.data());
+    const double dt = 1.0 / env_.spec().control_hz;
+    const mjtNum* b = d->xpos + 3 * block_;
+    const mjtNum* g = env_.grip_pos(0);
+    const double behind = b[1] - side_ * (kHalf + 0.025);  // fingers' centre, clear of the block
+    GripPose goal = driver_.commanded();
+    bool paused = jitter_.pause();
+    driver_.grip = 0;
+    switch (phase_) {
+      case 0:  // above the spot behind the block
+      case 1:  // down to just above the table
+        goal.pos = {b[0], behind, phase_ == 0 ? 0.09 : 0.03};
+        if (reach(driver_, goal, phase_ == 0 ? 0.35 : 0.18, dt, g, phase_ == 0 ? 0.015 : 0.008, paused)) ++phase_;
+        break;
+      default:  // push past the success line, steering onto the block's centre line
+        goal.pos = {b[0], side_ * (kAtEdge + 0.03) - side_ * (kHalf + 0.012), 0.03};
+        if (!paused) driver_.move_toward(goal, 0.12, dt);
+        if (side_ * (g[1] - b[1]) > -kHalf) phase_ = 0;  // slipped past the block's side: approach again
+    }
+    driver_.jitter = jitter_.next();
+    driver_.action(action);
+  }
+
+ private:
+  const MultiEnv& env_;
+  int block_, side_;
+  ArmDriver driver_;
+  Jitter jitter_;
+  int phase_ = 0;
+};
+
 class MultiExpert : public Expert {
  public:
   MultiExpert(const Env& env, uint64_t seed, bool clean)
-      : env_(dynamic_cast<const MultiEnv&>(env)), script_(env_, env_.block(env_.goal().block), kHalf, seed, clean) {
-    script_.has_place = env_.goal().kind != kLift;
-    script_.lift_z = env_.goal().kind == kLift ? 0.2 : 0.14;
+      : env_(dynamic_cast<const MultiEnv&>(env)), script_(env_, env_.block(env_.goal_spec().block), kHalf, seed, clean) {
+    const Goal& g = env_.goal_spec();
+    script_.has_place = g.kind != kLift;
+    script_.lift_z = g.kind == kLift ? 0.2 : 0.14;
+    if (g.kind == kToEdge) push_ = std::make_unique<EdgePush>(env_, env_.block(g.block), g.target, seed, clean);
   }
   std::vector<float> act(const Env&) override {
-    const Goal& g = env_.goal();
+    const Goal& g = env_.goal_spec();
+    std::vector<float> a(7);
+    if (push_) {
+      push_->act(a.data());
+      return a;
+    }
     if (g.kind == kOnPad) {
       script_.place = {env_.pad(g.target)[0], env_.pad(g.target)[1], kHalf + 0.004};
     } else if (g.kind == kOnBlock) {
       const mjtNum* o = static_cast<const mjData*>(env_.data())->xpos + 3 * env_.block(g.target);
       script_.place = {o[0], o[1], o[2] + 2 * kHalf + 0.004};
     }
-    std::vector<float> a(7);
     script_.act(a.data());
     return a;
   }
@@ -138,6 +194,7 @@ class MultiExpert : public Expert {
  private:
   const MultiEnv& env_;
   PickPlace script_;
+  std::unique_ptr<EdgePush> push_;
 };
 
 }  // namespace
