@@ -1,0 +1,98 @@
+// `nfp train`: train a policy (flow head or baseline) on a demonstration dataset.
+#include <iostream>
+
+#include "command.hpp"
+#include "nfp/error.hpp"
+#include "nfp/progress.hpp"
+#include "nfp/trainer.hpp"
+
+namespace nfp::cli {
+namespace {
+
+struct TrainArgs {
+  std::string data, policy = "nina-mlp", out, config, task;
+  int64_t steps = 0, batch = 0, horizon = 0, history = 0, n_action_steps = 0, stride = 0, checkpoint_every = 0;
+  double lr = 0, action_noise = -1, sigma = -1;
+  int64_t seed = -1;
+  int threads = 0;
+  bool resume = false, deterministic = false, json_out = false, no_progress = false;
+};
+
+void run_train(const TrainArgs& a) {
+  TrainRequest r;
+  r.data = a.data;
+  r.out = a.out;
+  r.resume = a.resume;
+  r.resume_steps = a.resume ? a.steps : 0;
+  r.progress = !a.no_progress;
+  if (!a.resume) {
+    require(!a.data.empty(), "--data is required (a demonstration HDF5 file, directory or glob)");
+    r.policy = default_policy_config(a.policy);
+    r.train = default_train_config(a.policy);
+    if (!a.config.empty()) {
+      json cfg = read_json_file(a.config);
+      require(cfg.is_object(), a.config + ": expected {\"policy\": {...}, \"train\": {...}}");
+      for (const auto& [k, v] : cfg.items())
+        require(k == "policy" || k == "train", a.config + ": unknown top-level key '" + k + "' (expected policy, train)");
+      if (cfg.contains("policy")) from_json(cfg["policy"], r.policy);
+      if (cfg.contains("train")) from_json(cfg["train"], r.train);
+    }
+    if (a.steps > 0) r.train.steps = a.steps;
+    if (a.batch > 0) r.train.batch = a.batch;
+    if (a.lr > 0) r.train.lr = a.lr;
+    if (a.seed >= 0) r.train.seed = uint64_t(a.seed);
+    if (a.threads > 0) r.train.threads = a.threads;
+    if (a.checkpoint_every > 0) r.train.checkpoint_every = a.checkpoint_every;
+    if (a.deterministic) r.train.deterministic = true;
+    if (a.horizon > 0) r.policy.horizon = a.horizon;
+    if (a.history > 0) r.policy.history = a.history;
+    if (a.stride > 0) r.policy.stride = a.stride;
+    if (a.n_action_steps > 0) r.policy.n_action_steps = a.n_action_steps;
+    if (a.action_noise >= 0) r.policy.head.action_noise = a.action_noise;
+    if (a.sigma >= 0) r.policy.head.sigma = a.sigma;
+    if (!a.task.empty()) r.policy.task = a.task;
+  }
+  auto res = train_policy(r);
+  std::cout << "trained " << a.out << ": " << res.steps << " steps in " << format_duration(res.seconds) << ", "
+            << res.parameters << " parameters, train loss " << res.train_loss << ", valid loss " << res.valid_loss
+            << "\n";
+  if (a.json_out)
+    print_json_line(json{{"out", a.out}, {"checkpoint", res.checkpoint.string()}, {"steps", res.steps},
+                         {"seconds", res.seconds}, {"parameters", res.parameters}, {"train_loss", res.train_loss},
+                         {"valid_loss", std::isfinite(res.valid_loss) ? json(res.valid_loss) : json(nullptr)}}
+                        .dump());
+}
+
+void setup_train(CLI::App& root) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* c = root.add_subcommand("train", "Train a policy (flow head or baseline) on demonstrations");
+  c->add_option("--data", a->data, "demonstrations: HDF5 file, directory or glob (robomimic / LIBERO / ACT)");
+  c->add_option("--policy", a->policy, "head: nina-mlp, nina-transformer, nfp-spline, diffusion, flow-matching, regression")
+      ->capture_default_str();
+  c->add_option("--out", a->out, "run directory (checkpoint/, metrics.csv, train_config.json)")->required();
+  c->add_option("--config", a->config, "JSON {\"policy\": {...}, \"train\": {...}} overriding the defaults");
+  c->add_option("--steps", a->steps, "optimizer steps (with --resume: the new total)");
+  c->add_option("--batch", a->batch, "batch size");
+  c->add_option("--lr", a->lr, "peak learning rate");
+  c->add_option("--seed", a->seed, "seed (split, initialisation, batches, noise)");
+  c->add_option("--threads", a->threads, "torch threads (default 1: fastest for small nets on few cores)");
+  c->add_option("--horizon", a->horizon, "actions per chunk (default 16)");
+  c->add_option("--history", a->history, "observation frames (default 2)");
+  c->add_option("--stride", a->stride, "frame stride of windows (NF-P; default 1)");
+  c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk (default 8)");
+  c->add_option("--action-noise", a->action_noise, "flow heads: training noise on normalized actions (default 0.05)");
+  c->add_option("--sigma", a->sigma, "flow heads: default sampling std");
+  c->add_option("--task", a->task, "the simulated task the data came from (recorded in config.json)");
+  c->add_option("--checkpoint-every", a->checkpoint_every, "steps between checkpoints (default 1000)");
+  c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");
+  c->add_flag("--deterministic", a->deterministic, "deterministic algorithms (bit-for-bit resume)");
+  c->add_flag("--no-progress", a->no_progress, "no progress bar");
+  c->add_flag("--json", a->json_out, "print one JSON result object as the last line");
+  c->callback([a] { run_train(*a); });
+}
+
+}  // namespace
+
+NFP_COMMAND("train", setup_train);
+
+}  // namespace nfp::cli

@@ -1,0 +1,34 @@
+// Policy rollouts in the simulated task suite and LeRobot's eval_info.json:
+//   {"per_episode": [{episode_ix, seed, sum_reward, max_reward, success, steps}, ...],
+//    "aggregated": {avg_sum_reward, avg_max_reward, pc_success (percent), eval_s, eval_ep_s,
+//                   chunk_latency_ms_p50, chunk_latency_ms_p99, mean_log_prob, chunks},
+//    "task", "checkpoint", "inference": {...}}
+// Episode i starts from reset(seed + i); use seeds disjoint from the ones the demonstrations were collected on
+// (the docs use collection seeds 0.. and evaluation seeds 100000..).
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "nfp/json_io.hpp"
+#include "nfp/policy.hpp"
+
+namespace nfp {
+
+struct EvalOptions {
+  std::string task;
+  int64_t episodes = 50;
+  uint64_t seed = 100000;
+  std::filesystem::path video_dir;  // non-empty: MP4 of the first `video_episodes` episodes (top camera)
+  int64_t video_episodes = 4;
+  int64_t max_steps = 0;            // 0: the task's limit
+  bool progress = true;
+  std::function<void(int64_t done, double pc_success)> on_episode;
+};
+
+json evaluate_policy(Policy& policy, const EvalOptions& options);
+
+// p-th percentile (0..100) by linear interpolation; NaN for an empty list.
+double percentile(std::vector<double> values, double p);
+
+}  // namespace nfp

@@ -1,0 +1,121 @@
+// Policy = normalizer + observation encoder (a state MLP over the low-dim observation history) + action
+// head, with LeRobot's chunked execution: predict_chunk() plans H actions, act() serves the first
+// n_action_steps of a chunk from a queue and then re-plans; reset() starts an episode.
+//   nfp::Policy p = nfp::load_policy("runs/push");            // a checkpoint directory
+//   p->reset();  std::vector<float> a = p->act(obs.lowdim);    // one action per control step
+// Inference strategies for flow heads, each returning the chunk and its log-likelihood (NF-P, TarFlow):
+//   sample   z ~ N(0, sigma^2 I), one inverse pass
+//   sbs      best of N samples by log p (one batched pass)
+//   gr       K Adam steps ascending log p from a sample; the best chunk seen is kept (never lowers log p)
+//   denoise  one score step a + sigma_a^2 grad_a log p(a | o) (sigma_a = the training action noise)
+#pragma once
+#include <torch/torch.h>
+
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nfp/action_head.hpp"
+#include "nfp/json_io.hpp"
+#include "nfp/normalizer.hpp"
+
+namespace nfp {
+
+struct InferenceOptions {
+  std::string strategy = "sample";  // sample | sbs | gr | denoise (the last three need a flow head)
+  double sigma = -1;                // base std (< 0: the head's configured sigma)
+  int64_t candidates = 128;         // sbs: N
+  int64_t gr_steps = 10;            // gr: K Adam steps
+  double gr_lr = 0.01;              // gr: Adam step size (normalized action units)
+  int64_t steps = 0;                // diffusion / flow matching sampling steps (0: configured)
+};
+void to_json(json& j, const InferenceOptions& o);
+void from_json(const json& j, InferenceOptions& o);
+std::vector<std::string> strategy_names();
+
+// Every key with its default; config.json holds this with "type" = the head's type.
+struct PolicyConfig {
+  std::vector<std::string> obs_keys;       // low-dim observation keys, in this order
+  std::vector<int64_t> obs_dims;           // (keys) widths
+  int64_t action_dim = 0;
+  int64_t history = 2;                     // m observation frames (Diffusion Policy n_obs_steps 2)
+  int64_t horizon = 16;                    // H actions per chunk
+  int64_t stride = 1;                      // s: frames of a window are s steps apart (NF-P); an action is held s steps
+  int64_t n_action_steps = 8;              // executed per chunk before re-planning
+  bool prev_action = false;                // condition on the last executed action (NF-P)
+  int64_t encoder_hidden = 256;            // state MLP: Linear -> LayerNorm -> GELU, encoder_layers times
+  int64_t encoder_layers = 2;
+  int64_t context_dim = 256;               // encoder output = head context
+  HeadConfig head;
+  InferenceOptions inference;              // defaults used by act() / nfp eval
+  std::string task;                        // the simulated task the data came from ("" if unknown)
+};
+void to_json(json& j, const PolicyConfig& c);
+void from_json(const json& j, PolicyConfig& c);
+
+struct ChunkResult {
+  torch::Tensor actions;   // (H x A) in data units, clamped to the normalized range [-1, 1] first
+  torch::Tensor normalized;  // (H x A) the head's chunk, normalized, unclamped
+  double log_prob = NAN;   // log p(normalized chunk | obs) for flow heads, NaN otherwise
+  double latency_s = 0;    // wall time of encoder + head
+};
+
+class PolicyImpl : public torch::nn::Module {
+ public:
+  PolicyImpl(PolicyConfig config, Normalizer normalizer);
+
+  // Training: normalized obs (B x m x d) per key (+ prev_action (B x A)) -> context (B x C).
+  torch::Tensor encode(const std::map<std::string, torch::Tensor>& obs, const torch::Tensor& prev_action);
+  ActionHead head() { return head_; }
+
+  // Chunk for one observation history: obs[key] (m x d) normalized, prev (A) normalized or undefined.
+  ChunkResult predict_chunk_normalized(const std::map<std::string, torch::Tensor>& obs, const torch::Tensor& prev,
+                                       const InferenceOptions& options, at::Generator& gen);
+
+  // Episode interface (data units). act() throws nfp::Error on missing keys, wrong sizes or non-finite values.
+  void reset(uint64_t seed = 0);  // clears history and queue; seeds the policy's sampling generator
+  std::vector<float> act(const std::map<std::string, std::vector<float>>& obs);
+  // Plans a chunk from the current history after pushing `obs` (as act does, without the queue).
+  ChunkResult predict_chunk(const std::map<std::string, std::vector<float>>& obs);
+  const ChunkResult& last_chunk() const { return last_; }
+  int64_t chunks_planned() const { return chunks_; }
+
+  const PolicyConfig& config() const { return config_; }
+  PolicyConfig& mutable_config() { return config_; }
+  const Normalizer& normalizer() const { return normalizer_; }
+
+ private:
+  void push_observation(const std::map<std::string, std::vector<float>>& obs);
+  std::map<std::string, torch::Tensor> history_tensors() const;
+
+  PolicyConfig config_;
+  Normalizer normalizer_;
+  torch::nn::Sequential encoder_{nullptr};
+  ActionHead head_;
+  // episode state
+  std::deque<std::vector<float>> frames_;  // normalized observation frames (cat of keys), newest last
+  std::deque<std::vector<float>> queue_;   // actions to execute (data units)
+  std::vector<float> prev_normalized_;     // last executed action, normalized
+  at::Generator gen_;
+  ChunkResult last_;
+  int64_t chunks_ = 0;
+};
+TORCH_MODULE(Policy);
+
+// Builds a policy for `config` (head.context_dim / action_dim / horizon filled in from it).
+Policy make_policy(PolicyConfig config, Normalizer normalizer);
+// Checkpoint directory: config.json, model.safetensors, stats.json (nfp/checkpoint.hpp writes them).
+void save_policy(Policy& policy, const std::filesystem::path& dir);  // into an existing directory
+Policy load_policy(const std::filesystem::path& dir);                 // dir or dir/checkpoint
+
+// The strategies on a batch of contexts (B x C): chunks (B x H x A) normalized and their log p (B).
+struct StrategyResult {
+  torch::Tensor actions;
+  torch::Tensor log_prob;  // undefined for heads without a likelihood
+};
+StrategyResult run_strategy(ActionHeadImpl& head, const torch::Tensor& ctx, const InferenceOptions& options,
+                            at::Generator& gen);
+
+}  // namespace nfp

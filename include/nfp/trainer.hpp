@@ -1,0 +1,67 @@
+// Trains a policy on a demonstration dataset. A run directory RUN holds
+//   RUN/checkpoint/   config.json (policy config, "type" = head), model.safetensors (EMA weights, used by eval),
+//                     stats.json (normalizer), train_state.safetensors (raw weights, AdamW moments, RNG states;
+//                     metadata: step, epoch, batch) — written as one atomic directory every checkpoint_every steps
+//                     and at the end, so a killed run keeps its last complete checkpoint
+//   RUN/train_config.json   the resolved {"policy": ..., "train": ..., "data": ...}
+//   RUN/metrics.csv         step, loss, lr, valid_loss, it_s, elapsed_s (rewritten with each checkpoint)
+// --resume continues from RUN/checkpoint exactly: same batches, noise draws and updates (bit for bit with
+// deterministic = true and the same thread count).
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "nfp/json_io.hpp"
+#include "nfp/optim.hpp"
+#include "nfp/policy.hpp"
+
+namespace nfp {
+
+struct TrainConfig {
+  int64_t steps = 3000;
+  int64_t batch = 256;
+  double lr = 1e-3;
+  AdamWOptions adamw;
+  ScheduleOptions schedule;
+  double ema = 0.999;              // EMA decay of the evaluation weights (0: EMA off, eval uses raw weights)
+  double clip_grad = 1.0;          // global gradient-norm clip (0: off)
+  int64_t checkpoint_every = 1000;
+  int64_t validate_every = 500;    // validation loss (NLL for flow heads) on the held-out episodes, EMA weights
+  int64_t log_every = 50;          // metrics.csv rows
+  double valid_fraction = 0.1;     // episodes held out for validation
+  uint64_t seed = 0;
+  bool deterministic = false;
+  int threads = 1;                 // torch intra-op threads (1 is fastest for these small nets on 2 cores)
+};
+void to_json(json& j, const TrainConfig& c);
+void from_json(const json& j, TrainConfig& c);  // partial objects override the current values
+
+// Defaults that work on the low-dim task suite without flags, per head type.
+TrainConfig default_train_config(const std::string& head_type);
+PolicyConfig default_policy_config(const std::string& head_type);
+
+struct TrainRequest {
+  std::string data;                 // dataset spec (file, directory or glob)
+  std::filesystem::path out;        // run directory
+  PolicyConfig policy;              // obs keys / dims / action_dim are filled in from the data
+  TrainConfig train;
+  bool resume = false;              // continue RUN/checkpoint (policy and data from RUN/train_config.json)
+  int64_t resume_steps = 0;         // with resume: new total steps (0: as configured)
+  bool progress = true;
+  // Called after each step (tests): step (1-based), loss
+  std::function<void(int64_t, double)> on_step;
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  double seconds = 0;
+  double train_loss = NAN;          // mean over the last log_every steps
+  double valid_loss = NAN;          // last validation figure
+  int64_t parameters = 0;
+  std::filesystem::path checkpoint;
+};
+
+TrainResult train_policy(const TrainRequest& request);
+
+}  // namespace nfp

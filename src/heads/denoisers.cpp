@@ -1,0 +1,56 @@
+#include "denoisers.hpp"
+
+#include <cmath>
+
+#include "nfp/error.hpp"
+
+namespace nfp {
+
+torch::Tensor sinusoidal_embedding(const torch::Tensor& t, int64_t dim) {
+  const int64_t half = dim / 2;
+  auto freqs = torch::exp(torch::arange(half, t.options().dtype(torch::kFloat32)) * (-std::log(10000.0) / double(half - 1)));
+  auto args = t.to(torch::kFloat32).unsqueeze(1) * freqs.unsqueeze(0);
+  return torch::cat({args.sin(), args.cos()}, 1);
+}
+
+namespace {
+
+// MLP denoiser: cat(flattened x_t, time embedding, ctx) -> [Linear -> LayerNorm -> Mish] x layers -> Linear.
+class MlpDenoiserImpl : public DenoiserImpl {
+ public:
+  explicit MlpDenoiserImpl(const HeadConfig& c) : c_(c) {
+    time_mlp_ = register_module("time_mlp", torch::nn::Sequential(torch::nn::Linear(kTimeDim, 4 * kTimeDim),
+                                                                   torch::nn::Mish(),
+                                                                   torch::nn::Linear(4 * kTimeDim, kTimeDim)));
+    int64_t in = c.horizon * c.action_dim + kTimeDim + c.context_dim;
+    for (int64_t i = 0; i < c.layers; ++i) {
+      net_->push_back(torch::nn::Linear(in, c.hidden));
+      net_->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden})));
+      net_->push_back(torch::nn::Mish());
+      in = c.hidden;
+    }
+    net_->push_back(torch::nn::Linear(in, c.horizon * c.action_dim));
+    register_module("net", net_);
+  }
+
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& ctx) override {
+    auto temb = time_mlp_->forward(sinusoidal_embedding(t, kTimeDim));
+    auto h = torch::cat({x.reshape({x.size(0), -1}), temb, ctx}, 1);
+    return net_->forward(h).view(x.sizes());
+  }
+
+ private:
+  static constexpr int64_t kTimeDim = 64;
+  HeadConfig c_;
+  torch::nn::Sequential time_mlp_{nullptr}, net_;
+};
+
+}  // namespace
+
+Denoiser make_denoiser(const HeadConfig& c) {
+  if (c.denoiser == "mlp") return std::make_shared<MlpDenoiserImpl>(c);
+  if (c.denoiser == "unet") return make_conv_unet(c);
+  throw Error("head '" + c.type + "': unknown denoiser '" + c.denoiser + "'; known: unet, mlp");
+}
+
+}  // namespace nfp

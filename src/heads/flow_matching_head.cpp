@@ -1,0 +1,57 @@
+// Flow-matching head (rectified flow, as FLOWER and pi0): z_t = (1 - t) a + t eps with t ~ U(0, 1), the
+// network regresses the velocity dz/dt = eps - a; sampling integrates from t = 1 (noise) to t = 0 with K
+// Euler steps. The network is the diffusion head's denoiser (unet or mlp), fed 100 t as its time.
+#include "denoisers.hpp"
+#include "heads_internal.hpp"
+#include "nfp/error.hpp"
+
+namespace nfp {
+namespace {
+
+class FlowMatchingHeadImpl : public ActionHeadImpl {
+ public:
+  explicit FlowMatchingHeadImpl(const HeadConfig& c) : config_(c) {
+    require(c.infer_steps >= 1, "flow-matching head: infer_steps must be >= 1");
+    net_ = register_module("denoiser", make_denoiser(c));
+  }
+
+  torch::Tensor loss(const torch::Tensor& actions, const torch::Tensor& ctx, at::Generator& gen) override {
+    check_chunk(config_, actions, "loss");
+    check_context(config_, ctx);
+    const int64_t B = actions.size(0);
+    auto t = at::rand({B}, gen, actions.options());
+    auto eps = at::randn(actions.sizes(), gen, actions.options());
+    auto tt = t.view({B, 1, 1});
+    auto zt = (1 - tt) * actions + tt * eps;
+    return torch::mse_loss(net_->forward(zt, kTimeScale * t, ctx), eps - actions);
+  }
+
+  HeadSample sample(const torch::Tensor& ctx, int64_t n, const SampleOptions& o, at::Generator& gen) override {
+    check_context(config_, ctx);
+    const int64_t K = o.steps > 0 ? o.steps : config_.infer_steps;
+    auto c = n == 1 ? ctx : ctx.repeat_interleave(n, 0);
+    const int64_t B = c.size(0);
+    auto z = at::randn({B, config_.horizon, config_.action_dim}, gen, c.options());
+    const double dt = 1.0 / double(K);
+    for (int64_t k = 0; k < K; ++k) {
+      const double t = 1.0 - double(k) * dt;
+      z = z - dt * net_->forward(z, torch::full({B}, kTimeScale * t, c.options()), c);
+    }
+    return {z, {}};
+  }
+
+  const HeadConfig& config() const override { return config_; }
+
+ private:
+  static constexpr double kTimeScale = 100.0;  // spreads t over the sinusoidal embedding's frequencies
+  HeadConfig config_;
+  Denoiser net_;
+};
+
+}  // namespace
+
+ActionHead make_flow_matching_head(const HeadConfig& config) {
+  return std::make_shared<FlowMatchingHeadImpl>(config);
+}
+
+}  // namespace nfp

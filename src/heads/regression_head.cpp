@@ -1,0 +1,48 @@
+// Regression head: an MLP from the context to the chunk, trained with MSE. Deterministic: every sample of a
+// context row is the same chunk, so on bimodal demonstrations it predicts their average.
+#include "heads_internal.hpp"
+
+namespace nfp {
+namespace {
+
+class RegressionHeadImpl : public ActionHeadImpl {
+ public:
+  explicit RegressionHeadImpl(const HeadConfig& c) : config_(c) {
+    int64_t in = c.context_dim;
+    for (int64_t i = 0; i < c.layers; ++i) {
+      net_->push_back(torch::nn::Linear(in, c.hidden));
+      net_->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden})));
+      net_->push_back(torch::nn::GELU());
+      in = c.hidden;
+    }
+    net_->push_back(torch::nn::Linear(in, c.horizon * c.action_dim));
+    register_module("net", net_);
+  }
+
+  torch::Tensor loss(const torch::Tensor& actions, const torch::Tensor& ctx, at::Generator&) override {
+    check_chunk(config_, actions, "loss");
+    check_context(config_, ctx);
+    return torch::mse_loss(predict(ctx), actions);
+  }
+
+  HeadSample sample(const torch::Tensor& ctx, int64_t n, const SampleOptions&, at::Generator&) override {
+    check_context(config_, ctx);
+    auto a = predict(ctx);
+    return {n == 1 ? a : a.repeat_interleave(n, 0), {}};
+  }
+
+  const HeadConfig& config() const override { return config_; }
+
+ private:
+  torch::Tensor predict(const torch::Tensor& ctx) {
+    return net_->forward(ctx).view({ctx.size(0), config_.horizon, config_.action_dim});
+  }
+  HeadConfig config_;
+  torch::nn::Sequential net_;
+};
+
+}  // namespace
+
+ActionHead make_regression_head(const HeadConfig& config) { return std::make_shared<RegressionHeadImpl>(config); }
+
+}  // namespace nfp

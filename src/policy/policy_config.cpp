@@ -1,0 +1,81 @@
+// PolicyConfig / InferenceOptions <-> JSON (config.json of a checkpoint, or a user's --config file).
+#include "nfp/error.hpp"
+#include "nfp/policy.hpp"
+
+namespace nfp {
+
+void to_json(json& j, const InferenceOptions& o) {
+  j = json{{"strategy", o.strategy}, {"sigma", o.sigma},     {"candidates", o.candidates},
+           {"gr_steps", o.gr_steps}, {"gr_lr", o.gr_lr},     {"steps", o.steps}};
+}
+
+void from_json(const json& j, InferenceOptions& o) {
+  const std::string w = "inference config";
+  require(j.is_object(), w + ": expected an object");
+  json known = InferenceOptions{};
+  for (const auto& [k, v] : j.items()) require(known.contains(k), w + ": unknown key '" + k + "'");
+  o.strategy = json_get(j, "strategy", o.strategy, w);
+  o.sigma = json_get(j, "sigma", o.sigma, w);
+  o.candidates = json_get(j, "candidates", o.candidates, w);
+  o.gr_steps = json_get(j, "gr_steps", o.gr_steps, w);
+  o.gr_lr = json_get(j, "gr_lr", o.gr_lr, w);
+  o.steps = json_get(j, "steps", o.steps, w);
+}
+
+void to_json(json& j, const PolicyConfig& c) {
+  j = json{{"type", c.head.type},
+           {"obs_keys", c.obs_keys},
+           {"obs_dims", c.obs_dims},
+           {"action_dim", c.action_dim},
+           {"history", c.history},
+           {"horizon", c.horizon},
+           {"stride", c.stride},
+           {"n_action_steps", c.n_action_steps},
+           {"prev_action", c.prev_action},
+           {"encoder_hidden", c.encoder_hidden},
+           {"encoder_layers", c.encoder_layers},
+           {"context_dim", c.context_dim},
+           {"head", c.head},
+           {"inference", c.inference},
+           {"task", c.task}};
+}
+
+// Keys absent from `j` keep the values already in `c`, so a partial user config overrides defaults.
+void from_json(const json& j, PolicyConfig& c) {
+  const std::string w = "policy config";
+  require(j.is_object(), w + ": expected a JSON object");
+  json known = c;
+  for (const auto& [k, v] : j.items())
+    require(known.contains(k), w + ": unknown key '" + k + "'; known keys: obs_keys, obs_dims, action_dim, history, "
+                                   "horizon, stride, n_action_steps, prev_action, encoder_hidden, encoder_layers, "
+                                   "context_dim, head, inference, task, type");
+  c.obs_keys = json_get(j, "obs_keys", c.obs_keys, w);
+  c.obs_dims = json_get(j, "obs_dims", c.obs_dims, w);
+  c.action_dim = json_get(j, "action_dim", c.action_dim, w);
+  c.history = json_get(j, "history", c.history, w);
+  c.horizon = json_get(j, "horizon", c.horizon, w);
+  c.stride = json_get(j, "stride", c.stride, w);
+  c.n_action_steps = json_get(j, "n_action_steps", c.n_action_steps, w);
+  c.prev_action = json_get(j, "prev_action", c.prev_action, w);
+  c.encoder_hidden = json_get(j, "encoder_hidden", c.encoder_hidden, w);
+  c.encoder_layers = json_get(j, "encoder_layers", c.encoder_layers, w);
+  c.context_dim = json_get(j, "context_dim", c.context_dim, w);
+  c.task = json_get(j, "task", c.task, w);
+  if (j.contains("head")) {
+    json h = j["head"];
+    require(h.is_object(), w + ": \"head\" must be an object");
+    json merged = c.head;  // keys not given keep the current head's values
+    if (h.contains("type") && h["type"] != merged["type"]) merged = default_head_config(h["type"].get<std::string>());
+    for (const auto& [k, v] : h.items()) merged[k] = v;
+    c.head = merged.get<HeadConfig>();
+  } else if (j.contains("type") && j["type"].get<std::string>() != c.head.type) {
+    c.head = default_head_config(j["type"].get<std::string>(), c.horizon, c.action_dim, c.context_dim);
+  }
+  if (j.contains("inference")) {
+    json merged = c.inference;
+    for (const auto& [k, v] : j["inference"].items()) merged[k] = v;
+    c.inference = merged.get<InferenceOptions>();
+  }
+}
+
+}  // namespace nfp

@@ -1,0 +1,241 @@
+// The training loop: data split and normalizer, AdamW + schedule + clipping, EMA, validation, atomic
+// checkpoints, exact resume.
+#include "nfp/trainer.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "nfp/atomic_file.hpp"
+#include "nfp/data_loader.hpp"
+#include "nfp/episode_store.hpp"
+#include "nfp/error.hpp"
+#include "nfp/flow.hpp"
+#include "nfp/progress.hpp"
+#include "nfp/runtime_setup.hpp"
+#include "nfp/tensor_io.hpp"
+
+namespace nfp {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Position {
+  int64_t step = 0, epoch = 0, batch = 0;  // next step; loader epoch and batches already taken from it
+};
+
+void save_checkpoint(const fs::path& run, Policy& model, Policy& ema, const AdamW& opt, at::Generator& gen,
+                     const Position& pos, const std::string& metrics_csv) {
+  StagedDir dir(run / "checkpoint");
+  save_policy(ema, dir.path());
+  SafeTensorsFile st;
+  for (const auto& item : model->named_parameters()) st.tensors["param/" + item.key()] = to_safetensor(item.value());
+  for (const auto& [k, v] : opt.state()) st.tensors[k] = to_safetensor(v);
+  st.tensors["rng/train"] = to_safetensor(gen.get_state());
+  st.tensors["rng/default"] = to_safetensor(at::detail::getDefaultCPUGenerator().get_state());
+  st.metadata = {{"step", std::to_string(pos.step)},
+                 {"epoch", std::to_string(pos.epoch)},
+                 {"batch", std::to_string(pos.batch)},
+                 {"adam_steps", std::to_string(opt.steps())}};
+  write_safetensors(dir.path() / "train_state.safetensors", st);
+  dir.commit();
+  write_file_atomic(run / "metrics.csv", metrics_csv);
+}
+
+Position load_checkpoint(const fs::path& run, Policy& model, Policy& ema, AdamW& opt, at::Generator& gen) {
+  const fs::path dir = run / "checkpoint";
+  load_module(*ema, dir / "model.safetensors");
+  auto st = read_safetensors(dir / "train_state.safetensors");
+  torch::NoGradGuard ng;
+  for (auto& item : model->named_parameters()) {
+    auto it = st.tensors.find("param/" + item.key());
+    require(it != st.tensors.end(), "train state: parameter " + item.key() + " is missing; was the run's config changed?");
+    item.value().copy_(from_safetensor(it->second));
+  }
+  auto bufs = ema->named_buffers();
+  for (auto& item : model->named_buffers()) item.value().copy_(bufs[item.key()]);
+  std::map<std::string, torch::Tensor> os;
+  for (const auto& [k, v] : st.tensors)
+    if (k.rfind("adam_", 0) == 0) os[k] = from_safetensor(v);
+  auto meta = [&](const std::string& k) {
+    require(st.metadata.count(k), "train state: metadata '" + k + "' missing");
+    return std::stoll(st.metadata.at(k));
+  };
+  opt.load_state(os, meta("adam_steps"));
+  gen.set_state(from_safetensor(st.tensors.at("rng/train")));
+  at::Generator default_gen = at::detail::getDefaultCPUGenerator();  // shares the default generator's state
+  default_gen.set_state(from_safetensor(st.tensors.at("rng/default")));
+  return {meta("step"), meta("epoch"), meta("batch")};
+}
+
+double validate(Policy& ema, DataLoader& loader, uint64_t seed) {
+  torch::NoGradGuard ng;
+  ema->eval();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  loader.start_epoch(0);
+  double sum = 0;
+  int64_t n = 0;
+  while (auto b = loader.next()) {
+    auto ctx = ema->encode(b->obs, b->prev_action);
+    sum += ema->head()->validation_loss(b->actions, ctx, gen).item<double>() * double(b->size());
+    n += b->size();
+    if (n >= 4096) break;  // enough for a stable figure
+  }
+  return n > 0 ? sum / double(n) : NAN;
+}
+
+// Keeps the rows of an existing metrics.csv up to `step` (a resumed run rewrites the rest).
+std::string metrics_up_to(const fs::path& path, int64_t step) {
+  std::string out;
+  if (!fs::exists(path)) return out;
+  std::istringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    if (out.empty()) { out = line + "\n"; continue; }
+    if (std::stoll(line.substr(0, line.find(','))) <= step) out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TrainResult train_policy(const TrainRequest& req) {
+  PolicyConfig pc = req.policy;
+  TrainConfig tc = req.train;
+  std::string data = req.data;
+  if (req.resume) {
+    require(fs::exists(req.out / "checkpoint" / "train_state.safetensors") && fs::exists(req.out / "train_config.json"),
+            "--resume: " + req.out.string() + " has no complete checkpoint; start a new run without --resume");
+    json saved = read_json_file(req.out / "train_config.json");
+    pc = saved.at("policy").get<PolicyConfig>();
+    tc = saved.at("train").get<TrainConfig>();
+    if (data.empty()) data = saved.at("data").get<std::string>();
+    if (req.resume_steps > 0) tc.steps = req.resume_steps;
+  } else {
+    require(!fs::exists(req.out / "checkpoint"),
+            req.out.string() + " already holds a run; pass --resume to continue it or pick another --out");
+  }
+  require(tc.steps >= 1 && tc.batch >= 1 && tc.lr > 0, "train: steps, batch and lr must be positive");
+  require(tc.checkpoint_every >= 1 && tc.validate_every >= 1 && tc.log_every >= 1,
+          "train: checkpoint_every, validate_every and log_every must be >= 1");
+  learning_rate(tc.schedule, tc.lr, 0, tc.steps);  // unknown schedule names fail before any work
+  configure_threads(tc.threads);
+  set_deterministic(tc.deterministic);
+  seed_everything(tc.seed);
+
+  auto [train_store, valid_store] = split_episodes(open_episode_store(data), tc.valid_fraction, tc.seed);
+  require(!train_store.episodes.empty(), "train: the dataset has no training episodes");
+  Normalizer norm = req.resume ? Normalizer::load(req.out / "checkpoint" / "stats.json") : compute_normalizer(train_store);
+  if (!req.resume) {
+    pc.obs_keys = train_store.obs_keys;
+    pc.obs_dims.clear();
+    for (const auto& k : pc.obs_keys) pc.obs_dims.push_back(norm.at(k).dim());
+    pc.action_dim = train_store.action_dim;
+    pc.head.seed = tc.seed;
+    if (pc.task.empty() && !train_store.files.empty()) {  // robomimic env_args written by `nfp collect`
+      const auto& attrs = train_store.files.front().data_attrs;
+      if (attrs.contains("env_args") && attrs["env_args"].is_object() && attrs["env_args"].contains("env_name") &&
+          attrs["env_args"]["env_name"].is_string())
+        pc.task = attrs["env_args"]["env_name"].get<std::string>();
+    }
+  }
+  require(!pc.obs_keys.empty(), "train: the dataset has no low-dimensional observation keys");
+  const WindowSpec spec{pc.history, pc.horizon, pc.stride};
+  auto train_ds = std::make_shared<WindowDataset>(std::make_shared<EpisodeStore>(std::move(train_store)), spec, norm);
+  LoaderOptions lo;
+  lo.batch_size = std::min(tc.batch, train_ds->size());
+  lo.seed = tc.seed;
+  lo.workers = 0;  // low-dim batches are cheap; building them inline keeps the 2 cores for the model
+  DataLoader loader(train_ds, lo);
+  std::unique_ptr<DataLoader> valid_loader;
+  if (!valid_store.episodes.empty()) {
+    auto valid_ds = std::make_shared<WindowDataset>(std::make_shared<EpisodeStore>(std::move(valid_store)), spec, norm);
+    LoaderOptions vo = lo;
+    vo.shuffle = false;
+    vo.drop_last = false;
+    vo.batch_size = 512;
+    valid_loader = std::make_unique<DataLoader>(valid_ds, vo);
+  }
+
+  torch::manual_seed(tc.seed);
+  Policy model = make_policy(pc, norm);
+  Policy ema = make_policy(pc, norm);
+  copy_weights(*ema, *model);
+  pc = model->config();  // with the head's shapes filled in
+  model->train();
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (auto& item : model->named_parameters()) named.emplace_back(item.key(), item.value());
+  AdamW opt(named, tc.adamw);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(tc.seed + 1);
+
+  Position pos;
+  std::string metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
+  if (req.resume) {
+    pos = load_checkpoint(req.out, model, ema, opt, gen);
+    metrics = metrics_up_to(req.out / "metrics.csv", pos.step);
+    if (metrics.empty()) metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
+    require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
+                                      ", beyond --steps " + std::to_string(tc.steps));
+  } else {
+    fs::create_directories(req.out);
+  }
+  write_json_file(req.out / "train_config.json", json{{"policy", pc}, {"train", tc}, {"data", data}});
+
+  TrainResult result;
+  result.parameters = count_parameters(*model);
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t start_step = pos.step;
+  Progress bar("train " + pc.head.type, tc.steps - pos.step, req.progress);
+  loader.start_epoch(pos.epoch);
+  for (int64_t k = 0; k < pos.batch; ++k) loader.next();
+  double loss_sum = 0, valid = NAN;
+  int64_t loss_n = 0;
+  auto params = model->parameters();
+  for (int64_t step = pos.step; step < tc.steps; ++step) {
+    auto b = loader.next();
+    if (!b) {
+      loader.start_epoch(++pos.epoch);
+      pos.batch = 0;
+      b = loader.next();
+    }
+    ++pos.batch;
+    const double lr = learning_rate(tc.schedule, tc.lr, step, tc.steps);
+    auto loss = model->head()->loss(b->actions, model->encode(b->obs, b->prev_action), gen);
+    const double lv = loss.item<double>();
+    require(std::isfinite(lv), "training diverged at step " + std::to_string(step) +
+                                   " (loss is not finite); lower --lr or raise clip_grad's strictness");
+    opt.zero_grad();
+    loss.backward();
+    if (tc.clip_grad > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad);
+    opt.step(lr);
+    if (tc.ema > 0) ema_update(*ema, *model, tc.ema, step); else copy_weights(*ema, *model);
+    loss_sum += lv;
+    ++loss_n;
+    pos.step = step + 1;
+    const bool last = pos.step == tc.steps;
+    if (valid_loader && (pos.step % tc.validate_every == 0 || last)) {
+      valid = validate(ema, *valid_loader, tc.seed + 7);
+    }
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (pos.step % tc.log_every == 0 || last) {
+      result.train_loss = loss_sum / double(loss_n);
+      std::ostringstream row;
+      row << pos.step << "," << result.train_loss << "," << lr << "," << valid << "," << bar.rate() << "," << elapsed << "\n";
+      metrics += row.str();
+      loss_sum = 0;
+      loss_n = 0;
+    }
+    bar.update(pos.step - start_step, {{"loss", lv}, {"lr", lr}, {"valid", valid}});
+    if (req.on_step) req.on_step(pos.step, lv);
+    if (pos.step % tc.checkpoint_every == 0 || last) save_checkpoint(req.out, model, ema, opt, gen, pos, metrics);
+  }
+  bar.finish();
+  result.steps = pos.step;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result.valid_loss = valid;
+  result.checkpoint = req.out / "checkpoint";
+  return result;
+}
+
+}  // namespace nfp
