@@ -12,7 +12,7 @@ namespace {
 
 struct CollectArgs {
   std::string task, out, cameras;
-  int episodes = 100, image_size = 96;
+  int episodes = 100, image_size = 96, goal = -1;
   uint64_t seed = 0;
   bool images = false, clean = false, json = false;
 };
@@ -25,10 +25,14 @@ void run_collect(const CollectArgs& a) {
   o.clean = a.clean;
   o.env.images = a.images || !a.cameras.empty();
   o.env.image_size = a.image_size;
+  o.env.goal = a.goal;
   std::stringstream ss(a.cameras);
   for (std::string c; std::getline(ss, c, ',');)
     if (!c.empty()) o.env.cameras.push_back(c);
-  nfp::sim::task_spec(a.task);  // unknown task: fail before any work
+  const nfp::sim::TaskSpec spec = nfp::sim::task_spec(a.task);  // unknown task: fail before any work
+  nfp::require(a.goal < static_cast<int>(spec.instructions.size()),
+               "task '" + a.task + "' has goals 0.." + std::to_string(spec.instructions.size() - 1) +
+                   " (one per instruction; see `nfp tasks " + a.task + "`), got --goal " + std::to_string(a.goal));
   auto out_dir = std::filesystem::absolute(a.out).parent_path();
   nfp::require(std::filesystem::is_directory(out_dir),
                "output directory " + out_dir.string() + " does not exist; create it or pick another --out");
@@ -62,6 +66,8 @@ void setup_collect(CLI::App& root) {
   cmd->add_flag("--images", a->images, "Record camera images (every camera unless --cameras)");
   cmd->add_option("--cameras", a->cameras, "Comma-separated cameras, e.g. top,wrist (implies --images)");
   cmd->add_option("--image-size", a->image_size, "Images are N x N")->check(CLI::Range(8, 1024));
+  cmd->add_option("--goal", a->goal, "multi-task: every episode gets this goal index (default: drawn from its seed)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--clean", a->clean, "No human-like jitter or pauses in the expert");
   cmd->add_flag("--json", a->json, "Print one JSON object as the last line");
   cmd->callback([a] { run_collect(*a); });

@@ -1,4 +1,5 @@
-// `nfp tasks [--json] [--bench]`: the embedded MuJoCo task suite, its action specs and its speed.
+// `nfp tasks [--json] [--bench]`: the embedded MuJoCo task suite, its action specs and (an alias of
+// `nfp bench sim`) its speed.
 #include <cstdio>
 
 #include "command.hpp"
@@ -47,18 +48,13 @@ void run_tasks(const TasksArgs& args) {
       std::printf("    instruction%s: %s\n", s.instructions.size() > 1 ? "s" : "", join(s.instructions, " | ").c_str());
     }
   }
-  if (args.bench) {
+  if (args.bench) {  // an alias of `nfp bench sim`
     nfp::bench::SimSpeedOptions o;
     o.tasks = names;
     o.seconds = args.seconds;
     o.image_size = args.image_size;
-    if (!args.json) std::printf("\nspeed (control steps per CPU-second without rendering; top-camera frames and steps with every camera per wall second, %dx%d):\n", o.image_size, o.image_size);
     out["bench"] = nfp::bench::sim_speed(o);
-    if (!args.json)
-      for (const auto& t : out["bench"]["tasks"])
-        std::printf("  %-15s %9.0f steps/s  %7.1f frames/s  %7.1f steps/s with %d cameras\n",
-                    t["task"].get<std::string>().c_str(), t["steps_per_s"].get<double>(), t["frames_per_s"].get<double>(),
-                    t["steps_per_s_with_images"].get<double>(), t["cameras"].get<int>());
+    if (!args.json) std::printf("\n"), nfp::bench::print_sim_speed(out["bench"]);
   }
   if (args.json) nfp::cli::print_json_line(out.dump());
 }
@@ -69,7 +65,7 @@ void setup_tasks(CLI::App& root) {
                                                "observations, cameras, instructions");
   cmd->add_option("names", args->tasks, "Only these tasks (default: all)");
   cmd->add_flag("--json", args->json, "Print one JSON object as the last line");
-  cmd->add_flag("--bench", args->bench, "Also measure simulation and rendering speed on one core");
+  cmd->add_flag("--bench", args->bench, "Also measure simulation and rendering speed (same as `nfp bench sim`)");
   cmd->add_option("--seconds", args->seconds, "Measuring time per figure with --bench")->check(CLI::PositiveNumber);
   cmd->add_option("--image-size", args->image_size, "Image size for --bench")->check(CLI::Range(8, 1024));
   cmd->callback([args] { run_tasks(*args); });
