@@ -15,7 +15,7 @@ nlohmann::json density_quality(const DensityQualityOptions& o) {
     Table train, test;
     train.columns = test.columns = {"x", "y"};
     train.values = d.sample(o.samples, o.seed);
-    test.values = d.sample(50000, o.seed + 1000003);
+    test.values = d.sample(10000, o.seed + 1000003);  // the same held-out set as `nfp density fit --toy`
     for (const auto& flow : o.flows) {
       FlowConfig f;  // the `nfp density fit` defaults
       f.coupling = flow;
