@@ -1,26 +1,58 @@
 #!/usr/bin/env bash
-# `make demo`: nfp's main job on its embedded default. Until the policy pipeline lands this is the density
-# demo: fit the NF-P spline flow and the NinA affine flow to two toy densities and compare their test NLL
-# with the true entropy (the best any model can reach).
+# nfp's main job (`make demo`): on push-two-goals, whose expert demonstrations are bimodal (the block goes to
+# the left or the right goal), train a normalizing-flow policy (NinA-MLP head) and the regression baseline on
+# the same demonstrations with the same encoder, evaluate both on 50 episodes whose seeds were never used for
+# collection, and print success and latency side by side. A regressor averages the two modes and pushes the
+# block between the goals; the flow samples one mode per chunk.
+#   usage: scripts/demo.sh [BUILD_DIR]     env: DEMO_DIR (outputs), FLOW (head, default nina-mlp)
 set -euo pipefail
+
 BUILD=${1:-build}
 NFP="$BUILD/apps/nfp/nfp"
-OUT=${NFP_DEMO_OUT:-demo-out}
-STEPS=${NFP_DEMO_STEPS:-1500}
-mkdir -p "$OUT"
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # small models train fastest on one thread
+OUT=${DEMO_DIR:-$BUILD/demo}
+FLOW=${FLOW:-nina-mlp}
+EPISODES=${DEMO_EPISODES:-200}        # demonstrations, seeds 0..199
+EVAL_EPISODES=${DEMO_EVAL_EPISODES:-50}
+EVAL_SEED=100000                      # evaluation seeds 100000.., disjoint from collection
+export OMP_NUM_THREADS=1              # small nets: one thread per process is fastest; two runs share 2 cores
 
-summary=""
-for toy in 8-gaussians checkerboard; do
-  for flow in spline affine; do
-    echo "== nfp density fit --toy $toy --flow $flow --steps $STEPS --out $OUT/$toy-$flow"
-    result=$("$NFP" density fit --toy "$toy" --flow "$flow" --steps "$STEPS" --out "$OUT/$toy-$flow" | tail -n 1)
-    echo "$result"
-    summary+=$(printf '%-13s %-7s %s' "$toy" "$flow" "$result")$'\n'
-  done
-done
-"$NFP" density sample --model "$OUT/8-gaussians-spline" -n 2000 --out "$OUT/8-gaussians-samples.csv"
-echo
-echo "Negative log-likelihood in nats/sample (lower is better; the true entropy is the floor):"
-printf '%s' "$summary"
-echo "Models and samples are in $OUT/."
+[ -x "$NFP" ] || { echo "demo: $NFP not found; build first (make build)" >&2; exit 1; }
+rm -rf "$OUT"
+mkdir -p "$OUT"
+start=$(date +%s)
+
+echo "== 1/3 collect $EPISODES push-two-goals demonstrations (seeds 0..$((EPISODES - 1)))"
+"$NFP" collect --task push-two-goals --episodes "$EPISODES" --seed 0 --out "$OUT/demos.hdf5"
+
+echo "== 2/3 train $FLOW and regression (same data, same state-MLP encoder), in parallel"
+"$NFP" train --data "$OUT/demos.hdf5" --policy "$FLOW" --out "$OUT/$FLOW" --steps "${FLOW_STEPS:-1000}" --no-progress --json \
+  > "$OUT/train_$FLOW.log" 2>&1 &
+flow_pid=$!
+"$NFP" train --data "$OUT/demos.hdf5" --policy regression --out "$OUT/regression" --no-progress --json \
+  > "$OUT/train_regression.log" 2>&1 &
+reg_pid=$!
+fail=0
+wait $flow_pid || { echo "demo: training $FLOW failed:" >&2; tail -5 "$OUT/train_$FLOW.log" >&2; fail=1; }
+wait $reg_pid || { echo "demo: training regression failed:" >&2; tail -5 "$OUT/train_regression.log" >&2; fail=1; }
+[ $fail -eq 0 ] || exit 1
+grep -h "^trained" "$OUT/train_$FLOW.log" "$OUT/train_regression.log"
+
+echo "== 3/3 evaluate both on $EVAL_EPISODES episodes (seeds $EVAL_SEED..)"
+# the flow picks the most likely of 128 sampled chunks (NF-P's stochastic batch selection)
+"$NFP" eval --checkpoint "$OUT/$FLOW" --task push-two-goals --episodes "$EVAL_EPISODES" --seed "$EVAL_SEED" \
+  --strategy sbs --out "$OUT/eval_$FLOW.json" --no-progress > "$OUT/eval_$FLOW.log" 2>&1 &
+"$NFP" eval --checkpoint "$OUT/regression" --task push-two-goals --episodes "$EVAL_EPISODES" --seed "$EVAL_SEED" \
+  --out "$OUT/eval_regression.json" --no-progress > "$OUT/eval_regression.log" 2>&1 &
+wait
+python3 - "$OUT" "$FLOW" <<'PY' || { echo "demo: evaluation failed; see $OUT/eval_*.log" >&2; exit 1; }
+import json, sys
+out, flow = sys.argv[1], sys.argv[2]
+print(f"{'policy':<14}{'success %':>10}{'params':>10}{'chunk p50 ms':>14}{'chunk p99 ms':>14}{'train s':>9}")
+for p in (flow, "regression"):
+    e = json.load(open(f"{out}/eval_{p}.json"))
+    t = [json.loads(l) for l in open(f"{out}/train_{p}.log") if l.startswith("{")][-1]
+    g = e["aggregated"]
+    print(f"{p:<14}{g['pc_success']:>10.1f}{e['parameters']:>10}{g['chunk_latency_ms_p50']:>14.2f}"
+          f"{g['chunk_latency_ms_p99']:>14.2f}{t['seconds']:>9.0f}")
+PY
+echo "demo: done in $(( $(date +%s) - start )) s; outputs in $OUT"

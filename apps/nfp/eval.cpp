@@ -12,7 +12,7 @@ namespace {
 
 struct EvalArgs {
   std::string checkpoint, task, strategy, video, out;
-  int64_t episodes = 50, candidates = 0, gr_steps = -1, steps = 0;
+  int64_t episodes = 50, candidates = 0, gr_steps = -1, steps = 0, n_action_steps = 0;
   uint64_t seed = 100000;
   double sigma = -1;
   int threads = 1;
@@ -28,6 +28,11 @@ void run_eval(const EvalArgs& a) {
   if (a.candidates > 0) inf.candidates = a.candidates;
   if (a.gr_steps >= 0) inf.gr_steps = a.gr_steps;
   if (a.steps > 0) inf.steps = a.steps;
+  if (a.n_action_steps > 0) {
+    require(a.n_action_steps <= policy->config().horizon, "--n-action-steps must be <= the horizon (" +
+                                                              std::to_string(policy->config().horizon) + ")");
+    policy->mutable_config().n_action_steps = a.n_action_steps;
+  }
   const auto names = strategy_names();
   require(std::find(names.begin(), names.end(), inf.strategy) != names.end(),
           "unknown --strategy '" + inf.strategy + "'; known: sample, sbs, gr, denoise");
@@ -70,6 +75,7 @@ void setup_eval(CLI::App& root) {
   c->add_option("--candidates", a->candidates, "sbs: candidates per chunk (default 128)");
   c->add_option("--gr-steps", a->gr_steps, "gr: Adam steps (default 10)");
   c->add_option("--steps", a->steps, "diffusion / flow matching: sampling steps");
+  c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk before re-planning (default: trained)");
   c->add_option("--threads", a->threads, "torch threads")->capture_default_str();
   c->add_option("--video", a->video, "write MP4s of the first episodes here");
   c->add_option("--out", a->out, "eval_info.json path")->required();

@@ -23,8 +23,8 @@ struct HeadConfig {
   int64_t context_dim = 0;        // C, the encoder's output width
   uint64_t seed = 0;              // flow permutations / PLU initialisation
   // network size: flow coupling layers / denoiser or regressor hidden layers, and their width
-  int64_t layers = 8;
-  int64_t hidden = 256;
+  int64_t layers = 6;
+  int64_t hidden = 128;
   // flow heads
   bool plu = true;                // PLU linear after each coupling (NinA use_plu)
   double action_noise = 0.05;     // sigma_a: Gaussian noise on the normalized training chunk, then clamp (NinA)
