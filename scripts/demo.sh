@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # nfp's main job (`make demo`): on push-two-goals, whose expert demonstrations are bimodal (the block goes to
-# the left or the right goal), train a normalizing-flow policy (NinA-MLP head) and the regression baseline on
+# the left or the right goal), train a normalizing-flow policy (NF-P spline head; FLOW=nina-mlp for NinA) and the regression baseline on
 # the same demonstrations with the same encoder, evaluate both on 50 episodes whose seeds were never used for
 # collection, and print success and latency side by side. A regressor averages the two modes and pushes the
 # block between the goals; the flow samples one mode per chunk.
@@ -10,7 +10,7 @@ set -euo pipefail
 BUILD=${1:-build}
 NFP="$BUILD/apps/nfp/nfp"
 OUT=${DEMO_DIR:-$BUILD/demo}
-FLOW=${FLOW:-nina-mlp}
+FLOW=${FLOW:-nfp-spline}
 EPISODES=${DEMO_EPISODES:-200}        # demonstrations, seeds 0..199
 EVAL_EPISODES=${DEMO_EVAL_EPISODES:-50}
 EVAL_SEED=100000                      # evaluation seeds 100000.., disjoint from collection
