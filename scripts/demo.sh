@@ -4,7 +4,7 @@
 # the same demonstrations with the same encoder, evaluate both on 50 episodes whose seeds were never used for
 # collection, and print success and latency side by side. A regressor averages the two modes and pushes the
 # block between the goals; the flow samples one mode per chunk.
-#   usage: scripts/demo.sh [BUILD_DIR]     env: DEMO_DIR (outputs), FLOW (head, default nina-mlp)
+#   usage: scripts/demo.sh [BUILD_DIR]     env: DEMO_DIR (outputs), FLOW (head, default nfp-spline), FLOW_STEPS (default 1000)
 set -euo pipefail
 
 BUILD=${1:-build}
