@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ccache pkg-config
+  python3  # the demo script formats its table with it
   libtorch-dev libopenblas0-openmp
   libmujoco-dev libqhull-dev
   libegl-dev libegl-mesa0 libgl-dev libgles-dev
