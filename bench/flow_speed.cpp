@@ -6,9 +6,8 @@
 #include "nfp/runtime_setup.hpp"
 
 namespace nfp::bench {
-namespace {
 
-FlowConfig nina_mlp() {
+FlowConfig nina_mlp_sized_flow() {
   FlowConfig c;
   c.dim = 70;
   c.tokens = 10;
@@ -20,8 +19,10 @@ FlowConfig nina_mlp() {
   return c;
 }
 
+namespace {
+
 FlowConfig nfp_spline() {
-  FlowConfig c = nina_mlp();
+  FlowConfig c = nina_mlp_sized_flow();
   c.coupling = "spline";
   c.layers = 10;
   c.plu = false;
@@ -43,7 +44,7 @@ nlohmann::json flow_speed(const FlowSpeedOptions& o) {
   configure_threads(o.threads);
   torch::NoGradGuard ng;
   torch::manual_seed(0);
-  std::vector<std::pair<std::string, FlowConfig>> models = {{"nina-mlp", nina_mlp()}, {"nfp-spline", nfp_spline()}};
+  std::vector<std::pair<std::string, FlowConfig>> models = {{"nina-mlp", nina_mlp_sized_flow()}, {"nfp-spline", nfp_spline()}};
   std::vector<Case> cases;
   for (auto& [name, cfg] : models) {
     Flow f(cfg);

@@ -10,6 +10,7 @@
 
 #include "nfp/bench_runtime.hpp"
 #include "nfp/density_model.hpp"
+#include "nfp/bench_flow.hpp"
 #include "nfp/error.hpp"
 #include "nfp/runtime.hpp"
 #include "nfp/runtime_export.hpp"
@@ -94,15 +95,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   std::vector<double> obs_mean, obs_std;
   nlohmann::json model_desc;
   if (o.checkpoint.empty()) {
-    FlowConfig c;  // NinA-MLP-sized: 18 layers, hidden 256, 10 x 7 chunk, 256-d context
-    c.dim = 70;
-    c.tokens = 10;
-    c.context_dim = 256;
-    c.coupling = "affine";
-    c.layers = 18;
-    c.conditioner.hidden = 256;
-    c.conditioner.depth = 2;
-    c.plu = true;
+    FlowConfig c = nina_mlp_sized_flow();
     c.seed = o.seed;
     flow = Flow(c);
     flow->eval();

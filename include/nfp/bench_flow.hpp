@@ -6,7 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "nfp/flow.hpp"
+
 namespace nfp::bench {
+
+// The reference flow of NinA-MLP's size: 18 affine layers, hidden 256, PLU, 10x7 chunk, 256-d context.
+FlowConfig nina_mlp_sized_flow();
 
 struct FlowSpeedOptions {
   int threads = 1;
