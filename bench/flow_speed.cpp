@@ -7,18 +7,6 @@
 
 namespace nfp::bench {
 
-FlowConfig nina_mlp_sized_flow() {
-  FlowConfig c;
-  c.dim = 70;
-  c.tokens = 10;
-  c.context_dim = 256;
-  c.coupling = "affine";
-  c.layers = 18;
-  c.conditioner.hidden = 256;
-  c.plu = true;
-  return c;
-}
-
 namespace {
 
 FlowConfig nfp_spline() {

@@ -11,7 +11,18 @@
 namespace nfp::bench {
 
 // The reference flow of NinA-MLP's size: 18 affine layers, hidden 256, PLU, 10x7 chunk, 256-d context.
-FlowConfig nina_mlp_sized_flow();
+// Inline: the standalone nfp_runtime_bench links this header without the nfp_bench library.
+inline FlowConfig nina_mlp_sized_flow() {
+  FlowConfig c;
+  c.dim = 70;
+  c.tokens = 10;
+  c.context_dim = 256;
+  c.coupling = "affine";
+  c.layers = 18;
+  c.conditioner.hidden = 256;
+  c.plu = true;
+  return c;
+}
 
 struct FlowSpeedOptions {
   int threads = 1;
