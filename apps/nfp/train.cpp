@@ -1,4 +1,6 @@
 // `nfp train`: train a policy (flow head or baseline) on a demonstration dataset.
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "command.hpp"
@@ -17,6 +19,9 @@ struct TrainArgs {
   int threads = 0;
   bool resume = false, deterministic = false, json_out = false, no_progress = false;
 };
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void request_stop(int sig) { g_stop_signal = sig; }
 
 void run_train(const TrainArgs& a) {
   TrainRequest r;
@@ -52,7 +57,18 @@ void run_train(const TrainArgs& a) {
     if (a.sigma >= 0) r.policy.head.sigma = a.sigma;
     if (!a.task.empty()) r.policy.task = a.task;
   }
+  // Ctrl-C / SIGTERM: finish the current step, checkpoint it and exit 130; `--resume` continues from there.
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  r.stop_requested = [] { return g_stop_signal != 0; };
   auto res = train_policy(r);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (res.interrupted) {
+    std::cerr << "nfp train: interrupted at step " << res.steps << "; checkpoint saved in " << res.checkpoint.string()
+              << "; continue with: nfp train --out " << a.out << " --resume\n";
+    std::exit(130);
+  }
   std::cout << "trained " << a.out << ": " << res.steps << " steps in " << format_duration(res.seconds) << ", "
             << res.parameters << " parameters, train loss " << res.train_loss << ", valid loss " << res.valid_loss
             << "\n";
@@ -79,7 +95,7 @@ void setup_train(CLI::App& root) {
   c->add_option("--horizon", a->horizon, "actions per chunk (default 16)");
   c->add_option("--history", a->history, "observation frames (default 2)");
   c->add_option("--stride", a->stride, "frame stride of windows (NF-P; default 1)");
-  c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk (default 8)");
+  c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk (default 2)");
   c->add_option("--action-noise", a->action_noise, "flow heads: training noise on normalized actions (default 0.05)");
   c->add_option("--sigma", a->sigma, "flow heads: default sampling std");
   c->add_option("--task", a->task, "the simulated task the data came from (recorded in config.json)");

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "nfp/error.hpp"
 
@@ -14,6 +15,12 @@ using json = nlohmann::json;
 json read_json_file(const std::filesystem::path& path);
 // Writes pretty-printed JSON atomically.
 void write_json_file(const std::filesystem::path& path, const json& value);
+
+// Every key of object `j` must be one of `known` (a typo in a config must not silently fall back to a default);
+// otherwise nfp::Error "<where>: unknown key 'k'; known keys: a, b, ...". A non-object `j` is an error too.
+void require_known_keys(const json& j, const std::vector<std::string>& known, const std::string& where);
+// The keys of an object, in its order (e.g. of a config's to_json, as the known keys).
+std::vector<std::string> json_keys(const json& object);
 
 // Reads `key` from object `j` as T if present, else returns `fallback`. A value of the wrong type throws
 // nfp::Error naming `where` and the key.

@@ -51,6 +51,9 @@ struct TrainRequest {
   bool progress = true;
   // Called after each step (tests): step (1-based), loss
   std::function<void(int64_t, double)> on_step;
+  // Polled after each step: true -> checkpoint at this step and return early with `interrupted` set
+  // (`nfp train` sets it on SIGINT / SIGTERM, so Ctrl-C or a cluster's preemption loses no work).
+  std::function<bool()> stop_requested;
 };
 
 struct TrainResult {
@@ -60,6 +63,7 @@ struct TrainResult {
   double valid_loss = NAN;          // last validation figure
   int64_t parameters = 0;
   std::filesystem::path checkpoint;
+  bool interrupted = false;         // stopped by stop_requested before the configured steps
 };
 
 TrainResult train_policy(const TrainRequest& request);

@@ -1,23 +1,9 @@
 // FlowConfig <-> JSON. Unknown keys are errors: a typo in a config must not silently fall back to a default.
-#include <set>
-
 #include "nfp/error.hpp"
 #include "nfp/flow.hpp"
+#include "nfp/json_io.hpp"
 
 namespace nfp {
-namespace {
-
-void check_keys(const json& j, const std::set<std::string>& known, const std::string& where) {
-  require(j.is_object(), where + " must be a JSON object");
-  for (const auto& [k, v] : j.items()) {
-    if (known.count(k)) continue;
-    std::string list;
-    for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
-    throw Error(where + ": unknown key '" + k + "'; known keys: " + list);
-  }
-}
-
-}  // namespace
 
 void to_json(json& j, const FlowConfig& c) {
   j = json{{"type", "flow"},
@@ -42,9 +28,10 @@ void to_json(json& j, const FlowConfig& c) {
 
 void from_json(const json& j, FlowConfig& c) {
   const std::string w = "flow config";
-  check_keys(j, {"type", "dim", "context_dim", "tokens", "coupling", "layers", "conditioner", "separate_nets", "plu",
-                 "actnorm", "permutation", "spline", "seed"},
-             w);
+  require_known_keys(j,
+                     {"type", "dim", "context_dim", "tokens", "coupling", "layers", "conditioner", "separate_nets",
+                      "plu", "actnorm", "permutation", "spline", "seed"},
+                     w);
   require(json_get<std::string>(j, "type", "flow", w) == "flow", w + ": type must be \"flow\"");
   const FlowConfig d;
   c.dim = json_get(j, "dim", d.dim, w);
@@ -54,9 +41,9 @@ void from_json(const json& j, FlowConfig& c) {
   c.layers = json_get(j, "layers", d.layers, w);
   c.conditioner = d.conditioner;
   if (j.contains("conditioner")) {
-    check_keys(j["conditioner"],
-               {"type", "hidden", "depth", "zero_init", "dropout", "heads", "positional", "feedforward"},
-               w + " conditioner");
+    require_known_keys(j["conditioner"],
+                       {"type", "hidden", "depth", "zero_init", "dropout", "heads", "positional", "feedforward"},
+                       w + " conditioner");
     c.conditioner = j["conditioner"].get<ConditionerConfig>();
   }
   c.separate_nets = json_get(j, "separate_nets", d.separate_nets, w);
@@ -66,7 +53,7 @@ void from_json(const json& j, FlowConfig& c) {
   c.spline = d.spline;
   if (j.contains("spline")) {
     const auto& s = j["spline"];
-    check_keys(s, {"bins", "bound", "min_bin_width", "min_bin_height", "min_derivative"}, w + " spline");
+    require_known_keys(s, {"bins", "bound", "min_bin_width", "min_bin_height", "min_derivative"}, w + " spline");
     c.spline.bins = json_get(s, "bins", d.spline.bins, w);
     c.spline.bound = json_get(s, "bound", d.spline.bound, w);
     c.spline.min_bin_width = json_get(s, "min_bin_width", d.spline.min_bin_width, w);

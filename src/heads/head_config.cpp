@@ -87,12 +87,7 @@ void from_json(const json& j, HeadConfig& c) {
   c = default_head_config(j["type"].get<std::string>());
   json known;
   to_json(known, c);
-  for (const auto& [k, v] : j.items())
-    require(known.contains(k), "head config: unknown key '" + k + "'; known keys: " + [&] {
-      std::string s;
-      for (const auto& [kk, vv] : known.items()) s += (s.empty() ? "" : ", ") + kk;
-      return s;
-    }());
+  require_known_keys(j, json_keys(known), w);
   c.horizon = json_get(j, "horizon", c.horizon, w);
   c.action_dim = json_get(j, "action_dim", c.action_dim, w);
   c.context_dim = json_get(j, "context_dim", c.context_dim, w);

@@ -28,9 +28,7 @@ void to_json(json& j, const TrainConfig& c) {
 
 void from_json(const json& j, TrainConfig& c) {
   const std::string w = "train config";
-  require(j.is_object(), w + ": expected a JSON object");
-  json known = c;
-  for (const auto& [k, v] : j.items()) require(known.contains(k), w + ": unknown key '" + k + "'");
+  require_known_keys(j, json_keys(json(c)), w);
   c.steps = json_get(j, "steps", c.steps, w);
   c.batch = json_get(j, "batch", c.batch, w);
   c.lr = json_get(j, "lr", c.lr, w);

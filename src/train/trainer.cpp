@@ -228,7 +228,12 @@ TrainResult train_policy(const TrainRequest& req) {
     }
     bar.update(pos.step - start_step, {{"loss", lv}, {"lr", lr}, {"valid", valid}});
     if (req.on_step) req.on_step(pos.step, lv);
-    if (pos.step % tc.checkpoint_every == 0 || last) save_checkpoint(req.out, model, ema, opt, gen, pos, metrics);
+    const bool stop = !last && req.stop_requested && req.stop_requested();
+    if (pos.step % tc.checkpoint_every == 0 || last || stop) save_checkpoint(req.out, model, ema, opt, gen, pos, metrics);
+    if (stop) {
+      result.interrupted = true;
+      break;
+    }
   }
   bar.finish();
   result.steps = pos.step;

@@ -57,7 +57,9 @@ TEST(Heads, SampleShapesAndBadInputs) {
     EXPECT_TRUE(torch::isfinite(s.actions).all().item<bool>()) << name;
     EXPECT_THROW(head->loss(torch::zeros({3, kH + 1, kA}), ctx, gen), Error) << name;
     EXPECT_THROW(head->sample(torch::zeros({3, kC + 1}), 1, {}, gen), Error) << name;
-    if (!head->has_log_prob()) EXPECT_THROW(head->log_prob(torch::zeros({3, kH, kA}), ctx), Error) << name;
+    if (!head->has_log_prob()) {
+      EXPECT_THROW(head->log_prob(torch::zeros({3, kH, kA}), ctx), Error) << name;
+    }
   }
 }
 

@@ -166,6 +166,36 @@ TEST(Policy, SaveLoadGivesIdenticalActions) {
   EXPECT_THROW(load_policy(dir), Error);
 }
 
+// Strided windows (NF-P): the history frames are `stride` control steps apart, and each chunk action is held
+// for `stride` steps, as the training windows were built.
+TEST(Policy, StrideSpacesHistoryFramesAndHoldsEachAction) {
+  auto p = small_policy("regression");  // deterministic head, same weights as q: equal histories, equal chunks
+  auto q = small_policy("regression");
+  p->eval();
+  q->eval();
+  p->mutable_config().stride = 2;  // history 2, stride 2: after frames A, B, C the policy sees (A, C)
+  p->reset();
+  p->predict_chunk(obs(0.1f));
+  p->predict_chunk(obs(0.2f));
+  auto seen = p->predict_chunk(obs(0.3f)).actions;
+  q->reset();
+  q->predict_chunk(obs(0.1f));
+  EXPECT_TRUE(torch::equal(q->predict_chunk(obs(0.3f)).actions, seen)) << "stride 2 should see frames A and C";
+  q->reset();
+  q->predict_chunk(obs(0.2f));
+  EXPECT_FALSE(torch::allclose(q->predict_chunk(obs(0.3f)).actions, seen)) << "frames B and C give another chunk";
+
+  // n_action_steps 3 x stride 2: six control steps per chunk, each of its first three rows twice
+  p->reset();
+  for (int i = 0; i < 6; ++i) {
+    auto a = p->act(obs(0.1f * float(i)));
+    EXPECT_EQ(p->chunks_planned(), 1);
+    EXPECT_FLOAT_EQ(a[0], p->last_chunk().actions[i / 2][0].item<float>()) << i;
+  }
+  p->act(obs(0.7f));
+  EXPECT_EQ(p->chunks_planned(), 2);
+}
+
 TEST(Policy, ConfigJsonRoundTrip) {
   auto p = small_policy("nfp-spline");
   json j = p->config();

@@ -1,0 +1,182 @@
+// `nfp collect` -> `nfp train` -> `nfp eval` end to end through the real binary, on a tiny push-two-goals
+// dataset and a tiny policy: the files each command writes, the --json results, Ctrl-C during training followed
+// by --resume (bit-for-bit equal to an uninterrupted run), and bad input that fails in one line and writes nothing.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "nfp/atomic_file.hpp"
+#include "nfp/json_io.hpp"
+#include "nfp_cli.hpp"
+
+extern char** environ;
+namespace fs = std::filesystem;
+
+namespace nfp {
+namespace {
+
+using test::last_line_json;
+using test::run_nfp;
+
+// A policy small enough to train 100+ steps in seconds; checkpoints every 10 steps.
+constexpr const char* kTinyConfig =
+    R"({"policy": {"encoder_hidden": 32, "context_dim": 32, "horizon": 8, "head": {"layers": 2, "hidden": 32}},
+        "train": {"batch": 32, "checkpoint_every": 10, "validate_every": 10, "log_every": 5}})";
+
+class PolicyCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("nfp_policy_cli_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    std::ofstream(root_ / "tiny.json") << kTinyConfig;
+    collected_ = run_nfp("collect --task push-two-goals --episodes 6 --seed 0 --out " + (root_ / "d.hdf5").string() + " --json");
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+  void SetUp() override {
+    ASSERT_TRUE(test::nfp_available()) << "the nfp binary is not built (NFP_BIN)";
+    ASSERT_EQ(collected_.status, 0) << collected_.out;
+  }
+  static std::string p(const std::string& name) { return (root_ / name).string(); }
+  static std::string train_args(const std::string& head, const std::string& out, int steps) {
+    return "train --data " + p("d.hdf5") + " --policy " + head + " --config " + p("tiny.json") + " --steps " +
+           std::to_string(steps) + " --out " + p(out) + " --no-progress";
+  }
+  static fs::path root_;
+  static test::NfpRun collected_;
+};
+fs::path PolicyCli::root_;
+test::NfpRun PolicyCli::collected_;
+
+// A failed command prints one line, naming what was wrong.
+void expect_one_line_error(const test::NfpRun& r, const std::string& mentions) {
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find(mentions), std::string::npos) << r.out;
+}
+
+TEST_F(PolicyCli, TrainThenEvalWritesTheRunAndLeRobotEvalInfo) {
+  auto t = run_nfp(train_args("nfp-spline", "run", 20) + " --stride 2 --task push-two-goals --json");
+  ASSERT_EQ(t.status, 0) << t.out;
+  auto tj = last_line_json(t.out);
+  EXPECT_EQ(tj["steps"], 20);
+  EXPECT_GT(tj["parameters"].get<int64_t>(), 1000);
+  EXPECT_TRUE(std::isfinite(tj["train_loss"].get<double>()));
+  for (const char* f : {"checkpoint/config.json", "checkpoint/model.safetensors", "checkpoint/stats.json",
+                        "checkpoint/train_state.safetensors", "metrics.csv", "train_config.json"})
+    EXPECT_TRUE(fs::is_regular_file(root_ / "run" / f)) << f;
+  // the resolved config records the flag and the type
+  auto cfg = json::parse(read_file(root_ / "run" / "checkpoint" / "config.json"));
+  EXPECT_EQ(cfg["type"], "nfp-spline");
+  EXPECT_EQ(cfg["stride"], 2);
+  // metrics.csv: a header and a row every 5 steps
+  std::ifstream m(root_ / "run" / "metrics.csv");
+  int rows = 0;
+  for (std::string line; std::getline(m, line);) rows++;
+  EXPECT_EQ(rows, 1 + 20 / 5);
+
+  auto e = run_nfp("eval --checkpoint " + p("run") + " --episodes 2 --seed 100000 --strategy sbs --candidates 8 --video " +
+                   p("videos") + " --out " + p("eval_info.json") + " --no-progress --json");
+  ASSERT_EQ(e.status, 0) << e.out;
+  auto info = json::parse(read_file(root_ / "eval_info.json"));
+  ASSERT_EQ(info["per_episode"].size(), 2u);
+  EXPECT_EQ(info["per_episode"][1]["seed"], 100001);
+  EXPECT_EQ(info["task"], "push-two-goals");  // recorded at training, used when --task is absent
+  const auto& g = info["aggregated"];
+  for (const char* k : {"pc_success", "avg_sum_reward", "avg_max_reward", "eval_s", "eval_ep_s",
+                        "chunk_latency_ms_p50", "chunk_latency_ms_p99", "mean_log_prob"})
+    EXPECT_TRUE(g.contains(k)) << k;
+  EXPECT_GE(g["pc_success"].get<double>(), 0.0);
+  EXPECT_LE(g["pc_success"].get<double>(), 100.0);
+  EXPECT_TRUE(std::isfinite(g["mean_log_prob"].get<double>()));  // a flow head reports its likelihood
+  EXPECT_LE(g["chunk_latency_ms_p50"].get<double>(), g["chunk_latency_ms_p99"].get<double>());
+  EXPECT_EQ(last_line_json(e.out)["aggregated"], g);
+  // one MP4 per episode (ISO base media: bytes 4..7 are 'ftyp')
+  for (const char* v : {"episode_0.mp4", "episode_1.mp4"}) {
+    auto bytes = read_file(root_ / "videos" / v);
+    ASSERT_GT(bytes.size(), 1000u) << v;
+    EXPECT_EQ(std::string(bytes.begin() + 4, bytes.begin() + 8), "ftyp") << v;
+  }
+}
+
+// Spawns `nfp args...` with its output discarded; returns the pid.
+pid_t spawn_nfp(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {std::getenv("NFP_BIN")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -1;
+}
+
+// Ctrl-C mid-run: the step in progress finishes, is checkpointed, the exit status is 130; --resume then ends
+// with exactly the weights, optimizer state and RNG of a run that was never interrupted.
+TEST_F(PolicyCli, InterruptedTrainingResumesBitForBit) {
+  const int steps = 150;
+  auto a = run_nfp(train_args("nina-mlp", "straight", steps) + " --deterministic");
+  ASSERT_EQ(a.status, 0) << a.out;
+
+  const fs::path run = root_ / "interrupted";
+  pid_t pid = spawn_nfp({"train", "--data", p("d.hdf5"), "--policy", "nina-mlp", "--config", p("tiny.json"), "--steps",
+                         std::to_string(steps), "--out", run.string(), "--no-progress", "--deterministic"});
+  ASSERT_GT(pid, 0);
+  // the first checkpoint (step 10) shows that training is under way; interrupt then
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(run / "checkpoint" / "train_state.safetensors") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGINT);
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 130) << "not interrupted (finished before the signal, or failed)";
+  auto cfg = json::parse(read_file(run / "train_config.json"));
+  auto partial = read_file(run / "checkpoint" / "model.safetensors");
+  EXPECT_NE(partial, read_file(root_ / "straight" / "checkpoint" / "model.safetensors"));
+
+  auto r = run_nfp("train --out " + run.string() + " --resume --no-progress --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(last_line_json(r.out)["steps"], steps);
+  for (const char* f : {"model.safetensors", "train_state.safetensors"})
+    EXPECT_TRUE(read_file(run / "checkpoint" / f) == read_file(root_ / "straight" / "checkpoint" / f)) << f;
+}
+
+TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {
+  expect_one_line_error(run_nfp("train --data " + p("missing.hdf5") + " --out " + p("r1")), "missing.hdf5");
+  expect_one_line_error(run_nfp("train --data " + p("d.hdf5") + " --policy nope --out " + p("r1")), "nfp-spline");
+  std::ofstream(root_ / "typo.json") << R"({"train": {"stepz": 3}})";
+  expect_one_line_error(run_nfp("train --data " + p("d.hdf5") + " --config " + p("typo.json") + " --out " + p("r1")), "stepz");
+  expect_one_line_error(run_nfp("train --out " + p("r1") + " --resume"), "no complete checkpoint");
+  EXPECT_FALSE(fs::exists(root_ / "r1"));
+
+  // an existing run is never overwritten by a new one
+  ASSERT_EQ(run_nfp(train_args("regression", "reg", 5)).status, 0);
+  const auto before = read_file(root_ / "reg" / "checkpoint" / "model.safetensors");
+  expect_one_line_error(run_nfp(train_args("regression", "reg", 5)), "--resume");
+  EXPECT_TRUE(read_file(root_ / "reg" / "checkpoint" / "model.safetensors") == before);
+
+  const std::string out = " --out " + p("e.json") + " --episodes 1 --no-progress";
+  expect_one_line_error(run_nfp("eval --checkpoint " + p("nope") + out), "nope");
+  expect_one_line_error(run_nfp("eval --checkpoint " + p("reg") + " --task nope" + out), "push-two-goals");
+  expect_one_line_error(run_nfp("eval --checkpoint " + p("reg") + " --task push-two-goals --strategy nope" + out), "sbs");
+  // likelihood strategies need a flow head
+  expect_one_line_error(run_nfp("eval --checkpoint " + p("reg") + " --task push-two-goals --strategy sbs" + out), "flow");
+  EXPECT_FALSE(fs::exists(root_ / "e.json"));
+}
+
+}  // namespace
+}  // namespace nfp
