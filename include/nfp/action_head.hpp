@@ -36,7 +36,7 @@ struct HeadConfig {
   double dropout = 0.0;           // transformer output-head dropout (NinA: 0.1)
   // diffusion and flow matching
   std::string denoiser = "unet";  // "unet" (Diffusion Policy 1-D conv UNet, FiLM) | "mlp"
-  std::vector<int64_t> down_dims = {64, 128, 256};  // UNet widths per level
+  std::vector<int64_t> down_dims = {32, 64, 128};  // UNet widths per level (CPU-sized; GPU: 256, 512, 1024)
   int64_t kernel = 5;             // UNet conv kernel
   int64_t train_steps = 100;      // diffusion: DDPM steps (squared-cosine schedule)
   int64_t infer_steps = 10;       // diffusion: sampling steps; flow matching: Euler steps
