@@ -125,6 +125,20 @@ std::string arm_contact_xml(const std::string& p) {
   return with_prefix("    <exclude body1=\"$finger_a\" body2=\"$finger_b\"/>\n", p);
 }
 
+std::string arm_scene_xml(const std::string& model_name, double table_half_x, double table_half_y,
+                          const std::vector<ArmPlacement>& arms, const std::string& objects_xml) {
+  std::string bodies, actuators, equality, contact;
+  for (const auto& a : arms) {
+    bodies += arm_body_xml(a.prefix, a.x, a.y, a.yaw);
+    actuators += arm_actuator_xml(a.prefix);
+    equality += arm_equality_xml(a.prefix);
+    contact += arm_contact_xml(a.prefix);
+  }
+  return scene_header_xml(model_name, kArmTimestep) + "  <worldbody>\n" + table_xml(table_half_x, table_half_y) +
+         bodies + objects_xml + "  </worldbody>\n  <actuator>\n" + actuators + "  </actuator>\n  <equality>\n" +
+         equality + "  </equality>\n  <contact>\n" + contact + "  </contact>\n</mujoco>\n";
+}
+
 Arm Arm::find(const mjModel* m, const std::string& p, double base_yaw) {
   Arm a;
   for (int j = 0; j < 6; ++j) {

@@ -30,6 +30,15 @@ std::string arm_actuator_xml(const std::string& prefix);
 std::string arm_equality_xml(const std::string& prefix);
 std::string arm_contact_xml(const std::string& prefix);
 
+struct ArmPlacement {
+  std::string prefix;  // "" for single-arm tasks, "left_" / "right_"
+  double x = 0, y = 0, yaw = 0;
+};
+// A whole arm-task scene: header, table (half sizes), the arms, the task's own bodies (`objects_xml`, inside
+// <worldbody>), then every arm's actuators, finger couplings and contact exclusions.
+std::string arm_scene_xml(const std::string& model_name, double table_half_x, double table_half_y,
+                          const std::vector<ArmPlacement>& arms, const std::string& objects_xml);
+
 // Indices of one arm in a compiled model.
 struct Arm {
   std::array<int, 6> qpos{}, dof{}, act{};  // the 6 arm joints

@@ -18,15 +18,11 @@ constexpr double kPadX = 0.17;      // pad at (-side * kPadX, 0), on the receive
 constexpr double kHandZ = 0.14;     // bar centre height during the handover
 
 std::string xml() {
-  return scene_header_xml("handover", kArmTimestep) + "  <worldbody>\n" + table_xml(0.6, 0.4) +
-         arm_body_xml("left_", -kBaseX, 0, 0) + arm_body_xml("right_", kBaseX, 0, M_PI) +
+  return arm_scene_xml("handover", 0.6, 0.4, {{"left_", -kBaseX, 0, 0}, {"right_", kBaseX, 0, M_PI}},
          "    <geom name=\"pad_left\" type=\"box\" size=\"0.07 0.045 0.001\" pos=\"-0.17 0 0.001\" rgba=\".2 .7 .3 1\"/>\n"
          "    <geom name=\"pad_right\" type=\"box\" size=\"0.07 0.045 0.001\" pos=\"0.17 0 0.001\" rgba=\".2 .7 .3 1\"/>\n"
          "    <body name=\"bar\" pos=\"0 0 0.02\"><freejoint name=\"bar\"/>"
-         "<geom class=\"object\" type=\"box\" size=\"0.06 0.02 0.02\" mass=\"0.08\" rgba=\".85 .2 .2 1\"/></body>\n"
-         "  </worldbody>\n  <actuator>\n" + arm_actuator_xml("left_") + arm_actuator_xml("right_") +
-         "  </actuator>\n  <equality>\n" + arm_equality_xml("left_") + arm_equality_xml("right_") +
-         "  </equality>\n  <contact>\n" + arm_contact_xml("left_") + arm_contact_xml("right_") + "  </contact>\n</mujoco>\n";
+         "<geom class=\"object\" type=\"box\" size=\"0.06 0.02 0.02\" mass=\"0.08\" rgba=\".85 .2 .2 1\"/></body>\n");
 }
 
 TaskSpec make_spec() {

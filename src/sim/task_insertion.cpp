@@ -45,11 +45,7 @@ std::string xml() {
   std::string peg = "    <body name=\"peg\" pos=\"0.15 0 0.012\"><freejoint name=\"peg\"/>" +
                     fmt("<geom class=\"object\" type=\"box\" size=\"%g %g %g\" mass=\"%g\" rgba=\".85 .2 .2 1\"/>",
                         kPegHalfLen, kPeg, kPeg, 0.04, 0, 0) + "</body>\n";
-  return scene_header_xml("insertion", kArmTimestep) + "  <worldbody>\n" + table_xml(0.6, 0.4) +
-         arm_body_xml("left_", -kBaseX, 0, 0) + arm_body_xml("right_", kBaseX, 0, M_PI) + socket + peg +
-         "  </worldbody>\n  <actuator>\n" + arm_actuator_xml("left_") + arm_actuator_xml("right_") +
-         "  </actuator>\n  <equality>\n" + arm_equality_xml("left_") + arm_equality_xml("right_") +
-         "  </equality>\n  <contact>\n" + arm_contact_xml("left_") + arm_contact_xml("right_") + "  </contact>\n</mujoco>\n";
+  return arm_scene_xml("insertion", 0.6, 0.4, {{"left_", -kBaseX, 0, 0}, {"right_", kBaseX, 0, M_PI}}, socket + peg);
 }
 
 TaskSpec make_spec() {

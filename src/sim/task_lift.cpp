@@ -12,12 +12,10 @@ constexpr double kBaseX = -0.3;
 constexpr double kCube = 0.02;  // half size (m)
 
 std::string xml() {
-  return scene_header_xml("lift", kArmTimestep) + "  <worldbody>\n" + table_xml(0.5, 0.4) +
-         arm_body_xml("", kBaseX, 0, 0) +
-         "    <body name=\"cube\" pos=\"0 0 0.02\"><freejoint name=\"cube\"/>"
-         "<geom class=\"object\" type=\"box\" size=\"0.02 0.02 0.02\" mass=\"0.05\" rgba=\".85 .2 .2 1\"/></body>\n"
-         "  </worldbody>\n  <actuator>\n" + arm_actuator_xml("") + "  </actuator>\n  <equality>\n" +
-         arm_equality_xml("") + "  </equality>\n  <contact>\n" + arm_contact_xml("") + "  </contact>\n</mujoco>\n";
+  return arm_scene_xml("lift", 0.5, 0.4, {{"", kBaseX, 0, 0}},
+                       "    <body name=\"cube\" pos=\"0 0 0.02\"><freejoint name=\"cube\"/>"
+                       "<geom class=\"object\" type=\"box\" size=\"0.02 0.02 0.02\" mass=\"0.05\" rgba=\".85 .2 .2 1\"/>"
+                       "</body>\n");
 }
 
 TaskSpec make_spec() {

@@ -36,8 +36,7 @@ const Goal kGoals[] = {
 constexpr int kNumGoals = sizeof(kGoals) / sizeof(kGoals[0]);
 
 std::string xml() {
-  return scene_header_xml("multi-task", kArmTimestep) + "  <worldbody>\n" + table_xml(0.5, kEdge) +
-         arm_body_xml("", kBaseX, 0, 0) +
+  return arm_scene_xml("multi-task", 0.5, kEdge, {{"", kBaseX, 0, 0}},
          "    <body name=\"pad_green\" mocap=\"true\" pos=\"0.05 0.15 0.001\">"
          "<geom type=\"box\" size=\"0.045 0.045 0.001\" rgba=\".2 .7 .3 1\"/></body>\n"
          "    <body name=\"pad_yellow\" mocap=\"true\" pos=\"0.05 -0.15 0.001\">"
@@ -45,9 +44,7 @@ std::string xml() {
          "    <body name=\"red\" pos=\"0 0.05 0.02\"><freejoint name=\"red\"/>"
          "<geom class=\"object\" type=\"box\" size=\"0.02 0.02 0.02\" mass=\"0.05\" rgba=\".85 .2 .2 1\"/></body>\n"
          "    <body name=\"blue\" pos=\"0 -0.05 0.02\"><freejoint name=\"blue\"/>"
-         "<geom class=\"object\" type=\"box\" size=\"0.02 0.02 0.02\" mass=\"0.05\" rgba=\".2 .3 .85 1\"/></body>\n"
-         "  </worldbody>\n  <actuator>\n" + arm_actuator_xml("") + "  </actuator>\n  <equality>\n" +
-         arm_equality_xml("") + "  </equality>\n  <contact>\n" + arm_contact_xml("") + "  </contact>\n</mujoco>\n";
+         "<geom class=\"object\" type=\"box\" size=\"0.02 0.02 0.02\" mass=\"0.05\" rgba=\".2 .3 .85 1\"/></body>\n");
 }
 
 TaskSpec make_spec() {

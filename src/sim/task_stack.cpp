@@ -13,13 +13,11 @@ constexpr double kBaseX = -0.3;
 constexpr double kA = 0.02, kB = 0.025;  // half sizes
 
 std::string xml() {
-  return scene_header_xml("stack", kArmTimestep) + "  <worldbody>\n" + table_xml(0.5, 0.4) + arm_body_xml("", kBaseX, 0, 0) +
+  return arm_scene_xml("stack", 0.5, 0.4, {{"", kBaseX, 0, 0}},
          "    <body name=\"block_a\" pos=\"0 0.1 0.02\"><freejoint name=\"block_a\"/>"
          "<geom class=\"object\" type=\"box\" size=\"0.02 0.02 0.02\" mass=\"0.05\" rgba=\".85 .2 .2 1\"/></body>\n"
          "    <body name=\"block_b\" pos=\"0 -0.1 0.025\"><freejoint name=\"block_b\"/>"
-         "<geom class=\"object\" type=\"box\" size=\"0.025 0.025 0.025\" mass=\"0.2\" rgba=\".2 .7 .3 1\"/></body>\n"
-         "  </worldbody>\n  <actuator>\n" + arm_actuator_xml("") + "  </actuator>\n  <equality>\n" +
-         arm_equality_xml("") + "  </equality>\n  <contact>\n" + arm_contact_xml("") + "  </contact>\n</mujoco>\n";
+         "<geom class=\"object\" type=\"box\" size=\"0.025 0.025 0.025\" mass=\"0.2\" rgba=\".2 .7 .3 1\"/></body>\n");
 }
 
 TaskSpec make_spec() {
