@@ -18,10 +18,16 @@ void set_context(Workspace& ws, const float* obs) {
   const Model& m = *ws.model;
   const int C = m.context_dim, N = m.context_tokens;
   if (C == 0) return;
-  for (int i = 0; i < N * C; ++i) {
-    float v = obs[i];
-    if (!m.obs_mean.empty()) v = (v - m.obs_mean[size_t(i)]) / m.obs_std[size_t(i)];
-    ws.ctx[size_t(i)] = v;
+  if (m.encoder.present) {  // policy: normalized obs history -> state MLP -> the context (one token)
+    for (int i = 0; i < m.obs_dim; ++i)
+      ws.enc_in[size_t(i)] = m.obs_mean.empty() ? obs[i] : (obs[i] - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
+    mlp_forward(ws, m.encoder.net, nullptr, ws.enc_in.data(), m.obs_dim, 1, ws.ctx.data(), nullptr);
+  } else {
+    for (int i = 0; i < N * C; ++i) {
+      float v = obs[i];
+      if (!m.obs_mean.empty()) v = (v - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
+      ws.ctx[size_t(i)] = v;
+    }
   }
   for (int c = 0; c < C; ++c) {
     float s = 0;
