@@ -222,26 +222,37 @@ nfp_rt_status nfp_rt_gr(nfp_rt_workspace* ws, const float* obs, int steps, float
   std::memcpy(a, w.x.data(), size_t(D) * sizeof(float));
   std::fill(w.adam_m.begin(), w.adam_m.begin() + D, 0.0f);
   std::fill(w.adam_v.begin(), w.adam_v.begin() + D, 0.0f);
-  double lp = w.logp[0];
+  // As nfp's gradient_refinement: Adam ascending log p, keeping the best chunk seen (never lowers log p).
+  float* best = w.tmp.data();
+  std::memcpy(best, a, size_t(D) * sizeof(float));
+  double best_lp = w.logp[0];
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  for (int t = 1; t <= steps; ++t) {  // Adam ascending log p
+  for (int t = 1; t <= steps; ++t) {
     nfp::rt::flow_log_prob_grad(w, a, 1, w.grad.data(), w.logp.data());
+    if (t > 1 && w.logp[0] > best_lp) {  // logp is that of a_{t-1}; a_0's is the sample's
+      best_lp = w.logp[0];
+      std::memcpy(best, a, size_t(D) * sizeof(float));
+    }
+    const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
     for (int i = 0; i < D; ++i) {
       const double g = w.grad[size_t(i)];
       w.adam_m[size_t(i)] = float(b1 * w.adam_m[size_t(i)] + (1 - b1) * g);
       w.adam_v[size_t(i)] = float(b2 * w.adam_v[size_t(i)] + (1 - b2) * g * g);
-      const double mh = w.adam_m[size_t(i)] / (1 - std::pow(b1, t)), vh = w.adam_v[size_t(i)] / (1 - std::pow(b2, t));
-      a[i] = float(a[i] + step_size * mh / (std::sqrt(vh) + eps));
+      a[i] = float(a[i] + step_size * (w.adam_m[size_t(i)] / c1) / (std::sqrt(w.adam_v[size_t(i)] / c2) + eps));
     }
   }
   if (steps > 0) {  // log p of the final chunk
     std::memcpy(w.x.data(), a, size_t(D) * sizeof(float));
     w.logdet[0] = 0;
     nfp::rt::flow_forward(w, w.x.data(), 1, w.logdet.data(), nullptr);
-    lp = nfp::rt::std_normal_log_prob(w.x.data(), D) + w.logdet[0];
+    const double lp = nfp::rt::std_normal_log_prob(w.x.data(), D) + w.logdet[0];
+    if (lp > best_lp) {
+      best_lp = lp;
+      std::memcpy(best, a, size_t(D) * sizeof(float));
+    }
   }
-  if (action) denormalize(*w.model, a, action, 1);
-  if (log_prob) *log_prob = lp;
+  if (action) denormalize(*w.model, best, action, 1);
+  if (log_prob) *log_prob = best_lp;
   return NFP_RT_OK;
 }
 
