@@ -3,6 +3,7 @@
 // and `nfp export` on policy checkpoints (flow heads export, other heads and bad input fail cleanly).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "nfp/policy.hpp"
@@ -187,6 +188,16 @@ TEST(ExportCli, PolicyCheckpointsExportAndOthersFailCleanly) {
   EXPECT_FALSE(std::filesystem::exists(out));
   std::filesystem::remove_all(dir);
   std::filesystem::remove_all(reg);
+}
+
+// Writes a small exported policy for the package test (tests/runtime/CMakeLists.txt runs this alone with
+// NFP_RUNTIME_FIXTURE_OUT set; otherwise it does nothing).
+TEST(PackageFixture, WritesAPolicy) {
+  const char* out = std::getenv("NFP_RUNTIME_FIXTURE_OUT");
+  if (!out) GTEST_SKIP() << "NFP_RUNTIME_FIXTURE_OUT not set";
+  Policy p = random_policy({"nina-mlp", true});
+  export_policy(*p, out);
+  EXPECT_EQ(runtime::Model(out).info().dim, 12);
 }
 
 }  // namespace
