@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <time.h>
 #include <unistd.h>
 
 #include "nfp/bench_runtime.hpp"
@@ -24,6 +25,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+// This thread's CPU time (ms): unlike wall time it excludes the time the scheduler gives other processes, so
+// on a shared, loaded machine it measures the code rather than its share of the core (cache and SMT
+// interference from the neighbours remain).
+double cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -113,24 +122,31 @@ double stream_gbps(double bytes) {
 
 // Best single-core GFLOP/s of a large square matrix multiply: OpenBLAS through torch::mm, and the runtime's
 // own packed kernel; the roofline is the larger.
-std::pair<double, double> matmul_peaks() {
+struct Peaks {
+  double torch = 0, runtime = 0, torch_cpu = 0, runtime_cpu = 0;  // GFLOP/s, best of 8, wall and CPU time
+};
+Peaks matmul_peaks() {
   const int n = 768;
+  const double fl = 2.0 * n * n * n;
+  Peaks p;
   auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  double best_torch = 0;
   for (int i = 0; i < 8; ++i) {
     auto t = Clock::now();
+    const double c0 = cpu_ms();
     auto c = torch::mm(a, b);
-    best_torch = std::max(best_torch, 2.0 * n * n * n / (ms_since(t) * 1e6));
+    p.torch_cpu = std::max(p.torch_cpu, fl / ((cpu_ms() - c0) * 1e6));
+    p.torch = std::max(p.torch, fl / (ms_since(t) * 1e6));
   }
   std::vector<float> av(size_t(n) * n, 0.5f), wv(size_t(n) * n, 0.25f), cv(size_t(n) * n);
   const auto packed = rt::pack_transposed(wv.data(), n, n);
-  double best_rt = 0;
   for (int i = 0; i < 8; ++i) {
     auto t = Clock::now();
+    const double c0 = cpu_ms();
     rt::kernels().gemm(av.data(), n, n, packed, nullptr, cv.data(), n, false);
-    best_rt = std::max(best_rt, 2.0 * n * n * n / (ms_since(t) * 1e6));
+    p.runtime_cpu = std::max(p.runtime_cpu, fl / ((cpu_ms() - c0) * 1e6));
+    p.runtime = std::max(p.runtime, fl / (ms_since(t) * 1e6));
   }
-  return {best_torch, best_rt};
+  return p;
 }
 
 }  // namespace
@@ -224,41 +240,52 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     diff_lp = (torch::tensor(lp) - ref.log_prob.to(torch::kFloat64)).abs().max().item<double>();
   }
 
-  // Interleaved rounds: torch b1, runtime b1, torch bB, runtime SBS-B.
-  std::vector<double> t1, r1, tB, rB;
+  // Interleaved rounds: torch b1, runtime b1, torch bB, runtime SBS-B; wall and thread CPU time of each.
+  std::vector<double> t1, r1, tB, rB, ct1, cr1, ctB, crB;
   std::vector<float> act(static_cast<size_t>(D));
   double lp = 0;
   for (int round = -3; round < o.rounds; ++round) {  // 3 warm-up rounds
+    double c0 = cpu_ms();
     auto t = Clock::now();
     flow->sample_from(z1, context());
-    const double a = ms_since(t);
+    const double a = ms_since(t), ca = cpu_ms() - c0;
+    c0 = cpu_ms();
     t = Clock::now();
     ws.sample(obs_v, 1.0f, uint64_t(round + 100), act, &lp);
-    const double b = ms_since(t);
+    const double b = ms_since(t), cb = cpu_ms() - c0;
+    c0 = cpu_ms();
     t = Clock::now();
     auto cB = context();
     flow->sample_from(zB, C ? cB.expand({B, C}) : cB);
-    const double c = ms_since(t);
+    const double c = ms_since(t), cc = cpu_ms() - c0;
+    c0 = cpu_ms();
     t = Clock::now();
     ws.sbs(obs_v, B, 1.0f, uint64_t(round + 100), act, &lp);
-    const double d = ms_since(t);
-    if (round >= 0) t1.push_back(a), r1.push_back(b), tB.push_back(c), rB.push_back(d);
+    const double d = ms_since(t), cd = cpu_ms() - c0;
+    if (round >= 0) {
+      t1.push_back(a), r1.push_back(b), tB.push_back(c), rB.push_back(d);
+      ct1.push_back(ca), cr1.push_back(cb), ctB.push_back(cc), crB.push_back(cd);
+    }
   }
-  const auto [peak_torch, peak_rt] = matmul_peaks();
-  const double roofline = std::max(peak_torch, peak_rt);
+  const Peaks peaks = matmul_peaks();
+  const double peak_torch = peaks.torch, peak_rt = peaks.runtime;
+  const double roofline = std::max(peak_torch, peak_rt), roofline_cpu = std::max(peaks.torch_cpu, peaks.runtime_cpu);
   const double flops = runtime_flops(internal, B);
-  const double gflops = flops / (median(rB) * 1e6);
+  const double gflops = flops / (median(rB) * 1e6), gflops_cpu = flops / (median(crB) * 1e6);
   // The roofline is a best-of measurement; under load the fair comparison is SBS's best round too.
   const double gflops_best = flops / (*std::min_element(rB.begin(), rB.end()) * 1e6);
   const double wbytes = weight_bytes(internal), gbps = stream_gbps(wbytes);
   const double floor_ms = wbytes / (gbps * 1e6);
 
-  std::vector<double> lat;
+  std::vector<double> lat, lat_cpu;
   lat.reserve(size_t(o.jitter_calls));
+  lat_cpu.reserve(size_t(o.jitter_calls));
   for (int i = 0; i < o.jitter_calls; ++i) {
+    const double c0 = cpu_ms();
     auto t = Clock::now();
     ws.sample(obs_v, 1.0f, uint64_t(i), act, &lp);
     lat.push_back(ms_since(t) * 1000.0);
+    lat_cpu.push_back((cpu_ms() - c0) * 1000.0);
   }
   const double p50 = percentile(lat, 0.5), p99 = percentile(lat, 0.99);
   return {{"model", model_desc},
@@ -291,7 +318,19 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
           {"p99_us", p99},
           {"p99_over_p50", p99 / p50},
           {"max_us", *std::max_element(lat.begin(), lat.end())},
-          {"workspace_bytes", ws.bytes()}};
+          {"workspace_bytes", ws.bytes()},
+          // The same figures in thread CPU time (see cpu_ms): what the code costs when it has the core.
+          {"cpu_torch_ms_batch1", median(ct1)},
+          {"cpu_runtime_ms_batch1", median(cr1)},
+          {"cpu_speedup_batch1", median(ct1) / median(cr1)},
+          {"cpu_torch_ms_batch128", median(ctB)},
+          {"cpu_runtime_ms_sbs128", median(crB)},
+          {"cpu_sbs128_gflops", gflops_cpu},
+          {"cpu_roofline_gflops", roofline_cpu},
+          {"cpu_roofline_ratio", roofline_cpu / gflops_cpu},
+          {"cpu_p50_us", percentile(lat_cpu, 0.5)},
+          {"cpu_p99_us", percentile(lat_cpu, 0.99)},
+          {"cpu_p99_over_p50", percentile(lat_cpu, 0.99) / percentile(lat_cpu, 0.5)}};
 }
 
 }  // namespace nfp::bench

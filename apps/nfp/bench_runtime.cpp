@@ -30,6 +30,11 @@ void run_bench_runtime(const nfp::bench::RuntimeSpeedOptions& o, bool json) {
   std::printf("  latency of %d batch-1 samples: p50 %.1f us, p99 %.1f us (p99/p50 %.2f), max %.1f us\n",
               r["calls"].get<int>(), r["p50_us"].get<double>(), r["p99_us"].get<double>(),
               r["p99_over_p50"].get<double>(), r["max_us"].get<double>());
+  std::printf("  in thread CPU time (scheduler shares excluded): batch-1 speed-up %.1fx; SBS %.1f GFLOP/s, %.2fx off the "
+              "roofline (%.1f GFLOP/s); p99/p50 %.2f\n",
+              r["cpu_speedup_batch1"].get<double>(), r["cpu_sbs128_gflops"].get<double>(),
+              r["cpu_roofline_ratio"].get<double>(), r["cpu_roofline_gflops"].get<double>(),
+              r["cpu_p99_over_p50"].get<double>());
   if (json) print_json_line(r.dump());
 }
 

@@ -128,7 +128,8 @@ void nfp_rt_workspace_free(nfp_rt_workspace* ws) { delete ws; }
 size_t nfp_rt_workspace_bytes(const nfp_rt_workspace* ws) {
   const Workspace& w = ws->w;
   size_t b = 0;
-  for (const auto* v : {&w.enc_in, &w.ctx, &w.pooled, &w.ctx_cache, &w.x, &w.tmp, &w.z, &w.params[0], &w.params[1], &w.h0, &w.h1,
+  for (const auto* v : {&w.enc_in, &w.ctx, &w.pooled, &w.ctx_cache, &w.x, &w.tmp, &w.z, &w.coef_s, &w.coef_e,
+                        &w.params[0], &w.params[1], &w.h0, &w.h1,
                         &w.stats, &w.th, &w.tn, &w.tq, &w.tkv, &w.to, &w.tff, &w.thead, &w.tout, &w.scores, &w.acts,
                         &w.grad, &w.grad_tmp, &w.dparams[0], &w.dparams[1], &w.dh0, &w.dh1, &w.adam_m, &w.adam_v,
                         &w.action_out})

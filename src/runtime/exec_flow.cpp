@@ -65,21 +65,21 @@ void affine(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inve
   const bool separate = L.nets.size() == 2;
   for (size_t j = 0; j < L.nets.size(); ++j)
     net_forward(ws, L.nets[j], cache_of(ws, li, j), x, D, R, ws.params[j].data(), nullptr);
+  // s = tanh(raw) and e^{+-s} for the whole block in one vectorized pass (libm's tanh / exp per element
+  // cost as much as the block's GEMMs at batch 128).
+  const size_t n = size_t(R) * Dt;
+  float* s = ws.coef_s.data();
+  float* e = ws.coef_e.data();
+  for (size_t i = 0; i < n; ++i) s[i] = separate ? ws.params[0][i] : ws.params[0][2 * i];
+  kernels().tanh_exp(s, e, int64_t(n), inverse ? -1.0f : 1.0f);
   for (int r = 0; r < R; ++r) {
     float* xt = x + size_t(r) * D + Dc;
+    const size_t o = size_t(r) * Dt;
     double sum = 0;
     for (int i = 0; i < Dt; ++i) {
-      float raw, t;
-      if (separate) {
-        raw = ws.params[0][size_t(r) * Dt + i];
-        t = ws.params[1][size_t(r) * Dt + i];
-      } else {
-        raw = ws.params[0][(size_t(r) * Dt + i) * 2];
-        t = ws.params[0][(size_t(r) * Dt + i) * 2 + 1];
-      }
-      const float s = std::tanh(raw);
-      xt[i] = inverse ? (xt[i] - t) * std::exp(-s) : xt[i] * std::exp(s) + t;
-      sum += s;
+      const float t = separate ? ws.params[1][o + i] : ws.params[0][(o + i) * 2 + 1];
+      xt[i] = inverse ? (xt[i] - t) * e[o + i] : xt[i] * e[o + i] + t;
+      sum += s[o + i];
     }
     logdet[r] += inverse ? -sum : sum;
   }

@@ -37,6 +37,8 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
   ctx_cache.assign(std::max<size_t>(cache, 1), 0.0f);
   x.assign(RD, 0.0f);
   tmp.assign(RD, 0.0f);
+  coef_s.assign(RD, 0.0f);
+  coef_e.assign(RD, 0.0f);
   z.assign(RD, 0.0f);
   logdet.assign(size_t(R), 0.0);
   logp.assign(size_t(R), 0.0);

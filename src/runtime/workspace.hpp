@@ -28,6 +28,7 @@ struct Workspace {
   std::vector<size_t> ctx_offset;  // per layer x 2 nets: offset into ctx_cache
   // Flow state.
   std::vector<float> x, tmp, z;      // (R x D)
+  std::vector<float> coef_s, coef_e; // (R x D) affine coupling: tanh(raw), exp(+-tanh(raw))
   std::vector<double> logdet, logp;  // (R)
   // Conditioner scratch.
   std::vector<float> params[2];  // (R x Dt x P) per net
