@@ -36,11 +36,17 @@ struct PolicyCase {
   bool prev_action;
 };
 
-Policy random_policy(const PolicyCase& pc) {
+Policy random_policy(const PolicyCase& pc, bool push_task = false) {
   PolicyConfig c;
   c.obs_keys = {"pos", "goal"};
   c.obs_dims = {3, 2};
   c.action_dim = 3;
+  if (push_task) {  // the observation / action shapes of the push-two-goals task (for the control loop)
+    c.obs_keys = {"object_state", "state"};
+    c.obs_dims = {4, 2};
+    c.action_dim = 2;
+    c.task = "push-two-goals";
+  }
   c.history = 2;
   c.horizon = 4;
   c.n_action_steps = 2;
@@ -56,9 +62,15 @@ Policy random_policy(const PolicyCase& pc) {
   c.head.bins = 6;
   c.head.sigma = 0.8;
   Normalizer n;
-  n.keys["pos"] = stats(NormMode::mean_std, {-1, 0, 2}, {1, 4, 3});
-  n.keys["goal"] = stats(NormMode::identity, {0, 0}, {1, 1});
-  n.keys["action"] = stats(NormMode::min_max, {-2, 0, 1}, {2, 0.5, 5});
+  if (push_task) {
+    n.keys["object_state"] = stats(NormMode::mean_std, {-1, -1, -1, -1}, {1, 1, 1, 1});
+    n.keys["state"] = stats(NormMode::mean_std, {-1, -1}, {1, 1});
+    n.keys["action"] = stats(NormMode::min_max, {-1, -1}, {1, 1});
+  } else {
+    n.keys["pos"] = stats(NormMode::mean_std, {-1, 0, 2}, {1, 4, 3});
+    n.keys["goal"] = stats(NormMode::identity, {0, 0}, {1, 1});
+    n.keys["action"] = stats(NormMode::min_max, {-2, 0, 1}, {2, 0.5, 5});
+  }
   Policy p = make_policy(c, n);
   torch::NoGradGuard ng;
   torch::manual_seed(21);
@@ -198,6 +210,11 @@ TEST(PackageFixture, WritesAPolicy) {
   Policy p = random_policy({"nina-mlp", true});
   export_policy(*p, out);
   EXPECT_EQ(runtime::Model(out).info().dim, 12);
+  // A policy shaped for push-two-goals (random weights), for the control-loop example's test.
+  const std::string sim_out = std::string(out) + ".push.nfpr";
+  Policy q = random_policy({"nfp-spline", true}, true);
+  export_policy(*q, sim_out);
+  EXPECT_EQ(runtime::Model(sim_out).info().obs_dim, 2 * 6 + 2);
 }
 
 }  // namespace
