@@ -5,13 +5,16 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <time.h>
 #include <unistd.h>
 
 #include "nfp/bench_runtime.hpp"
 #include "nfp/density_model.hpp"
 #include "nfp/bench_flow.hpp"
 #include "nfp/error.hpp"
+#include "nfp/policy.hpp"
 #include "nfp/runtime.hpp"
 #include "nfp/runtime_export.hpp"
 #include "runtime/kernels.hpp"
@@ -22,6 +25,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+// This thread's CPU time (ms): unlike wall time it excludes the time the scheduler gives other processes, so
+// on a shared, loaded machine it measures the code rather than its share of the core (cache and SMT
+// interference from the neighbours remain).
+double cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -61,26 +72,81 @@ double runtime_flops(const rt::Model& m, int R) {
   return f;
 }
 
+// Bytes of packed weights a batch-1 sample streams (every matrix once; the panels' zero padding included).
+double weight_bytes(const rt::Model& m) {
+  double b = 0;
+  auto lin = [&](const rt::Linear& l) { b += double(l.fwd.data.size()) * 4; };
+  auto mlp = [&](const rt::MlpNet& n) {
+    for (const auto& l : n.hidden_x) lin(l);
+    lin(n.out);
+    if (n.first_ctx.in) lin(n.first_ctx);
+  };
+  if (m.encoder.present) mlp(m.encoder.net);
+  for (const auto& L : m.layers) {
+    if (L.kind == rt::LayerKind::PLU) b += double(L.w_inv.data.size()) * 4;
+    for (const auto& n : L.nets) {
+      if (!n.transformer) {
+        mlp(n.mlp);
+        continue;
+      }
+      const auto& t = n.tf;
+      lin(t.input_proj), lin(t.context_proj);
+      for (const auto& bl : t.blocks) {
+        lin(bl.self_attn.q), lin(bl.self_attn.kv), lin(bl.self_attn.out);
+        if (bl.cross) lin(bl.cross_attn.q), lin(bl.cross_attn.kv), lin(bl.cross_attn.out);
+        if (bl.ff) lin(bl.ff1), lin(bl.ff2);
+      }
+      for (size_t g = 0; g < t.head1.size(); ++g) lin(t.head1[g]), lin(t.head2[g]);
+    }
+  }
+  return b;
+}
+
+// Best single-core read bandwidth (GB/s) over a buffer of `bytes`: what streaming the weights once can reach
+// when they do not fit in the core's own caches.
+double stream_gbps(double bytes) {
+  std::vector<float> buf(size_t(bytes / 4) + 16, 1.0f);
+  double best = 0;
+  float sink = 0;
+  for (int rep = 0; rep < 10; ++rep) {
+    auto t = Clock::now();
+    float acc[16] = {0};
+    for (size_t i = 0; i + 16 <= buf.size(); i += 16)
+      for (int j = 0; j < 16; ++j) acc[j] += buf[i + size_t(j)];
+    for (float a : acc) sink += a;
+    best = std::max(best, double(buf.size()) * 4 / (ms_since(t) * 1e6));
+  }
+  if (sink < 0) std::printf(" ");  // keeps the loop
+  return best;
+}
+
 // Best single-core GFLOP/s of a large square matrix multiply: OpenBLAS through torch::mm, and the runtime's
 // own packed kernel; the roofline is the larger.
-std::pair<double, double> matmul_peaks() {
+struct Peaks {
+  double torch = 0, runtime = 0, torch_cpu = 0, runtime_cpu = 0;  // GFLOP/s, best of 8, wall and CPU time
+};
+Peaks matmul_peaks() {
   const int n = 768;
+  const double fl = 2.0 * n * n * n;
+  Peaks p;
   auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  double best_torch = 0;
   for (int i = 0; i < 8; ++i) {
     auto t = Clock::now();
+    const double c0 = cpu_ms();
     auto c = torch::mm(a, b);
-    best_torch = std::max(best_torch, 2.0 * n * n * n / (ms_since(t) * 1e6));
+    p.torch_cpu = std::max(p.torch_cpu, fl / ((cpu_ms() - c0) * 1e6));
+    p.torch = std::max(p.torch, fl / (ms_since(t) * 1e6));
   }
   std::vector<float> av(size_t(n) * n, 0.5f), wv(size_t(n) * n, 0.25f), cv(size_t(n) * n);
   const auto packed = rt::pack_transposed(wv.data(), n, n);
-  double best_rt = 0;
   for (int i = 0; i < 8; ++i) {
     auto t = Clock::now();
+    const double c0 = cpu_ms();
     rt::kernels().gemm(av.data(), n, n, packed, nullptr, cv.data(), n, false);
-    best_rt = std::max(best_rt, 2.0 * n * n * n / (ms_since(t) * 1e6));
+    p.runtime_cpu = std::max(p.runtime_cpu, fl / ((cpu_ms() - c0) * 1e6));
+    p.runtime = std::max(p.runtime, fl / (ms_since(t) * 1e6));
   }
-  return {best_torch, best_rt};
+  return p;
 }
 
 }  // namespace
@@ -92,6 +158,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   const auto path = std::filesystem::temp_directory_path() / ("nfp_bench_runtime_" + std::to_string(::getpid()) + ".nfpr");
   Flow flow{nullptr};
   std::optional<DensityModel> density;
+  Policy policy{nullptr};
   std::vector<double> obs_mean, obs_std;
   nlohmann::json model_desc;
   if (o.checkpoint.empty()) {
@@ -101,8 +168,12 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     flow->eval();
     export_flow(*flow, RuntimeExportOptions{}, path);
     model_desc = {{"source", "random NinA-MLP-sized flow"}, {"flow", json(c)}};
+  } else if (export_checkpoint(o.checkpoint, path)["kind"] == "policy") {
+    policy = load_policy(o.checkpoint);
+    for (const auto& m : policy->head()->named_children())
+      if (m.key() == "flow") flow = Flow(std::dynamic_pointer_cast<FlowImpl>(m.value()));
+    model_desc = {{"source", o.checkpoint}, {"policy", policy->config().head.type}, {"flow", json(flow->config())}};
   } else {
-    export_checkpoint(o.checkpoint, path);
     density.emplace(DensityModel::load(o.checkpoint));
     flow = density->flow();
     obs_mean = density->config().context_mean;
@@ -116,13 +187,34 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   std::filesystem::remove(path);
   runtime::Workspace ws(model, B);
 
-  // One observation; torch gets it normalized (the runtime normalizes itself).
-  auto obs = torch::randn({std::max(C, 1)});
-  std::vector<float> obs_v(obs.data_ptr<float>(), obs.data_ptr<float>() + C);
-  auto ctx_n = obs.narrow(0, 0, C).clone();
-  if (!obs_mean.empty())
-    for (int i = 0; i < C; ++i) ctx_n[i] = (obs_v[size_t(i)] - obs_mean[size_t(i)]) / obs_std[size_t(i)];
-  auto ctx1 = C ? ctx_n.view({1, C}) : torch::Tensor();
+  // One observation in raw units; torch normalizes it (and, for a policy, encodes it) inside every timed
+  // call, as the runtime does.
+  const int obs_dim = model.info().obs_dim;
+  auto obs = torch::randn({std::max(obs_dim, 1)});
+  std::vector<float> obs_v(obs.data_ptr<float>(), obs.data_ptr<float>() + obs_dim);
+  auto context = [&]() -> torch::Tensor {
+    if (C == 0) return {};
+    if (policy) {
+      const auto& pc = policy->config();
+      std::map<std::string, torch::Tensor> parts;
+      int64_t at = 0;
+      for (size_t i = 0; i < pc.obs_keys.size(); ++i) {
+        const int64_t n = pc.history * pc.obs_dims[i];
+        parts[pc.obs_keys[i]] = policy->normalizer()
+                                    .normalize(pc.obs_keys[i], obs.narrow(0, at, n).view({pc.history, pc.obs_dims[i]}))
+                                    .unsqueeze(0);
+        at += n;
+      }
+      torch::Tensor prev;
+      if (pc.prev_action) prev = policy->normalizer().normalize("action", obs.narrow(0, at, pc.action_dim)).unsqueeze(0);
+      return policy->encode(parts, prev);
+    }
+    auto ctx_n = obs.narrow(0, 0, C).clone();
+    if (!obs_mean.empty())
+      for (int i = 0; i < C; ++i) ctx_n[i] = (obs_v[size_t(i)] - obs_mean[size_t(i)]) / obs_std[size_t(i)];
+    return ctx_n.view({1, C});
+  };
+  auto ctx1 = context();
   auto ctxB = C ? ctx1.expand({B, C}).contiguous() : torch::Tensor();
   auto z1 = torch::randn({1, D}), zB = torch::randn({B, D});
 
@@ -139,40 +231,61 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
       auto mean = torch::tensor(density->config().mean).to(torch::kFloat32), sd = torch::tensor(density->config().std).to(torch::kFloat32);
       xr = (xr - mean) / sd;
     }
+    if (policy) {  // raw, clamped chunks: back to normalized units, against torch's clamped chunk
+      const auto& pc = policy->config();
+      xr = policy->normalizer().normalize("action", xr.view({B, pc.horizon, pc.action_dim})).view({B, D});
+      ref.x = ref.x.clamp(-1.0, 1.0);
+    }
     diff = (xr - ref.x).abs().max().item<double>();
     diff_lp = (torch::tensor(lp) - ref.log_prob.to(torch::kFloat64)).abs().max().item<double>();
   }
 
-  // Interleaved rounds: torch b1, runtime b1, torch bB, runtime SBS-B.
-  std::vector<double> t1, r1, tB, rB;
+  // Interleaved rounds: torch b1, runtime b1, torch bB, runtime SBS-B; wall and thread CPU time of each.
+  std::vector<double> t1, r1, tB, rB, ct1, cr1, ctB, crB;
   std::vector<float> act(static_cast<size_t>(D));
   double lp = 0;
   for (int round = -3; round < o.rounds; ++round) {  // 3 warm-up rounds
+    double c0 = cpu_ms();
     auto t = Clock::now();
-    flow->sample_from(z1, ctx1);
-    const double a = ms_since(t);
+    flow->sample_from(z1, context());
+    const double a = ms_since(t), ca = cpu_ms() - c0;
+    c0 = cpu_ms();
     t = Clock::now();
     ws.sample(obs_v, 1.0f, uint64_t(round + 100), act, &lp);
-    const double b = ms_since(t);
+    const double b = ms_since(t), cb = cpu_ms() - c0;
+    c0 = cpu_ms();
     t = Clock::now();
-    flow->sample_from(zB, ctxB);
-    const double c = ms_since(t);
+    auto cB = context();
+    flow->sample_from(zB, C ? cB.expand({B, C}) : cB);
+    const double c = ms_since(t), cc = cpu_ms() - c0;
+    c0 = cpu_ms();
     t = Clock::now();
     ws.sbs(obs_v, B, 1.0f, uint64_t(round + 100), act, &lp);
-    const double d = ms_since(t);
-    if (round >= 0) t1.push_back(a), r1.push_back(b), tB.push_back(c), rB.push_back(d);
+    const double d = ms_since(t), cd = cpu_ms() - c0;
+    if (round >= 0) {
+      t1.push_back(a), r1.push_back(b), tB.push_back(c), rB.push_back(d);
+      ct1.push_back(ca), cr1.push_back(cb), ctB.push_back(cc), crB.push_back(cd);
+    }
   }
-  const auto [peak_torch, peak_rt] = matmul_peaks();
-  const double roofline = std::max(peak_torch, peak_rt);
+  const Peaks peaks = matmul_peaks();
+  const double peak_torch = peaks.torch, peak_rt = peaks.runtime;
+  const double roofline = std::max(peak_torch, peak_rt), roofline_cpu = std::max(peaks.torch_cpu, peaks.runtime_cpu);
   const double flops = runtime_flops(internal, B);
-  const double gflops = flops / (median(rB) * 1e6);
+  const double gflops = flops / (median(rB) * 1e6), gflops_cpu = flops / (median(crB) * 1e6);
+  // The roofline is a best-of measurement; under load the fair comparison is SBS's best round too.
+  const double gflops_best = flops / (*std::min_element(rB.begin(), rB.end()) * 1e6);
+  const double wbytes = weight_bytes(internal), gbps = stream_gbps(wbytes);
+  const double floor_ms = wbytes / (gbps * 1e6);
 
-  std::vector<double> lat;
+  std::vector<double> lat, lat_cpu;
   lat.reserve(size_t(o.jitter_calls));
+  lat_cpu.reserve(size_t(o.jitter_calls));
   for (int i = 0; i < o.jitter_calls; ++i) {
+    const double c0 = cpu_ms();
     auto t = Clock::now();
     ws.sample(obs_v, 1.0f, uint64_t(i), act, &lp);
     lat.push_back(ms_since(t) * 1000.0);
+    lat_cpu.push_back((cpu_ms() - c0) * 1000.0);
   }
   const double p50 = percentile(lat, 0.5), p99 = percentile(lat, 0.99);
   return {{"model", model_desc},
@@ -193,12 +306,31 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
           {"roofline_openblas_gflops", peak_torch},
           {"roofline_runtime_kernel_gflops", peak_rt},
           {"roofline_ratio", roofline / gflops},
+          {"sbs128_gflops_best", gflops_best},
+          {"roofline_ratio_best", roofline / gflops_best},
+          {"weight_mb", wbytes / 1e6},
+          {"stream_gbps", gbps},
+          {"batch1_floor_ms", floor_ms},
+          {"runtime_batch1_over_floor", median(r1) / floor_ms},
+          {"runtime_ms_batch1_best", *std::min_element(r1.begin(), r1.end())},
           {"calls", o.jitter_calls},
           {"p50_us", p50},
           {"p99_us", p99},
           {"p99_over_p50", p99 / p50},
           {"max_us", *std::max_element(lat.begin(), lat.end())},
-          {"workspace_bytes", ws.bytes()}};
+          {"workspace_bytes", ws.bytes()},
+          // The same figures in thread CPU time (see cpu_ms): what the code costs when it has the core.
+          {"cpu_torch_ms_batch1", median(ct1)},
+          {"cpu_runtime_ms_batch1", median(cr1)},
+          {"cpu_speedup_batch1", median(ct1) / median(cr1)},
+          {"cpu_torch_ms_batch128", median(ctB)},
+          {"cpu_runtime_ms_sbs128", median(crB)},
+          {"cpu_sbs128_gflops", gflops_cpu},
+          {"cpu_roofline_gflops", roofline_cpu},
+          {"cpu_roofline_ratio", roofline_cpu / gflops_cpu},
+          {"cpu_p50_us", percentile(lat_cpu, 0.5)},
+          {"cpu_p99_us", percentile(lat_cpu, 0.99)},
+          {"cpu_p99_over_p50", percentile(lat_cpu, 0.99) / percentile(lat_cpu, 0.5)}};
 }
 
 }  // namespace nfp::bench

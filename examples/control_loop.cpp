@@ -1,120 +1,181 @@
-// A fixed-rate control loop around an exported flow policy (.nfpr), against a small simulated task: a
-// point mass per action dimension tracking a moving target. Every `horizon` ticks the policy samples a new
-// chunk (the chunk queue of LeRobot's select_action); each tick executes one action. Prints the call latency
-// percentiles, the loop's wake-up jitter and deadline misses (a tick whose work overran its period).
+// A fixed-rate control loop: an exported flow policy (.nfpr, `nfp export`) driving a simulated task of the
+// nfp suite (nfp_sim, MuJoCo), with no libtorch anywhere. Each tick observes, plans a chunk when the queue is
+// empty (LeRobot's select_action: the first n_action_steps actions of a chunk, each held `stride` ticks),
+// steps the simulator and sleeps until the next deadline. Prints the policy call latency, the loop's wake-up
+// jitter, deadline misses (ticks whose work overran the period) and the episodes' success rate.
 //
-//   control_loop policy.nfpr [--rate HZ] [--seconds S] [--sigma S] [--sbs N]
-// The runtime allocates nothing inside the loop: the workspace is created before it starts.
+//   nfp_control_loop policy.nfpr [--task T] [--rate HZ] [--episodes E] [--seed S] [--sigma S] [--sbs N]
+//
+// The runtime call allocates nothing (its workspace is made before the loop); the simulator's observation
+// maps and this file's bookkeeping do, outside the timed policy call.
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <deque>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "nfp/runtime.hpp"
+#include "nfp/sim_env.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct PointMassTask {  // x'' = u - 2 x', per dimension; the target moves on a slow circle
-  std::vector<double> pos, vel;
-  double t = 0;
-  explicit PointMassTask(int dims) : pos(size_t(dims), 0.0), vel(size_t(dims), 0.0) {}
-  double target(size_t i) const { return std::sin(0.5 * t + double(i)); }
-  void step(const float* u, double dt) {
-    for (size_t i = 0; i < pos.size(); ++i) {
-      vel[i] += dt * (std::clamp(double(u[i]), -5.0, 5.0) - 2.0 * vel[i]);
-      pos[i] += dt * vel[i];
-    }
-    t += dt;
-  }
-  // The observation the policy sees: state and target, repeated or cut to obs_dim.
-  void observe(std::vector<float>& obs) const {
-    const size_t n = pos.size();
-    for (size_t k = 0; k < obs.size(); ++k) {
-      const size_t i = k % (3 * n);
-      obs[k] = float(i < n ? pos[i] : i < 2 * n ? vel[i - n] : target(i - 2 * n));
-    }
-  }
-  double error() const {
-    double e = 0;
-    for (size_t i = 0; i < pos.size(); ++i) e += std::abs(pos[i] - target(i));
-    return e / double(pos.size());
-  }
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+}
+
+// The policy's observation contract, from the config `nfp export` embeds (docs/RUNTIME.md).
+struct Contract {
+  std::vector<std::string> keys;
+  std::vector<int> dims;
+  int history = 1, stride = 1, n_action_steps = 1, action_dim = 0;
+  bool prev_action = false;
+  std::string task;
+  std::vector<float> prev_init;  // the previous action at the start of an episode: normalized 0, raw units
 };
 
-double pct(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+Contract read_contract(const nfp::runtime::Model& model) {
+  const auto cfg = nlohmann::json::parse(model.config_json());
+  if (cfg.value("kind", "") != "policy")
+    throw std::runtime_error("this .nfpr is a '" + cfg.value("kind", "") + "', not a policy (export a policy checkpoint)");
+  const auto& p = cfg.at("policy");
+  Contract c;
+  c.keys = p.at("obs_keys").get<std::vector<std::string>>();
+  c.dims = p.at("obs_dims").get<std::vector<int>>();
+  c.history = p.at("history").get<int>();
+  c.stride = p.at("stride").get<int>();
+  c.n_action_steps = p.at("n_action_steps").get<int>();
+  c.prev_action = p.at("prev_action").get<bool>();
+  c.task = p.value("task", "");
+  c.action_dim = model.info().action_dim;
+  if (c.prev_action) {  // the obs stats' last action_dim entries are the action's centre
+    const auto mean = cfg.at("normalization").at("obs_mean").get<std::vector<float>>();
+    c.prev_init.assign(mean.end() - c.action_dim, mean.end());
+  }
+  return c;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s policy.nfpr [--rate HZ] [--seconds S] [--sigma S] [--sbs N]\n", argv[0]);
+  if (argc < 2 || argv[1][0] == '-') {
+    std::fprintf(stderr,
+                 "usage: %s policy.nfpr [--task T] [--rate HZ] [--episodes E] [--seed S] [--sigma S] [--sbs N]\n",
+                 argv[0]);
     return 2;
   }
-  double rate = 100, seconds = 5, sigma = 1.0;
-  int sbs = 1;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  std::string task;
+  double rate = 0, sigma = -1;
+  int episodes = 3, sbs = 1;
+  uint64_t seed = 100000;
+  for (int i = 2; i < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--rate") rate = std::atof(argv[i + 1]);
-    else if (k == "--seconds") seconds = std::atof(argv[i + 1]);
-    else if (k == "--sigma") sigma = std::atof(argv[i + 1]);
-    else if (k == "--sbs") sbs = std::atoi(argv[i + 1]);
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "error: %s needs a value\n", k.c_str());
+      return 2;
+    }
+    const char* v = argv[i + 1];
+    if (k == "--task") task = v;
+    else if (k == "--rate") rate = std::atof(v);
+    else if (k == "--episodes") episodes = std::atoi(v);
+    else if (k == "--seed") seed = std::strtoull(v, nullptr, 10);
+    else if (k == "--sigma") sigma = std::atof(v);
+    else if (k == "--sbs") sbs = std::atoi(v);
     else {
-      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      std::fprintf(stderr, "error: unknown option %s\n", k.c_str());
       return 2;
     }
   }
   try {
     nfp::runtime::Model model(argv[1]);
     const nfp_rt_info& info = model.info();
-    nfp::runtime::Workspace ws(model, std::max(1, sbs));
-    PointMassTask task(info.action_dim);
-    std::vector<float> obs(size_t(info.obs_dim)), chunk(size_t(info.dim));
+    const Contract c = read_contract(model);
+    if (task.empty()) task = c.task;
+    if (task.empty()) throw std::runtime_error("the policy names no task; pass --task");
+    auto env = nfp::sim::make_env(task);
+    const auto& spec = env->spec();
+    for (size_t i = 0; i < c.keys.size(); ++i)
+      if (!spec.obs_dims.count(c.keys[i]) || spec.obs_dims.at(c.keys[i]) != c.dims[i])
+        throw std::runtime_error("task '" + task + "' has no observation '" + c.keys[i] + "' of width " +
+                                 std::to_string(c.dims[i]) + " (the policy was trained on another task)");
+    if (spec.action.dim != info.action_dim)
+      throw std::runtime_error("task '" + task + "' takes " + std::to_string(spec.action.dim) +
+                               " action values, the policy gives " + std::to_string(info.action_dim));
+    if (rate <= 0) rate = spec.control_hz;
+    if (sigma < 0) sigma = info.sigma;
+    sbs = std::max(1, sbs);
+    nfp::runtime::Workspace ws(model, sbs);
+
+    std::vector<float> obs(size_t(info.obs_dim)), chunk(size_t(info.dim)), action(size_t(info.action_dim));
     std::vector<double> call_us, jitter_us;
-    const int ticks = int(rate * seconds);
-    call_us.reserve(size_t(ticks));
-    jitter_us.reserve(size_t(ticks));
     const auto period = std::chrono::nanoseconds(int64_t(1e9 / rate));
-    int misses = 0, next = info.horizon;
-    auto deadline = Clock::now() + period;
-    for (int tick = 0; tick < ticks; ++tick) {
-      const auto start = Clock::now();
-      if (next >= info.horizon) {  // the queue ran dry: a new chunk
-        task.observe(obs);
-        const auto t0 = Clock::now();
-        const nfp_rt_status s = sbs > 1 ? ws.sbs(obs, sbs, float(sigma), uint64_t(tick), chunk)
-                                        : ws.sample(obs, float(sigma), uint64_t(tick), chunk);
-        call_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-        if (s != NFP_RT_OK) {
-          std::fprintf(stderr, "policy call failed: %s\n", nfp_rt_status_string(s));
-          return 1;
+    const size_t keep = size_t((c.history - 1) * c.stride + 1);
+    int ticks = 0, misses = 0, successes = 0;
+    for (int e = 0; e < episodes; ++e) {
+      nfp::sim::Observation o = env->reset(seed + uint64_t(e));
+      std::deque<std::vector<float>> frames;  // raw frames (keys concatenated), newest last
+      std::deque<std::vector<float>> queue;
+      std::vector<float> prev = c.prev_init;
+      auto deadline = Clock::now() + period;
+      bool done = false;
+      while (!done) {
+        std::vector<float> frame;
+        for (const auto& k : c.keys) frame.insert(frame.end(), o.lowdim.at(k).begin(), o.lowdim.at(k).end());
+        if (frames.empty()) frames.assign(keep, frame);  // the first frame repeats, as nfp::Policy does
+        else frames.push_back(std::move(frame));
+        while (frames.size() > keep) frames.pop_front();
+        if (queue.empty()) {  // plan: obs = each key's history, then the previous action (raw units)
+          size_t at = 0, off = 0;
+          for (size_t i = 0; i < c.keys.size(); ++i) {
+            for (int j = 0; j < c.history; ++j) {
+              const auto& f = frames[size_t(j * c.stride)];
+              std::copy(f.begin() + long(off), f.begin() + long(off) + c.dims[i], obs.begin() + long(at));
+              at += size_t(c.dims[i]);
+            }
+            off += size_t(c.dims[i]);
+          }
+          if (c.prev_action) std::copy(prev.begin(), prev.end(), obs.begin() + long(at));
+          const auto t0 = Clock::now();
+          const uint64_t s = seed * 1000003u + uint64_t(ticks);
+          const nfp_rt_status st = sbs > 1 ? ws.sbs(obs, sbs, float(sigma), s, chunk)
+                                           : ws.sample(obs, float(sigma), s, chunk);
+          call_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+          if (st != NFP_RT_OK) throw std::runtime_error(std::string("policy call failed: ") + nfp_rt_status_string(st));
+          for (int k = 0; k < c.n_action_steps; ++k)
+            for (int r = 0; r < c.stride; ++r)
+              queue.emplace_back(chunk.begin() + long(k * c.action_dim), chunk.begin() + long((k + 1) * c.action_dim));
         }
-        next = 0;
+        action = queue.front();
+        queue.pop_front();
+        prev = action;
+        const nfp::sim::StepResult r = env->step(action);
+        o = r.obs;
+        done = r.done;
+        successes += r.success;
+        ++ticks;
+        if (Clock::now() > deadline) ++misses;  // this tick's work overran its period
+        std::this_thread::sleep_until(deadline);
+        jitter_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - deadline).count());
+        deadline += period;
       }
-      task.step(chunk.data() + size_t(next++) * info.action_dim, 1.0 / rate);
-      if (Clock::now() > deadline) ++misses;  // this tick's work overran its period
-      std::this_thread::sleep_until(deadline);
-      jitter_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - deadline).count());
-      deadline += period;
-      (void)start;
     }
-    std::printf("%d ticks at %.0f Hz (%s kernels, %d policy calls%s)\n", ticks, rate, info.kernels,
-                int(call_us.size()), sbs > 1 ? (", SBS-" + std::to_string(sbs)).c_str() : "");
+    std::printf("%s: %d episodes, %d ticks at %.1f Hz (%s kernels, %d policy calls, %s)\n", task.c_str(), episodes,
+                ticks, rate, info.kernels, int(call_us.size()),
+                sbs > 1 ? ("SBS-" + std::to_string(sbs)).c_str() : "sample");
     std::printf("policy call: p50 %.1f us  p99 %.1f us  max %.1f us\n", pct(call_us, 0.5), pct(call_us, 0.99),
                 pct(call_us, 1.0));
-    std::printf("wake-up jitter: p50 %.1f us  p99 %.1f us  max %.1f us\n", pct(jitter_us, 0.5), pct(jitter_us, 0.99),
-                pct(jitter_us, 1.0));
-    std::printf("deadline misses: %d of %d (%.2f%%); mean tracking error %.3f\n", misses, ticks,
-                100.0 * misses / std::max(1, ticks), task.error());
+    std::printf("wake-up jitter: p50 %.1f us  p99 %.1f us  max %.1f us\n", pct(jitter_us, 0.5),
+                pct(jitter_us, 0.99), pct(jitter_us, 1.0));
+    std::printf("deadline misses: %d of %d ticks (%.2f%%); success %d of %d episodes\n", misses, ticks,
+                100.0 * misses / std::max(1, ticks), successes, episodes);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

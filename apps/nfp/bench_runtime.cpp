@@ -15,6 +15,9 @@ void run_bench_runtime(const nfp::bench::RuntimeSpeedOptions& o, bool json) {
               r["max_abs_diff"].get<double>(), r["max_abs_diff_log_prob"].get<double>());
   std::printf("  batch 1:   torch %8.3f ms   runtime %8.3f ms   speed-up %6.1fx\n", r["torch_ms_batch1"].get<double>(),
               r["runtime_ms_batch1"].get<double>(), r["speedup_batch1"].get<double>());
+  std::printf("  batch-1 floor: %.1f MB of weights at %.1f GB/s streamed = %.3f ms; runtime at %.2fx the floor\n",
+              r["weight_mb"].get<double>(), r["stream_gbps"].get<double>(), r["batch1_floor_ms"].get<double>(),
+              r["runtime_batch1_over_floor"].get<double>());
   std::printf("  batch %d: torch %8.3f ms   runtime SBS %8.3f ms   speed-up %6.1fx\n", r["batch"].get<int>(),
               r["torch_ms_batch128"].get<double>(), r["runtime_ms_sbs128"].get<double>(),
               r["speedup_batch128"].get<double>());
@@ -22,9 +25,16 @@ void run_bench_runtime(const nfp::bench::RuntimeSpeedOptions& o, bool json) {
               r["sbs128_gflop"].get<double>(), r["sbs128_gflops"].get<double>(), r["roofline_gflops"].get<double>(),
               r["roofline_openblas_gflops"].get<double>(), r["roofline_runtime_kernel_gflops"].get<double>(),
               r["roofline_ratio"].get<double>());
+  std::printf("  SBS best round: %.1f GFLOP/s, %.2fx off the (best-of) roofline\n", r["sbs128_gflops_best"].get<double>(),
+              r["roofline_ratio_best"].get<double>());
   std::printf("  latency of %d batch-1 samples: p50 %.1f us, p99 %.1f us (p99/p50 %.2f), max %.1f us\n",
               r["calls"].get<int>(), r["p50_us"].get<double>(), r["p99_us"].get<double>(),
               r["p99_over_p50"].get<double>(), r["max_us"].get<double>());
+  std::printf("  in thread CPU time (scheduler shares excluded): batch-1 speed-up %.1fx; SBS %.1f GFLOP/s, %.2fx off the "
+              "roofline (%.1f GFLOP/s); p99/p50 %.2f\n",
+              r["cpu_speedup_batch1"].get<double>(), r["cpu_sbs128_gflops"].get<double>(),
+              r["cpu_roofline_ratio"].get<double>(), r["cpu_roofline_gflops"].get<double>(),
+              r["cpu_p99_over_p50"].get<double>());
   if (json) print_json_line(r.dump());
 }
 
@@ -33,7 +43,8 @@ void setup_bench_runtime(CLI::App& root) {
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = bench_command(root).add_subcommand(
       "runtime", "The libtorch-free runtime vs libtorch eager: speed-up, roofline, latency jitter");
-  cmd->add_option("--checkpoint", o->checkpoint, "Checkpoint directory (default: a NinA-MLP-sized random flow)");
+  cmd->add_option("--checkpoint", o->checkpoint,
+                  "Policy (flow head) or density checkpoint directory (default: a NinA-MLP-sized random flow)");
   cmd->add_option("--rounds", o->rounds, "Interleaved timing rounds")->check(CLI::PositiveNumber);
   cmd->add_option("--batch", o->batch, "SBS samples (the batch compared with torch)")->check(CLI::PositiveNumber);
   cmd->add_option("--calls", o->jitter_calls, "Batch-1 calls for the latency distribution")->check(CLI::PositiveNumber);

@@ -8,7 +8,8 @@
 namespace nfp::bench {
 
 struct RuntimeSpeedOptions {
-  std::string checkpoint;  // a checkpoint directory (exported on the fly); empty: NinA-MLP-sized random flow
+  std::string checkpoint;  // a policy (flow head) or density checkpoint, exported on the fly; empty: a
+                           // NinA-MLP-sized random flow
   int rounds = 30;         // interleaved timing rounds (torch / runtime, batch 1 and batch 128)
   int batch = 128;         // SBS N
   int jitter_calls = 10000;
@@ -17,7 +18,8 @@ struct RuntimeSpeedOptions {
 
 // {"model", "kernels", "max_abs_diff", "max_abs_diff_log_prob", "torch_ms_batch1", "runtime_ms_batch1",
 //  "speedup_batch1", "torch_ms_batch128", "runtime_ms_sbs128", "speedup_batch128", "sbs128_gflops",
-//  "roofline_gflops", "roofline_ratio", "p50_us", "p99_us", "p99_over_p50", "max_us", ...}
+//  "roofline_gflops", "roofline_ratio", "sbs128_gflops_best", "roofline_ratio_best", "weight_mb", "stream_gbps",
+//  "batch1_floor_ms", "runtime_batch1_over_floor", "p50_us", "p99_us", "p99_over_p50", "max_us", ...}
 nlohmann::json runtime_speed(const RuntimeSpeedOptions& options);
 
 }  // namespace nfp::bench

@@ -5,7 +5,8 @@
  * nothing, take no lock, throw nothing, and give the same result for the same inputs and seed.
  *
  * Units: obs are raw (the runtime applies the exported normalization); actions in and out are raw
- * (horizon x action_dim, row-major); log-likelihoods are log p of the normalized chunk under the flow, in nats
+ * (horizon x action_dim, row-major; a policy's sampled chunks are clamped to its normalized range first, as
+ * nfp::Policy does); log-likelihoods are log p of the normalized chunk under the flow, in nats
  * (the density the policy was trained on; subtract sum(log action_std) for raw units).
  * Direction: the flow maps data -> latent (density); sampling draws z ~ N(0, sigma^2 I) and inverts it. */
 #ifndef NFP_RUNTIME_H
@@ -25,20 +26,23 @@ typedef enum {
   NFP_RT_OK = 0,
   NFP_RT_BAD_ARGUMENT = 1, /* null pointer, n < 1, non-finite sigma, ... */
   NFP_RT_CAPACITY = 2,     /* more samples than the workspace was created for */
-  NFP_RT_UNSUPPORTED = 3   /* e.g. gradients of transformer-conditioned flows (not implemented yet) */
+  NFP_RT_UNSUPPORTED = 3   /* the model lacks what the call needs (reserved; every exported flow supports all calls) */
 } nfp_rt_status;
 
 typedef struct {
   int dim;            /* D = horizon x action_dim */
   int horizon;        /* T */
   int action_dim;     /* A */
-  int obs_dim;        /* floats per observation (context_tokens x context_dim); 0 = unconditional */
+  int obs_dim;        /* floats per observation: context_tokens x context_dim, or for a policy its encoder
+                         input (the raw obs history, key by key, + the previous raw action; docs/RUNTIME.md);
+                         0 = unconditional */
   int context_dim;    /* C */
   int context_tokens; /* N */
   int layers;         /* transforms in the flow */
   int has_gradient;   /* 1 if log_prob_grad / gr are supported */
   const char* kind;   /* "flow", "density" or "policy" */
   const char* kernels; /* the compute kernels in use: "avx512", "avx2" or "generic" */
+  float sigma;         /* the base std the policy was configured to sample with (1 for flow / density) */
 } nfp_rt_info;
 
 /* Loads an .nfpr file. On failure returns NULL and writes a one-line message to error (if not NULL). */

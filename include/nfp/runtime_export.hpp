@@ -5,8 +5,11 @@
 #include <vector>
 
 #include "nfp/flow.hpp"
+#include "nfp/safetensors.hpp"
 
 namespace nfp {
+
+class PolicyImpl;
 
 struct RuntimeExportOptions {
   std::string kind = "flow";  // "flow" | "density" | "policy"
@@ -19,7 +22,17 @@ struct RuntimeExportOptions {
 // Writes `flow` (eval weights) to `out` atomically. PLU layers get W and W^-1 computed in double.
 void export_flow(FlowImpl& flow, const RuntimeExportOptions& options, const std::filesystem::path& out);
 
-// Exports a checkpoint directory (config.json "type": "density" written by `nfp density fit`). Returns a
+// The building blocks: the flow's tensors (under "flow.") and the runtime config; then the file (atomic).
+void add_flow(FlowImpl& flow, const RuntimeExportOptions& options, SafeTensorsFile& file, json& config);
+void write_nfpr(SafeTensorsFile& file, const json& config, const std::filesystem::path& out);
+
+// A policy with a flow head (nina-mlp, nina-transformer, nfp-spline): kind "policy", the state-MLP encoder
+// under "encoder.", the normalizer folded into per-element obs / action stats, clamp and sigma (see
+// docs/RUNTIME.md). Other heads: nfp::Error naming the supported ones.
+void export_policy(PolicyImpl& policy, const std::filesystem::path& out);
+
+// Exports a checkpoint directory (config.json "type": "density" written by `nfp density fit`, or a flow
+// policy written by `nfp train`). Returns a
 // one-object summary (kind, dim, layers, bytes).
 json export_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out);
 

@@ -1,5 +1,6 @@
 // The C API (include/nfp/runtime.h) over the internal Model / Workspace. Load and workspace creation may
 // allocate and catch exceptions; the per-call functions only validate arguments and run the passes.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -54,14 +55,17 @@ nfp_rt_status check(const nfp_rt_workspace* ws, const float* obs, int n) {
 
 void denormalize(const nfp::rt::Model& m, const float* x, float* out, int n) {
   const size_t D = size_t(m.dim);
-  for (size_t i = 0; i < size_t(n) * D; ++i)
-    out[i] = m.action_std.empty() ? x[i] : x[i] * m.action_std[i % D] + m.action_mean[i % D];
+  const float c = m.action_clamp;  // a policy clamps the normalized chunk first, as nfp::Policy does
+  for (size_t i = 0; i < size_t(n) * D; ++i) {
+    const float v = c > 0 ? std::clamp(x[i], -c, c) : x[i];
+    out[i] = m.action_std.empty() ? v : v * m.action_std[i % D] + m.action_mean[i % D];
+  }
 }
 
 void normalize(const nfp::rt::Model& m, const float* a, float* x, int n) {
   const size_t D = size_t(m.dim);
   for (size_t i = 0; i < size_t(n) * D; ++i)
-    x[i] = m.action_std.empty() ? a[i] : (a[i] - m.action_mean[i % D]) / m.action_std[i % D];
+    x[i] = m.action_std.empty() ? a[i] : (a[i] - m.action_mean[i % D]) * m.action_inv_std[i % D];
 }
 
 // ws.z holds the latents (n x D): x = inverse(z), logp = log N(z) - log|dx/dz|.
@@ -81,11 +85,7 @@ extern "C" {
 nfp_rt_model* nfp_rt_model_load(const char* path, char* error, size_t error_size) {
   try {
     if (!path) throw nfp::rt::LoadError("no path given");
-    auto* m = new nfp_rt_model{nfp::rt::load_model(path)};
-    for (const auto& l : m->m.layers)
-      for (const auto& n : l.nets)
-        if (n.transformer) m->has_gradient = false;
-    return m;
+    return new nfp_rt_model{nfp::rt::load_model(path)};
   } catch (const std::exception& e) {
     if (error && error_size) {
       std::strncpy(error, e.what(), error_size - 1);
@@ -108,6 +108,7 @@ void nfp_rt_model_info(const nfp_rt_model* model, nfp_rt_info* info) {
   info->layers = int(m.layers.size());
   info->has_gradient = model->has_gradient ? 1 : 0;
   info->kind = m.kind.c_str();
+  info->sigma = m.sigma;
   info->kernels = nfp::rt::kernels().name;
 }
 
@@ -127,11 +128,13 @@ void nfp_rt_workspace_free(nfp_rt_workspace* ws) { delete ws; }
 size_t nfp_rt_workspace_bytes(const nfp_rt_workspace* ws) {
   const Workspace& w = ws->w;
   size_t b = 0;
-  for (const auto* v : {&w.ctx, &w.pooled, &w.ctx_cache, &w.x, &w.tmp, &w.z, &w.params[0], &w.params[1], &w.h0, &w.h1,
+  for (const auto* v : {&w.enc_in, &w.ctx, &w.pooled, &w.ctx_cache, &w.x, &w.tmp, &w.z, &w.coef_s, &w.coef_e,
+                        &w.params[0], &w.params[1], &w.h0, &w.h1,
                         &w.stats, &w.th, &w.tn, &w.tq, &w.tkv, &w.to, &w.tff, &w.thead, &w.tout, &w.scores, &w.acts,
                         &w.grad, &w.grad_tmp, &w.dparams[0], &w.dparams[1], &w.dh0, &w.dh1, &w.adam_m, &w.adam_v,
                         &w.action_out})
     b += v->size() * sizeof(float);
+  b += w.tf_tape.size() * sizeof(float);
   for (const auto& t : w.tape) b += (t.pre.size() + t.normed.size() + t.act.size() + t.stats.size()) * sizeof(float);
   return b + (w.logdet.size() + w.logp.size()) * sizeof(double);
 }
@@ -220,26 +223,37 @@ nfp_rt_status nfp_rt_gr(nfp_rt_workspace* ws, const float* obs, int steps, float
   std::memcpy(a, w.x.data(), size_t(D) * sizeof(float));
   std::fill(w.adam_m.begin(), w.adam_m.begin() + D, 0.0f);
   std::fill(w.adam_v.begin(), w.adam_v.begin() + D, 0.0f);
-  double lp = w.logp[0];
+  // As nfp's gradient_refinement: Adam ascending log p, keeping the best chunk seen (never lowers log p).
+  float* best = w.tmp.data();
+  std::memcpy(best, a, size_t(D) * sizeof(float));
+  double best_lp = w.logp[0];
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  for (int t = 1; t <= steps; ++t) {  // Adam ascending log p
+  for (int t = 1; t <= steps; ++t) {
     nfp::rt::flow_log_prob_grad(w, a, 1, w.grad.data(), w.logp.data());
+    if (t > 1 && w.logp[0] > best_lp) {  // logp is that of a_{t-1}; a_0's is the sample's
+      best_lp = w.logp[0];
+      std::memcpy(best, a, size_t(D) * sizeof(float));
+    }
+    const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
     for (int i = 0; i < D; ++i) {
       const double g = w.grad[size_t(i)];
       w.adam_m[size_t(i)] = float(b1 * w.adam_m[size_t(i)] + (1 - b1) * g);
       w.adam_v[size_t(i)] = float(b2 * w.adam_v[size_t(i)] + (1 - b2) * g * g);
-      const double mh = w.adam_m[size_t(i)] / (1 - std::pow(b1, t)), vh = w.adam_v[size_t(i)] / (1 - std::pow(b2, t));
-      a[i] = float(a[i] + step_size * mh / (std::sqrt(vh) + eps));
+      a[i] = float(a[i] + step_size * (w.adam_m[size_t(i)] / c1) / (std::sqrt(w.adam_v[size_t(i)] / c2) + eps));
     }
   }
   if (steps > 0) {  // log p of the final chunk
     std::memcpy(w.x.data(), a, size_t(D) * sizeof(float));
     w.logdet[0] = 0;
     nfp::rt::flow_forward(w, w.x.data(), 1, w.logdet.data(), nullptr);
-    lp = nfp::rt::std_normal_log_prob(w.x.data(), D) + w.logdet[0];
+    const double lp = nfp::rt::std_normal_log_prob(w.x.data(), D) + w.logdet[0];
+    if (lp > best_lp) {
+      best_lp = lp;
+      std::memcpy(best, a, size_t(D) * sizeof(float));
+    }
   }
-  if (action) denormalize(*w.model, a, action, 1);
-  if (log_prob) *log_prob = lp;
+  if (action) denormalize(*w.model, best, action, 1);
+  if (log_prob) *log_prob = best_lp;
   return NFP_RT_OK;
 }
 

@@ -30,6 +30,8 @@ void mlp_forward(Workspace& ws, const MlpNet& n, const float* cache, const float
                  MlpTape* tape);
 void mlp_backward(Workspace& ws, const MlpNet& n, int R, const float* dout, const MlpTape& tape, float* dxc, int lddx);
 size_t transformer_cache_size(const TransformerNet& t, int context_tokens);
+// Floats of ws.tf_tape the backward pass of `t` needs for one row (exec_transformer_grad.cpp).
+size_t transformer_tape_size(const TransformerNet& t, int context_tokens);
 void transformer_context(Workspace& ws, const TransformerNet& t, const float* ctx, int N, float* cache);
 void transformer_forward(Workspace& ws, const TransformerNet& t, const float* cache, const float* xc, int ldx, int R,
                          float* out, int P);

@@ -18,10 +18,16 @@ void set_context(Workspace& ws, const float* obs) {
   const Model& m = *ws.model;
   const int C = m.context_dim, N = m.context_tokens;
   if (C == 0) return;
-  for (int i = 0; i < N * C; ++i) {
-    float v = obs[i];
-    if (!m.obs_mean.empty()) v = (v - m.obs_mean[size_t(i)]) / m.obs_std[size_t(i)];
-    ws.ctx[size_t(i)] = v;
+  if (m.encoder.present) {  // policy: normalized obs history -> state MLP -> the context (one token)
+    for (int i = 0; i < m.obs_dim; ++i)
+      ws.enc_in[size_t(i)] = m.obs_mean.empty() ? obs[i] : (obs[i] - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
+    mlp_forward(ws, m.encoder.net, nullptr, ws.enc_in.data(), m.obs_dim, 1, ws.ctx.data(), nullptr);
+  } else {
+    for (int i = 0; i < N * C; ++i) {
+      float v = obs[i];
+      if (!m.obs_mean.empty()) v = (v - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
+      ws.ctx[size_t(i)] = v;
+    }
   }
   for (int c = 0; c < C; ++c) {
     float s = 0;
@@ -59,21 +65,21 @@ void affine(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inve
   const bool separate = L.nets.size() == 2;
   for (size_t j = 0; j < L.nets.size(); ++j)
     net_forward(ws, L.nets[j], cache_of(ws, li, j), x, D, R, ws.params[j].data(), nullptr);
+  // s = tanh(raw) and e^{+-s} for the whole block in one vectorized pass (libm's tanh / exp per element
+  // cost as much as the block's GEMMs at batch 128).
+  const size_t n = size_t(R) * Dt;
+  float* s = ws.coef_s.data();
+  float* e = ws.coef_e.data();
+  for (size_t i = 0; i < n; ++i) s[i] = separate ? ws.params[0][i] : ws.params[0][2 * i];
+  kernels().tanh_exp(s, e, int64_t(n), inverse ? -1.0f : 1.0f);
   for (int r = 0; r < R; ++r) {
     float* xt = x + size_t(r) * D + Dc;
+    const size_t o = size_t(r) * Dt;
     double sum = 0;
     for (int i = 0; i < Dt; ++i) {
-      float raw, t;
-      if (separate) {
-        raw = ws.params[0][size_t(r) * Dt + i];
-        t = ws.params[1][size_t(r) * Dt + i];
-      } else {
-        raw = ws.params[0][(size_t(r) * Dt + i) * 2];
-        t = ws.params[0][(size_t(r) * Dt + i) * 2 + 1];
-      }
-      const float s = std::tanh(raw);
-      xt[i] = inverse ? (xt[i] - t) * std::exp(-s) : xt[i] * std::exp(s) + t;
-      sum += s;
+      const float t = separate ? ws.params[1][o + i] : ws.params[0][(o + i) * 2 + 1];
+      xt[i] = inverse ? (xt[i] - t) * e[o + i] : xt[i] * e[o + i] + t;
+      sum += s[o + i];
     }
     logdet[r] += inverse ? -sum : sum;
   }

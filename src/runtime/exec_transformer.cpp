@@ -125,12 +125,3 @@ void transformer_forward(Workspace& ws, const TransformerNet& t, const float* ca
 }
 
 }  // namespace nfp::rt
-
-namespace nfp::rt {
-
-// Not implemented yet: the C API reports NFP_RT_UNSUPPORTED for gradients of transformer-conditioned flows
-// (model_has_gradient), so this is never reached.
-void transformer_backward(Workspace&, const TransformerNet&, const float*, const float*, int, int, int, const float*,
-                          float*, int) {}
-
-}  // namespace nfp::rt

@@ -7,16 +7,16 @@
 #include "nfp/density_model.hpp"
 #include "nfp/error.hpp"
 #include "nfp/plu_linear.hpp"
+#include "nfp/policy.hpp"
 #include "nfp/runtime_export.hpp"
 #include "nfp/safetensors.hpp"
 #include "nfp/tensor_io.hpp"
 
 namespace nfp {
 
-void export_flow(FlowImpl& flow, const RuntimeExportOptions& o, const std::filesystem::path& out) {
+void add_flow(FlowImpl& flow, const RuntimeExportOptions& o, SafeTensorsFile& file, json& cfg) {
   const FlowConfig& c = flow.config();
   torch::NoGradGuard ng;
-  SafeTensorsFile file;
   for (const auto& p : flow.named_parameters(true)) file.tensors["flow." + p.key()] = to_safetensor(p.value().to(torch::kFloat32));
   for (const auto& b : flow.named_buffers(true)) {
     auto v = b.value();
@@ -48,15 +48,28 @@ void export_flow(FlowImpl& flow, const RuntimeExportOptions& o, const std::files
   put("action_std", o.action_std, c.dim);
   const int64_t T = o.horizon > 0 ? o.horizon : (c.tokens > 0 ? c.tokens : 1);
   require(c.dim % T == 0, "export: horizon must divide the flow dim");
-  json cfg = {{"format", "nfp-runtime"},    {"version", 1},          {"kind", o.kind},
+  cfg = {{"format", "nfp-runtime"},    {"version", 1},          {"kind", o.kind},
               {"flow", json(c)},            {"horizon", T},          {"action_dim", c.dim / T},
               {"context_tokens", o.context_tokens}, {"normalization", norm}};
+}
+
+void write_nfpr(SafeTensorsFile& file, const json& cfg, const std::filesystem::path& out) {
   file.metadata = {{"format", "nfp-runtime"}, {"nfp_runtime", cfg.dump()}};
   write_safetensors(out, file);
 }
 
-json export_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out) {
-  require(std::filesystem::is_directory(dir), "'" + dir.string() + "' is not a checkpoint directory");
+void export_flow(FlowImpl& flow, const RuntimeExportOptions& o, const std::filesystem::path& out) {
+  SafeTensorsFile file;
+  json cfg;
+  add_flow(flow, o, file, cfg);
+  write_nfpr(file, cfg, out);
+}
+
+json export_checkpoint(const std::filesystem::path& dir_in, const std::filesystem::path& out) {
+  require(std::filesystem::is_directory(dir_in), "'" + dir_in.string() + "' is not a checkpoint directory");
+  auto dir = dir_in;  // `nfp train --out RUN` may keep the checkpoint in RUN/checkpoint
+  if (!std::filesystem::exists(dir / "config.json") && std::filesystem::exists(dir / "checkpoint" / "config.json"))
+    dir = dir / "checkpoint";
   const json cfg = read_json_file(dir / "config.json");
   const std::string type = cfg.value("type", "");
   RuntimeExportOptions o;
@@ -70,9 +83,17 @@ json export_checkpoint(const std::filesystem::path& dir, const std::filesystem::
     o.action_mean = dc.mean;
     o.action_std = dc.std;
     export_flow(*m.flow(), o, out);
+  } else if (type == "nina-mlp" || type == "nina-transformer" || type == "nfp-spline") {
+    o.kind = "policy";
+    Policy p = load_policy(dir);
+    export_policy(*p, out);
+  } else if (type == "diffusion" || type == "flow-matching" || type == "regression") {
+    throw Error("'" + dir_in.string() + "' is a '" + type + "' policy; the runtime runs flow heads only " +
+                "(nina-mlp, nina-transformer, nfp-spline) and density models");
   } else {
     throw Error("'" + (dir / "config.json").string() + "' has type '" + type +
-                "'; nfp export handles: density (policies once their checkpoint format lands)");
+                "'; nfp export handles flow policies (nina-mlp, nina-transformer, nfp-spline) and density models "
+                "(the runtime runs normalizing flows only)");
   }
   return {{"out", out.string()}, {"kind", o.kind}, {"bytes", std::filesystem::file_size(out)}};
 }

@@ -33,6 +33,9 @@ struct Kernels {
   void (*layer_norm)(float* x, int M, int N, int ld, const float* gamma, const float* beta, float* mean_rstd);
   // y = gelu(x) elementwise, exact erf form (torch's default GELU), n values; y may alias x.
   void (*gelu)(const float* x, float* y, int64_t n);
+  // The affine coupling's coefficients, n values: s = tanh(s) in place and e = exp(sign * s) (float
+  // accuracy, |err| ~ 1e-7; vectorized, no libm calls).
+  void (*tanh_exp)(float* s, float* e, int64_t n, float sign);
 };
 
 // The best variant this CPU runs (NFP_RUNTIME_KERNELS=generic|avx2|avx512 forces one, for tests).

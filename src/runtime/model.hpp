@@ -76,6 +76,15 @@ struct SplineParams {
   double bound = 3, min_bin_width = 1e-3, min_bin_height = 1e-3, min_derivative = 1e-3;
 };
 
+// A policy's observation encoder (include/nfp/policy.hpp): normalized obs history (+ prev action) ->
+// [Linear -> LayerNorm -> GELU] x layers -> Linear -> context (C). Same structure as an MLP conditioner
+// without context columns, so it runs through mlp_forward.
+struct Encoder {
+  bool present = false;
+  int in = 0;
+  MlpNet net;
+};
+
 struct Model {
   std::string source;        // the file it came from
   std::string config_json;   // the embedded config, verbatim
@@ -88,8 +97,13 @@ struct Model {
   int hidden_max = 0;        // the widest activation, for workspace sizing
   SplineParams spline;
   std::vector<Layer> layers;  // data -> latent order
+  Encoder encoder;            // kind "policy": obs (obs_dim) -> context (C)
+  float action_clamp = 0;     // > 0: sampled chunks are clamped to [-c, c] (normalized) before denormalizing
+  float sigma = 1;            // the policy's configured base std (1 for flows and density models)
   // Normalization: obs_n = (obs - obs_mean) / obs_std; action = x * action_std + action_mean.
   std::vector<float> obs_mean, obs_std, action_mean, action_std;
+  // 1 / std, rounded once: normalizing multiplies by it, exactly as nfp::Normalizer does ((x - c) * inv_scale).
+  std::vector<float> obs_inv_std, action_inv_std;
 };
 
 // Loads a .nfpr file; throws LoadError with one line naming the file and what is wrong.

@@ -53,6 +53,18 @@ struct Builder {
     return net;
   }
 
+  // torch::nn::Sequential numbering: Linear 3i, LayerNorm 3i+1, GELU 3i+2 (no weights), final Linear 3L.
+  MlpNet encoder(int in, int hidden, int layers, int out) {
+    MlpNet net;
+    for (int i = 0; i < layers; ++i) {
+      net.hidden_x.push_back(linear(std::to_string(3 * i), hidden, in));
+      net.norms.push_back(norm(std::to_string(3 * i + 1), hidden));
+      in = hidden;
+    }
+    net.out = linear(std::to_string(3 * layers), out, in);
+    return net;
+  }
+
   Attention attention(const std::string& n, int H, int heads) {
     Attention a;
     a.heads = heads;
@@ -153,6 +165,23 @@ void build_model(Model& m, const JsonValue& cfg, WeightSource& weights) {
   m.context_tokens = int(cfg.get_int("context_tokens", 1, "config"));
   if (m.context_tokens < 1 || (m.context_tokens > 1 && m.context_dim == 0)) throw LoadError("context_tokens must be >= 1");
   m.obs_dim = m.context_tokens * m.context_dim;
+  if (m.kind == "policy") {  // obs -> encoder -> context: the caller passes the encoder's input
+    const JsonValue& e = cfg.at("encoder", "config");
+    const int in = int(e.get_int("input_dim", 0, "encoder")), hid = int(e.get_int("hidden", 0, "encoder"));
+    const int nl = int(e.get_int("layers", -1, "encoder")), out = int(e.get_int("output_dim", 0, "encoder"));
+    if (in < 1 || hid < 1 || nl < 0 || nl > 64) throw LoadError("encoder sizes out of range");
+    if (out != m.context_dim || m.context_tokens != 1)
+      throw LoadError("encoder.output_dim must equal flow.context_dim (one context token)");
+    Builder eb{weights, "encoder."};
+    m.encoder.present = true;
+    m.encoder.in = in;
+    m.encoder.net = eb.encoder(in, hid, nl, out);
+    m.obs_dim = in;
+    m.action_clamp = float(cfg.get_number("action_clamp", 0.0, "config"));
+    if (!(m.action_clamp >= 0)) throw LoadError("action_clamp must be >= 0");
+  }
+  m.sigma = float(cfg.get_number("sigma", 1.0, "config"));
+  if (!(m.sigma >= 0) || !std::isfinite(m.sigma)) throw LoadError("sigma must be finite and >= 0");
 
   Builder b{weights};
   const int D = m.dim, C = m.context_dim, Dt = D - cond_dim;
@@ -236,6 +265,8 @@ void build_model(Model& m, const JsonValue& cfg, WeightSource& weights) {
     m.action_std = vec("action_std", D);
     for (float x : m.obs_std) if (!(x > 0)) throw LoadError("normalization.obs_std must be > 0");
     for (float x : m.action_std) if (!(x > 0)) throw LoadError("normalization.action_std must be > 0");
+    for (float x : m.obs_std) m.obs_inv_std.push_back(float(1.0 / double(x)));
+    for (float x : m.action_std) m.action_inv_std.push_back(float(1.0 / double(x)));
   }
 }
 

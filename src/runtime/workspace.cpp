@@ -6,7 +6,7 @@ namespace nfp::rt {
 Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
   const int D = m.dim, C = m.context_dim, N = m.context_tokens;
   const size_t RD = size_t(R) * D;
-  size_t hidden = 1, depth = 1, pmax = 1, T = 1, H = 1, A = 1, ff = 0, tt = 1, tout_n = 1, cache = 0;
+  size_t hidden = 1, depth = 1, pmax = 1, T = 1, H = 1, A = 1, ff = 0, tt = 1, tout_n = 1, cache = 0, tape_tf = 1;
   ctx_offset.assign(2 * m.layers.size(), 0);
   for (size_t l = 0; l < m.layers.size(); ++l) {
     for (size_t j = 0; j < m.layers[l].nets.size(); ++j) {
@@ -22,6 +22,7 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
         tout_n = std::max(tout_n, size_t(t.A) * n.P);
         for (const auto& b : t.blocks) ff = std::max(ff, size_t(b.ff ? 4 * t.H : 0));
         cache += transformer_cache_size(t, N);
+        tape_tf = std::max(tape_tf, transformer_tape_size(t, N));
       } else {
         hidden = std::max(hidden, size_t(n.mlp.out.in));
         depth = std::max(depth, n.mlp.hidden_x.size());
@@ -29,11 +30,15 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
       }
     }
   }
+  if (m.encoder.present) hidden = std::max(hidden, size_t(m.encoder.net.out.in));
+  enc_in.assign(size_t(std::max(m.obs_dim, 1)), 0.0f);
   ctx.assign(size_t(N) * std::max(C, 1), 0.0f);
   pooled.assign(size_t(std::max(C, 1)), 0.0f);
   ctx_cache.assign(std::max<size_t>(cache, 1), 0.0f);
   x.assign(RD, 0.0f);
   tmp.assign(RD, 0.0f);
+  coef_s.assign(RD, 0.0f);
+  coef_e.assign(RD, 0.0f);
   z.assign(RD, 0.0f);
   logdet.assign(size_t(R), 0.0);
   logp.assign(size_t(R), 0.0);
@@ -60,6 +65,7 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
   thead.assign(size_t(R) * tt * 2 * H, 0.0f);
   tout.assign(size_t(R) * tt * tout_n, 0.0f);
   scores.assign(std::max<size_t>(T, size_t(N)) + 1, 0.0f);
+  tf_tape.assign(tape_tf, 0.0f);
   acts.assign((m.layers.size() + 1) * RD, 0.0f);
   grad.assign(RD, 0.0f);
   grad_tmp.assign(RD, 0.0f);

@@ -20,6 +20,7 @@ struct Workspace {
   const Model* model = nullptr;
   int max_rows = 0;
   // Context for the current call.
+  std::vector<float> enc_in;     // (obs_dim) a policy's normalized encoder input
   std::vector<float> ctx;        // (N x C) normalized context tokens
   std::vector<float> pooled;     // (C) mean over the N tokens
   std::vector<float> ctx_cache;  // per net: MLP (hidden) context part of the first Linear; transformer
@@ -27,6 +28,7 @@ struct Workspace {
   std::vector<size_t> ctx_offset;  // per layer x 2 nets: offset into ctx_cache
   // Flow state.
   std::vector<float> x, tmp, z;      // (R x D)
+  std::vector<float> coef_s, coef_e; // (R x D) affine coupling: tanh(raw), exp(+-tanh(raw))
   std::vector<double> logdet, logp;  // (R)
   // Conditioner scratch.
   std::vector<float> params[2];  // (R x Dt x P) per net
@@ -41,6 +43,7 @@ struct Workspace {
   std::vector<float> dparams[2];      // (R x Dt x P)
   std::vector<float> dh0, dh1;        // (R x hidden)
   MlpTape tape[2];
+  std::vector<float> tf_tape;         // transformer backward: one row's tape and scratch
   std::vector<float> adam_m, adam_v;  // (R x D)
   std::vector<float> action_out;      // (R x D) denormalized actions of the last call
 

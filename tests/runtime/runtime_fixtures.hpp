@@ -4,6 +4,7 @@
 #include <string>
 
 #include "nfp/flow.hpp"
+#include "nfp/policy.hpp"
 #include "nfp/runtime_export.hpp"
 
 namespace nfp::test {
@@ -21,6 +22,11 @@ std::vector<RuntimeCase> runtime_cases();
 // A flow of `c` with every weight perturbed (zero-initialised layers, ActNorm and pad tokens included) so no
 // layer is the identity; eval mode.
 Flow random_flow(const FlowConfig& c, uint64_t seed);
+
+// A small policy (obs keys pos (3) and goal (2), history 2, horizon 4, 3-d actions; or push-two-goals'
+// shapes) with a flow head of type `head`, every weight perturbed (no identity layer), a normalizer mixing
+// mean-std, identity and min-max keys; eval mode.
+Policy random_policy(const std::string& head, bool prev_action, bool push_task = false);
 
 std::filesystem::path temp_path(const std::string& name);
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <new>
 
+#include "nfp/policy.hpp"
 #include "nfp/runtime.hpp"
 #include "nfp/safetensors.hpp"
 #include "runtime_fixtures.hpp"
@@ -66,6 +67,35 @@ TEST(RuntimeApi, CallsDoNotAllocate) {
     }
     EXPECT_EQ(g_allocations.load() - before, 0) << name;
     std::filesystem::remove(fx.path);
+  }
+}
+
+// A policy adds the encoder and the clamp; its transformer head the conditioner's backward pass (GR).
+TEST(RuntimeApi, PolicyCallsDoNotAllocate) {
+  for (const char* head : {"nina-transformer", "nfp-spline"}) {
+    Policy p = test::random_policy(head, true);
+    const auto path = test::temp_path(std::string("api_policy_") + head + ".nfpr");
+    export_policy(*p, path);
+    runtime::Model model(path.string());
+    std::filesystem::remove(path);
+    const int D = model.info().dim, n = 8;
+    runtime::Workspace ws(model, n);
+    std::vector<float> obs(size_t(model.info().obs_dim), 0.2f), x(static_cast<size_t>(n) * D),
+        g(static_cast<size_t>(n) * D);
+    std::vector<double> lp(static_cast<size_t>(n));
+    std::vector<float> sampled(x.size());
+    const long before = g_allocations.load();
+    ASSERT_EQ(ws.sample(obs, 1.5f, 7, x, lp.data(), n), NFP_RT_OK);
+    std::copy(x.begin(), x.end(), sampled.begin());
+    ASSERT_EQ(ws.sbs(obs, n, 0.8f, 7, x, lp.data()), NFP_RT_OK);
+    ASSERT_EQ(ws.log_prob(obs, x, n, lp.data()), NFP_RT_OK);
+    ASSERT_EQ(ws.log_prob_grad(obs, x, n, lp.data(), g), NFP_RT_OK);
+    ASSERT_EQ(ws.gr(obs, 3, 0.01f, 0.8f, 7, x, lp.data()), NFP_RT_OK);
+    EXPECT_EQ(g_allocations.load() - before, 0) << head;
+    // Clamped to the action statistics' range (min-max [-2, 2], [0, 0.5], [1, 5] per action dimension).
+    const float lo[] = {-2, 0, 1}, hi[] = {2, 0.5f, 5};
+    for (size_t i = 0; i < sampled.size(); ++i)
+      EXPECT_TRUE(sampled[i] >= lo[i % 3] - 1e-5f && sampled[i] <= hi[i % 3] + 1e-5f) << head << " " << sampled[i];
   }
 }
 
