@@ -35,7 +35,8 @@ std::string utc_now() {
 
 bool is_flow(const std::string& head) { return head == "nina-mlp" || head == "nina-transformer" || head == "nfp-spline"; }
 
-void write_reports(const SuiteOptions& o, const SuiteProfile& p, const nlohmann::json& rows, const std::string& started) {
+void write_reports(const SuiteOptions& o, const SuiteProfile& p, const nlohmann::json& rows, const std::string& started,
+                   const std::string& load_start) {
   ReportTable t;
   t.columns = {"task", "head", "strategy", "success_pc", "episodes", "params", "chunk_p50_ms", "chunk_p99_ms",
                "train_steps", "train_wall_s", "train_cpu_s", "eval_wall_s", "demos"};
@@ -51,8 +52,9 @@ void write_reports(const SuiteOptions& o, const SuiteProfile& p, const nlohmann:
   }
   write_file_atomic(o.out / "results.csv", t.csv());
   std::string md = "# nfp bench suite (" + p.name + " profile)\n\n";
-  md += "Command: `" + o.command + "`  \nStarted " + started + ", load average at start " + load_average() +
-        " (now), " + std::to_string(o.threads) + " torch thread(s).  \nBudget: " + p.budget + "  \n";
+  md += "Command: `" + o.command + "`  \nStarted " + started + "; load average (1/5/15 min) at start " + load_start +
+        ", when this table was written " + load_average() + "; " + std::to_string(o.threads) +
+        " torch thread(s).  \nBudget: " + p.budget + "  \n";
   md += "Success: % of evaluation episodes (seeds 100000..); flow heads with SBS (N = 128), others sampled. Chunk "
         "latency: closed loop, encoder + head + strategy, batch 1. Train CPU: process CPU seconds (not inflated "
         "by load).\n\n";
@@ -97,7 +99,7 @@ nlohmann::json run_suite(const SuiteOptions& o) {
   for (const auto& t : p.tasks) sim::task_spec(t);  // unknown tasks fail before any work
   for (const auto& h : p.heads) default_head_config(h);
   fs::create_directories(o.out);
-  const std::string started = utc_now();
+  const std::string started = utc_now(), load_start = load_average();
   auto log = [&](const std::string& s) {
     if (o.log) o.log(s);
   };
@@ -139,7 +141,7 @@ nlohmann::json run_suite(const SuiteOptions& o) {
                       {"train_cpu_s", trained["train_cpu_s"]},
                       {"eval_wall_s", e["eval_wall_s"]},
                       {"demos", p.demos}});
-      write_reports(o, p, rows, started);
+      write_reports(o, p, rows, started, load_start);
     }
   }
   return {{"profile", p.name}, {"out", o.out.string()}, {"rows", rows}};
