@@ -13,6 +13,7 @@
 #include "nfp/error.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp/sim_env.hpp"
+#include "nfp/trainer.hpp"
 
 namespace fs = std::filesystem;
 
@@ -133,7 +134,9 @@ nlohmann::json run_ablations(const AblationOptions& o) {
         tr.train = {{"steps", o.steps}, {"checkpoint_every", o.steps}, {"seed", t}};
         tr.task = o.task;
         tr.threads = o.threads;
-        const nlohmann::json key = {{"head", v.head}, {"policy", v.policy}, {"demos", v.demos}, {"train", tr.train}};
+        PolicyConfig resolved = default_policy_config(v.head);  // the same settings reached by two axes share a model
+        if (!v.policy.empty()) from_json(v.policy, resolved);
+        const nlohmann::json key = {{"policy", resolved}, {"demos", v.demos}, {"train", tr.train}};
         run = o.out / "models" / (v.head + "-" + stable_hash(key.dump()));
         trained = train_cell(tr, run);
       }

@@ -86,6 +86,16 @@ TEST_F(BenchMatrixCli, AblationSummaryMatchesItsRows) {
   EXPECT_EQ(models, 1u);
 }
 
+// noise 0.05 and PLU on are both the nina-mlp defaults: the two axes share that model (4 models, not 5).
+TEST_F(BenchMatrixCli, AxesShareModelsWithTheSameResolvedSettings) {
+  auto r = run_nfp("bench ablations --out " + p("a") + " --axes noise,plu --demos 3 --steps 3 --episodes 1 --eval-seeds 1 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(last_line_json(r.out)["summary"].size(), 5u);
+  size_t models = 0;
+  for (const auto& e : fs::directory_iterator(dir / "a" / "models")) models += e.is_directory();
+  EXPECT_EQ(models, 4u);
+}
+
 TEST_F(BenchMatrixCli, BadInputFailsBeforeWritingAnything) {
   auto expect_error = [&](const std::string& args, const std::string& needle) {
     auto r = run_nfp(args);
