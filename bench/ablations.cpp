@@ -122,7 +122,10 @@ nlohmann::json run_ablations(const AblationOptions& o) {
     for (int t = 0; t < o.train_seeds; ++t) {
       fs::path run;
       nlohmann::json trained;
-      const bool base_variant = v.head == "nfp-spline" && v.policy.empty() && v.demos == o.demos && t == 0;
+      PolicyConfig resolved = default_policy_config(v.head);  // the same settings reached by two axes share a model
+      if (!v.policy.empty()) from_json(v.policy, resolved);
+      const bool base_variant = v.head == "nfp-spline" && json(resolved) == json(default_policy_config(v.head)) &&
+                                v.demos == o.demos && t == 0;
       if (base_variant && !o.base_run.empty()) {
         run = o.base_run;
         trained = fs::exists(run / "cell.json") ? read_json_file(run / "cell.json") : nlohmann::json{{"train_cpu_s", NAN}};
@@ -134,8 +137,6 @@ nlohmann::json run_ablations(const AblationOptions& o) {
         tr.train = {{"steps", o.steps}, {"checkpoint_every", o.steps}, {"seed", t}};
         tr.task = o.task;
         tr.threads = o.threads;
-        PolicyConfig resolved = default_policy_config(v.head);  // the same settings reached by two axes share a model
-        if (!v.policy.empty()) from_json(v.policy, resolved);
         const nlohmann::json key = {{"policy", resolved}, {"demos", v.demos}, {"train", tr.train}};
         run = o.out / "models" / (v.head + "-" + stable_hash(key.dump()));
         trained = train_cell(tr, run);
@@ -187,11 +188,12 @@ nlohmann::json run_ablations(const AblationOptions& o) {
   // Reports: results.csv (every evaluation), results.md (summary per axis), one chart per axis.
   ReportTable csv;
   csv.columns = {"axis", "value", "head", "strategy", "sigma", "train_seed", "eval_seed", "success_pc", "episodes",
-                 "chunk_p50_ms", "train_cpu_s"};
+                 "chunk_p50_ms", "train_cpu_s", "model"};
   for (const auto& r : rows)
     csv.add({r["axis"], r["value"], r["head"], r["strategy"], cell(r["sigma"].get<double>(), 2),
              std::to_string(r["train_seed"].get<int>()), std::to_string(r["eval_seed"].get<uint64_t>()),
-             cell(r["success_pc"]), std::to_string(o.episodes), cell(r["chunk_p50_ms"], 2), cell(r["train_cpu_s"], 0)});
+             cell(r["success_pc"]), std::to_string(o.episodes), cell(r["chunk_p50_ms"], 2), cell(r["train_cpu_s"], 0),
+             r["model"]});
   write_file_atomic(o.out / "results.csv", csv.csv());
   std::string md = "# nfp bench ablations\n\nCommand: `" + o.command + "`  \nTask " + o.task + ", " +
                    std::to_string(o.demos) + " demos (data axis varies it), " + std::to_string(o.steps) +

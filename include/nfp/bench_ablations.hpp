@@ -25,7 +25,7 @@ struct AblationOptions {
   int64_t episodes = 20;         // per evaluation block
   int eval_seeds = 2;            // evaluation blocks per variant
   int train_seeds = 1;           // models per training variant
-  std::filesystem::path base_run;  // optional: an existing nfp-spline run (same task) for sigma / strategy
+  std::filesystem::path base_run;  // optional: an nfp-spline run (same task, demos) for every variant with its defaults
   int threads = 1;
   std::string command;           // recorded in results.md
   std::function<void(const std::string&)> log;

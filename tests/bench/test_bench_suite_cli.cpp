@@ -96,6 +96,22 @@ TEST_F(BenchMatrixCli, AxesShareModelsWithTheSameResolvedSettings) {
   EXPECT_EQ(models, 4u);
 }
 
+// --base-run serves every nfp-spline variant whose resolved settings are the defaults (stride 1 here): only
+// s = 2, 4, 8 are trained.
+TEST_F(BenchMatrixCli, BaseRunServesTheDefaultVariant) {
+  auto s = run_nfp("bench suite --out " + p("s") + " --demos 3 --steps 3 --episodes 1 --heads nfp-spline");
+  ASSERT_EQ(s.status, 0) << s.out;
+  auto r = run_nfp("bench ablations --out " + p("a") + " --axes stride --demos 3 --steps 3 --episodes 1 --eval-seeds 1 "
+                   "--base-run " + p("s/runs/push-two-goals/nfp-spline") + " --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(last_line_json(r.out)["summary"].size(), 4u);
+  size_t models = 0;
+  for (const auto& e : fs::directory_iterator(dir / "a" / "models")) models += e.is_directory();
+  EXPECT_EQ(models, 3u);
+  EXPECT_NE(read(dir / "a" / "results.csv").find(p("s/runs/push-two-goals/nfp-spline")), std::string::npos)
+      << "the s=1 row names the base run as its model";
+}
+
 TEST_F(BenchMatrixCli, BadInputFailsBeforeWritingAnything) {
   auto expect_error = [&](const std::string& args, const std::string& needle) {
     auto r = run_nfp(args);
