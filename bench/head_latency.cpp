@@ -1,0 +1,208 @@
+// `nfp bench latency`: heads timed interleaved, with parameters and FLOPs (see nfp/bench_latency.hpp).
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "nfp/action_head.hpp"
+#include "nfp/bench_flops.hpp"
+#include "nfp/bench_latency.hpp"
+#include "nfp/error.hpp"
+#include "nfp/flow.hpp"
+#include "nfp/policy.hpp"
+#include "nfp/runtime_setup.hpp"
+#include "nfp/sim_env.hpp"
+
+namespace nfp::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Row {
+  std::string name, type, mode;  // mode: sample | sbs | gr
+  ActionHead head;
+  SampleOptions sample;
+  InferenceOptions strategy;
+  std::vector<double> ms;
+};
+
+double elapsed_ms(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double nearest_rank(const std::vector<double>& sorted, double p) {
+  const auto i = size_t(std::ceil(p / 100.0 * double(sorted.size())));
+  return sorted[std::min(sorted.size() - 1, i == 0 ? 0 : i - 1)];
+}
+
+void run_once(Row& r, const torch::Tensor& ctx, at::Generator& gen) {
+  torch::NoGradGuard ng;  // gr switches gradients back on for its own steps
+  if (r.mode == "sample")
+    r.head->sample(ctx, 1, r.sample, gen);
+  else
+    run_strategy(*r.head, ctx, r.strategy, gen);
+}
+
+HeadConfig head_config(const std::string& type, const LatencyOptions& o, int64_t action_dim) {
+  HeadConfig c = default_head_config(type, o.horizon, action_dim, o.context_dim);
+  if (o.head_overrides.contains(type)) {
+    json j = c;
+    require(o.head_overrides[type].is_object(), "bench latency: head_config." + type + " must be an object");
+    j.update(o.head_overrides[type]);
+    j["type"] = type;
+    from_json(j, c);
+  }
+  c.seed = o.seed;
+  return c;
+}
+
+std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim) {
+  const auto all = head_names();
+  for (const auto& h : o.heads)
+    require(std::find(all.begin(), all.end(), h) != all.end(), "bench latency: unknown head '" + h + "'");
+  for (const auto& [k, v] : o.head_overrides.items())
+    require(std::find(all.begin(), all.end(), k) != all.end(), "bench latency: head_config names unknown head '" + k + "'");
+  std::vector<Row> rows;
+  for (const auto& type : all) {
+    if (!o.heads.empty() && std::find(o.heads.begin(), o.heads.end(), type) == o.heads.end()) continue;
+    const HeadConfig cfg = head_config(type, o, action_dim);
+    ActionHead head = make_head(cfg);
+    head->eval();
+    Row base{type, type, "sample", head, {}, {}, {}};
+    if (head->has_log_prob()) {
+      rows.push_back(base);
+      Row sbs = base;
+      sbs.mode = sbs.strategy.strategy = "sbs";
+      sbs.strategy.candidates = o.candidates;
+      sbs.name = type + "-sbs-" + std::to_string(o.candidates);
+      rows.push_back(sbs);
+      Row gr = base;
+      gr.mode = gr.strategy.strategy = "gr";
+      gr.strategy.gr_steps = o.gr_steps;
+      gr.name = type + "-gr-" + std::to_string(o.gr_steps);
+      rows.push_back(gr);
+    } else if (type == "diffusion") {
+      Row ddpm = base;
+      ddpm.sample.sampler = "ddpm";
+      ddpm.sample.steps = cfg.train_steps;
+      ddpm.name = "diffusion-ddpm-" + std::to_string(cfg.train_steps);
+      rows.push_back(ddpm);
+      Row ddim = base;
+      ddim.sample.sampler = "ddim";
+      ddim.sample.steps = std::min<int64_t>(10, cfg.train_steps);
+      ddim.name = "diffusion-ddim-" + std::to_string(ddim.sample.steps);
+      rows.push_back(ddim);
+    } else if (type == "flow-matching") {
+      for (int64_t k : {4, 10}) {
+        Row fm = base;
+        fm.sample.steps = k;
+        fm.name = "flow-matching-" + std::to_string(k);
+        rows.push_back(fm);
+      }
+    } else {
+      rows.push_back(base);
+    }
+  }
+  require(!rows.empty(), "bench latency: no heads selected");
+  return rows;
+}
+
+}  // namespace
+
+void apply_latency_config(const nlohmann::json& j, LatencyOptions& o) {
+  const std::string w = "bench latency config";
+  require(j.is_object(), w + ": expected a JSON object");
+  static const std::vector<std::string> keys = {"task", "horizon", "context_dim", "seconds", "min_calls", "warmup",
+                                                "candidates", "gr_steps", "heads", "head_config", "reference"};
+  for (const auto& [k, v] : j.items())
+    require(std::find(keys.begin(), keys.end(), k) != keys.end(), w + ": unknown key '" + k + "'");
+  o.task = json_get(j, "task", o.task, w);
+  o.horizon = json_get(j, "horizon", o.horizon, w);
+  o.context_dim = json_get(j, "context_dim", o.context_dim, w);
+  o.seconds = json_get(j, "seconds", o.seconds, w);
+  o.min_calls = json_get(j, "min_calls", o.min_calls, w);
+  o.warmup = json_get(j, "warmup", o.warmup, w);
+  o.candidates = json_get(j, "candidates", o.candidates, w);
+  o.gr_steps = json_get(j, "gr_steps", o.gr_steps, w);
+  o.heads = json_get(j, "heads", o.heads, w);
+  o.reference = json_get(j, "reference", o.reference, w);
+  if (j.contains("head_config")) {
+    require(j["head_config"].is_object(), w + ": head_config must be an object of head type -> config");
+    o.head_overrides = j["head_config"];
+  }
+}
+
+nlohmann::json head_latency(const LatencyOptions& o) {
+  require(o.horizon >= 1 && o.context_dim >= 1, "bench latency: horizon and context_dim must be >= 1");
+  require(o.seconds >= 0 && o.min_calls >= 1 && o.warmup >= 0, "bench latency: need seconds >= 0, min_calls >= 1, warmup >= 0");
+  require(o.candidates >= 1 && o.gr_steps >= 1, "bench latency: candidates and gr_steps must be >= 1");
+  const int64_t action_dim = sim::task_spec(o.task).action.dim;
+  configure_threads(o.threads);
+  torch::manual_seed(int64_t(o.seed));
+  auto rows = make_rows(o, action_dim);
+  const auto ctx = torch::randn({1, o.context_dim});
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+
+  std::vector<FlopCount> flops;
+  for (auto& r : rows) {
+    for (int64_t i = 0; i < o.warmup; ++i) run_once(r, ctx, gen);
+    flops.push_back(count_flops([&] { run_once(r, ctx, gen); }));
+  }
+  // Interleaved rounds: each row runs for a short slice in turn, so load drifts hit every row alike while fast
+  // rows still collect enough calls for a p99.
+  const double slice_ms = std::max(1.0, o.seconds * 1000.0 / 10.0);
+  const auto start = Clock::now();
+  auto done = [&] {
+    if (elapsed_ms(start) < o.seconds * 1000.0 * double(rows.size())) return false;
+    return std::all_of(rows.begin(), rows.end(), [&](const Row& r) { return int64_t(r.ms.size()) >= o.min_calls; });
+  };
+  while (!done())
+    for (auto& r : rows) {
+      const auto t_slice = Clock::now();
+      do {
+        const auto t0 = Clock::now();
+        run_once(r, ctx, gen);
+        r.ms.push_back(elapsed_ms(t0));
+      } while (elapsed_ms(t_slice) < slice_ms);
+    }
+
+  double ref_p50 = NAN;
+  std::vector<double> p50s;
+  for (auto& r : rows) {
+    std::sort(r.ms.begin(), r.ms.end());
+    p50s.push_back(nearest_rank(r.ms, 50));
+    if (r.name == o.reference) ref_p50 = p50s.back();
+  }
+  nlohmann::json heads = nlohmann::json::array();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    double mean = 0;
+    for (double x : r.ms) mean += x / double(r.ms.size());
+    heads.push_back({{"name", r.name},
+                     {"head", r.type},
+                     {"mode", r.mode},
+                     {"params", count_parameters(*r.head)},
+                     {"flops", flops[i].total},
+                     {"flops_matmul", flops[i].matmul},
+                     {"flops_conv", flops[i].conv},
+                     {"p50_ms", p50s[i]},
+                     {"p99_ms", nearest_rank(r.ms, 99)},
+                     {"mean_ms", mean},
+                     {"calls", r.ms.size()},
+                     {"ratio_to_flow", std::isnan(ref_p50) ? nlohmann::json(nullptr) : nlohmann::json(p50s[i] / ref_p50)}});
+  }
+  return {{"task", o.task},
+          {"horizon", o.horizon},
+          {"action_dim", action_dim},
+          {"context_dim", o.context_dim},
+          {"threads", o.threads},
+          {"batch", 1},
+          {"reference", o.reference},
+          {"flops_method", "torch legacy profiler op counter (mm, addmm, bmm, mul, add) + conv1d from input shapes"},
+          {"end_to_end", "not measured: no image encoder in src/nets"},
+          {"heads", heads}};
+}
+
+}  // namespace nfp::bench

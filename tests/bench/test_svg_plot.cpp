@@ -1,0 +1,62 @@
+// The SVG writer: well-formed output, one mark per datum, escaped labels, log axes, and refused bad input.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "nfp/bench_svg.hpp"
+#include "nfp/error.hpp"
+
+namespace nfp::bench {
+namespace {
+
+size_t count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t i = s.find(what); i != std::string::npos; i = s.find(what, i + 1)) ++n;
+  return n;
+}
+
+TEST(SvgPlot, BarChartHasOneRectPerBarAndEscapesLabels) {
+  BarChart c{"t", "ms", {{"a<b", 1.0}, {"c&d", 10.0}, {"e", 100.0}}, true, {}};
+  const auto s = svg_bar_chart(c);
+  EXPECT_EQ(s.rfind("<svg", 0), 0u);
+  EXPECT_NE(s.find("</svg>"), std::string::npos);
+  EXPECT_EQ(count(s, "<rect"), 1 + 3u);  // background + bars
+  EXPECT_NE(s.find("a&lt;b"), std::string::npos);
+  EXPECT_NE(s.find("c&amp;d"), std::string::npos);
+  EXPECT_EQ(s.find("a<b"), std::string::npos);
+  // log axis 1..100: ticks at 1, 10, 100
+  EXPECT_NE(s.find(">100</text>"), std::string::npos);
+  EXPECT_NE(s.find(">10</text>"), std::string::npos);
+}
+
+TEST(SvgPlot, BarHeightsAreProportionalOnALinearAxis) {
+  BarChart c{"t", "%", {{"x", 50.0}, {"y", 100.0}}, false, {}};
+  const auto s = svg_bar_chart(c);
+  auto height = [&](size_t nth) {
+    size_t i = 0;
+    for (size_t k = 0; k <= nth; ++k) i = s.find("<rect x=", i + 1);
+    const auto h = s.find("height=\"", i) + 8;
+    return std::stod(s.substr(h, s.find('"', h) - h));
+  };
+  EXPECT_NEAR(height(1) / height(0), 2.0, 0.1);  // the axis reaches 105 (5% headroom), from 0
+}
+
+TEST(SvgPlot, ScatterAndLines) {
+  ScatterPlot p{"s", "ms", "%", {{"a", 1, 50}, {"b", 100, 90}}, true};
+  EXPECT_EQ(count(svg_scatter(p), "<circle"), 2u);
+  LineChart l{"l", "demos", "%", {{"flow", {10, 50, 200}, {20, 60, 90}}, {"diffusion", {10, 50}, {10, 40}}}, false};
+  const auto s = svg_line_chart(l);
+  EXPECT_EQ(count(s, "<polyline"), 2u);
+  EXPECT_NE(s.find(">diffusion</text>"), std::string::npos);
+}
+
+TEST(SvgPlot, RefusesBadInput) {
+  EXPECT_THROW(svg_bar_chart(BarChart{}), Error);
+  LineChart l{"l", "x", "y", {{"bad", {1, 2}, {1}}}, false};
+  EXPECT_THROW(svg_line_chart(l), Error);
+  BarChart c{"t", "ms", {{"a", 1.0}}, false, {1.0, 2.0}};
+  EXPECT_THROW(svg_bar_chart(c), Error);
+}
+
+}  // namespace
+}  // namespace nfp::bench
