@@ -1,5 +1,5 @@
 // Policy rollouts in the simulated task suite and LeRobot's eval_info.json:
-//   {"per_episode": [{episode_ix, seed, sum_reward, max_reward, success, steps}, ...],
+//   {"per_episode": [{episode_ix, seed, sum_reward, max_reward, success, steps[, goal, instruction]}, ...],
 //    "aggregated": {avg_sum_reward, avg_max_reward, pc_success (percent), eval_s, eval_ep_s,
 //                   chunk_latency_ms_p50, chunk_latency_ms_p99, mean_log_prob, chunks},
 //    "task", "checkpoint", "inference": {...}}

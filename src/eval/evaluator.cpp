@@ -77,6 +77,7 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
   for (int64_t ep = 0; ep < o.episodes; ++ep) {
     const uint64_t seed = o.seed + uint64_t(ep);
     auto obs = env->reset(seed);
+    const std::string episode_instruction = obs.instruction;
     policy->reset(seed);
     std::unique_ptr<VideoWriter> video;
     std::string camera = spec.cameras.empty() ? "" : spec.cameras.front();
@@ -115,6 +116,10 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
     sum_max += max_r;
     per_episode.push_back({{"episode_ix", ep}, {"seed", seed}, {"sum_reward", sum_r}, {"max_reward", max_r},
                            {"success", success}, {"steps", steps}});
+    if (env->goal() >= 0) {  // language-conditioned tasks: success per goal is read from these
+      per_episode.back()["goal"] = env->goal();
+      per_episode.back()["instruction"] = episode_instruction;
+    }
     const double pc_success = 100.0 * double(successes) / double(ep + 1);
     bar.update(ep + 1, {{"success%", pc_success}});
     if (o.on_episode) o.on_episode(ep + 1, pc_success);
