@@ -11,7 +11,8 @@ namespace nfp::cli {
 namespace {
 
 struct EvalArgs {
-  std::string checkpoint, task, strategy, video, out;
+  std::string checkpoint, task, strategy, video, out, instruction;
+  bool instruction_given = false;
   int64_t episodes = 50, candidates = 0, gr_steps = -1, steps = 0, n_action_steps = 0;
   uint64_t seed = 100000;
   double sigma = -1;
@@ -45,6 +46,7 @@ void run_eval(const EvalArgs& a) {
   o.episodes = a.episodes;
   o.seed = a.seed;
   o.video_dir = a.video;
+  if (a.instruction_given) o.instruction = a.instruction;
   o.progress = !a.no_progress;
   json info = evaluate_policy(policy, o);
   info["checkpoint"] = a.checkpoint;
@@ -79,6 +81,8 @@ void setup_eval(CLI::App& root) {
   c->add_option("--threads", a->threads, "torch threads")->capture_default_str();
   c->add_option("--video", a->video, "write MP4s of the first episodes here");
   c->add_option("--out", a->out, "eval_info.json path")->required();
+  c->add_option("--instruction", a->instruction, "replace the task's instruction (\"\" blanks it) to probe the policy")
+      ->each([a](const std::string&) { a->instruction_given = true; });
   c->add_flag("--no-progress", a->no_progress, "no progress bar");
   c->add_flag("--json", a->json_out, "print the result (without per_episode) as one JSON line");
   c->callback([a] { run_eval(*a); });

@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 #include "command.hpp"
 #include "nfp/error.hpp"
@@ -11,8 +12,16 @@
 namespace nfp::cli {
 namespace {
 
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
 struct TrainArgs {
-  std::string data, policy = "nina-mlp", out, config, task;
+  std::string data, policy = "nina-mlp", out, config, task, obs, cameras, encoder, obs_keys;
   int64_t steps = 0, batch = 0, horizon = 0, history = 0, n_action_steps = 0, stride = 0, checkpoint_every = 0;
   double lr = 0, action_noise = -1, sigma = -1;
   int64_t seed = -1;
@@ -34,6 +43,10 @@ void run_train(const TrainArgs& a) {
     require(!a.data.empty(), "--data is required (a demonstration HDF5 file, directory or glob)");
     r.policy = default_policy_config(a.policy);
     r.train = default_train_config(a.policy);
+    if (!a.encoder.empty()) {  // before --config, so that a config's image_encoder keys refine it
+      r.policy.image_encoder.type = a.encoder;
+      if (a.encoder == "resnet18") r.policy.image_encoder.width = 1.0;  // full ResNet-18 is one flag away
+    }
     if (!a.config.empty()) {
       json cfg = read_json_file(a.config);
       require(cfg.is_object(), a.config + ": expected {\"policy\": {...}, \"train\": {...}}");
@@ -56,6 +69,13 @@ void run_train(const TrainArgs& a) {
     if (a.action_noise >= 0) r.policy.head.action_noise = a.action_noise;
     if (a.sigma >= 0) r.policy.head.sigma = a.sigma;
     if (!a.task.empty()) r.policy.task = a.task;
+    if (!a.obs.empty()) r.policy.obs = split_commas(a.obs);
+    if (!a.cameras.empty()) {
+      r.policy.cameras = split_commas(a.cameras);
+      if (a.obs.empty()) r.policy.obs = {"images", "state"};  // naming cameras means training on them
+    }
+    if (!a.obs_keys.empty()) r.policy.obs_keys = split_commas(a.obs_keys);
+
   }
   // Ctrl-C / SIGTERM: finish the current step, checkpoint it and exit 130; `--resume` continues from there.
   std::signal(SIGINT, request_stop);
@@ -98,6 +118,13 @@ void setup_train(CLI::App& root) {
   c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk (default 2)");
   c->add_option("--action-noise", a->action_noise, "flow heads: training noise on normalized actions (default 0.05)");
   c->add_option("--sigma", a->sigma, "flow heads: default sampling std");
+  c->add_option("--obs", a->obs, "observations: comma list of state, images, instruction (default state)");
+  c->add_option("--cameras", a->cameras, "cameras to train on, e.g. top,wrist (default with images: all recorded)");
+  c->add_option("--obs-keys", a->obs_keys,
+                "low-dim keys (default: all; with images only 'state', so objects are seen, not given)");
+  c->add_option("--encoder", a->encoder,
+                "image encoder: conv (default, CPU-friendly), resnet18 (GroupNorm, full width), torchscript:FILE; "
+                "--config {\"policy\": {\"image_encoder\": {...}}} sets width, pool, feature_dim, pretrained");
   c->add_option("--task", a->task, "the simulated task the data came from (recorded in config.json)");
   c->add_option("--checkpoint-every", a->checkpoint_every, "steps between checkpoints (default 1000)");
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");

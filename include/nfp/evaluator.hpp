@@ -1,13 +1,15 @@
 // Policy rollouts in the simulated task suite and LeRobot's eval_info.json:
-//   {"per_episode": [{episode_ix, seed, sum_reward, max_reward, success, steps}, ...],
+//   {"per_episode": [{episode_ix, seed, sum_reward, max_reward, success, steps[, goal, instruction]}, ...],
 //    "aggregated": {avg_sum_reward, avg_max_reward, pc_success (percent), eval_s, eval_ep_s,
 //                   chunk_latency_ms_p50, chunk_latency_ms_p99, mean_log_prob, chunks},
 //    "task", "checkpoint", "inference": {...}}
+// Image policies get the cameras they were trained on, rendered at their training size.
 // Episode i starts from reset(seed + i); use seeds disjoint from the ones the demonstrations were collected on
 // (the docs use collection seeds 0.. and evaluation seeds 100000..).
 #pragma once
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "nfp/json_io.hpp"
@@ -22,6 +24,8 @@ struct EvalOptions {
   std::filesystem::path video_dir;  // non-empty: MP4 of the first `video_episodes` episodes (top camera)
   int64_t video_episodes = 4;
   int64_t max_steps = 0;            // 0: the task's limit
+  // Replaces the task's instruction in every observation (probe what the policy listens to; "" blanks it).
+  std::optional<std::string> instruction;
   bool progress = true;
   std::function<void(int64_t done, double pc_success)> on_episode;
 };

@@ -1,8 +1,10 @@
-// Policy = normalizer + observation encoder (a state MLP over the low-dim observation history) + action
-// head, with LeRobot's chunked execution: predict_chunk() plans H actions, act() serves the first
+// Policy = normalizer + observation encoders + action head, with LeRobot's chunked execution: predict_chunk() plans H actions, act() serves the first
 // n_action_steps of a chunk from a queue and then re-plans; reset() starts an episode.
 //   nfp::Policy p = nfp::load_policy("runs/push");            // a checkpoint directory
 //   p->reset();  std::vector<float> a = p->act(obs.lowdim);    // one action per control step
+// Encoders (NF-P conditioning): the low-dim history and, per camera, image features of every history frame
+// (nfp/image_encoder.hpp), the last executed action (prev_action), and the instruction's pooled embedding
+// (nfp/instruction_encoder.hpp) are concatenated and mapped by the state MLP to the head's context.
 // Inference strategies for flow heads, each returning the chunk and its log-likelihood (NF-P, TarFlow):
 //   sample   z ~ N(0, sigma^2 I), one inverse pass
 //   sbs      best of N samples by log p (one batched pass)
@@ -18,6 +20,8 @@
 #include <vector>
 
 #include "nfp/action_head.hpp"
+#include "nfp/image_encoder.hpp"
+#include "nfp/instruction_encoder.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp/normalizer.hpp"
 
@@ -37,7 +41,8 @@ std::vector<std::string> strategy_names();
 
 // Every key with its default; config.json holds this with "type" = the head's type.
 struct PolicyConfig {
-  std::vector<std::string> obs_keys;       // low-dim observation keys, in this order
+  std::vector<std::string> obs = {"state"};  // modalities: state (low-dim keys), images (cameras), instruction
+  std::vector<std::string> obs_keys;       // low-dim observation keys, in this order (may be empty with images)
   std::vector<int64_t> obs_dims;           // (keys) widths
   int64_t action_dim = 0;
   int64_t history = 2;                     // m observation frames (Diffusion Policy n_obs_steps 2)
@@ -49,6 +54,10 @@ struct PolicyConfig {
   int64_t encoder_hidden = 256;            // state MLP: Linear -> LayerNorm -> GELU, encoder_layers times
   int64_t encoder_layers = 2;
   int64_t context_dim = 256;               // encoder output = head context
+  std::vector<std::string> cameras;        // image observation keys ("top_image"), in this order
+  std::vector<int64_t> image_hw;           // (2) height, width of every camera's images
+  ImageEncoderConfig image_encoder;
+  InstructionEncoderConfig instruction_encoder;  // used when obs has "instruction"; holds the vocabulary
   HeadConfig head;
   InferenceOptions inference;              // defaults used by act() / nfp eval
   std::string task;                        // the simulated task the data came from ("" if unknown)
@@ -63,23 +72,45 @@ struct ChunkResult {
   double latency_s = 0;    // wall time of encoder + head
 };
 
+bool has_modality(const PolicyConfig& c, const std::string& modality);
+
+// A batch of encoder inputs (B = batch).
+struct PolicyInput {
+  std::map<std::string, torch::Tensor> lowdim;  // key -> (B x m x d) normalized
+  std::map<std::string, torch::Tensor> images;  // camera key -> (B x m x 3 x H x W) float in [0, 1]
+  std::vector<std::string> instructions;        // (B), with "instruction" in obs
+  torch::Tensor prev_action;                    // (B x A) normalized, with prev_action
+};
+
+// One control step's observation in data units (what an environment gives).
+struct PolicyObservation {
+  std::map<std::string, std::vector<float>> lowdim;
+  std::map<std::string, torch::Tensor> images;  // camera key -> (H x W x 3) uint8 RGB
+  std::string instruction;
+};
+
 class PolicyImpl : public torch::nn::Module {
  public:
   PolicyImpl(PolicyConfig config, Normalizer normalizer);
 
-  // Training: normalized obs (B x m x d) per key (+ prev_action (B x A)) -> context (B x C).
+  // Training: encoder inputs -> context (B x C).
+  torch::Tensor encode(const PolicyInput& input);
   torch::Tensor encode(const std::map<std::string, torch::Tensor>& obs, const torch::Tensor& prev_action);
   ActionHead head() { return head_; }
 
   // Chunk for one observation history: obs[key] (m x d) normalized, prev (A) normalized or undefined.
   ChunkResult predict_chunk_normalized(const std::map<std::string, torch::Tensor>& obs, const torch::Tensor& prev,
                                        const InferenceOptions& options, at::Generator& gen);
+  // Same with images (m x 3 x H x W) and an instruction: `input` holds one unbatched observation history.
+  ChunkResult predict_chunk_normalized(const PolicyInput& input, const InferenceOptions& options, at::Generator& gen);
 
   // Episode interface (data units). act() throws nfp::Error on missing keys, wrong sizes or non-finite values.
   void reset(uint64_t seed = 0);  // clears history and queue; seeds the policy's sampling generator
   std::vector<float> act(const std::map<std::string, std::vector<float>>& obs);
+  std::vector<float> act(const PolicyObservation& obs);  // with images / instruction
   // Plans a chunk from the current history after pushing `obs` (as act does, without the queue).
   ChunkResult predict_chunk(const std::map<std::string, std::vector<float>>& obs);
+  ChunkResult predict_chunk(const PolicyObservation& obs);
   const ChunkResult& last_chunk() const { return last_; }
   int64_t chunks_planned() const { return chunks_; }
 
@@ -88,15 +119,23 @@ class PolicyImpl : public torch::nn::Module {
   const Normalizer& normalizer() const { return normalizer_; }
 
  private:
-  void push_observation(const std::map<std::string, std::vector<float>>& obs);
-  std::map<std::string, torch::Tensor> history_tensors() const;
+  void push_observation(const PolicyObservation& obs);
+  PolicyInput history_input() const;
+  ImageEncoder camera_encoder(size_t camera) { return image_encoders_[image_encoders_.size() == 1 ? 0 : camera]; }
 
   PolicyConfig config_;
   Normalizer normalizer_;
   torch::nn::Sequential encoder_{nullptr};
+  std::vector<ImageEncoder> image_encoders_;  // one (shared) or one per camera
+  InstructionEncoder instruction_encoder_{nullptr};
   ActionHead head_;
   // episode state
-  std::deque<std::vector<float>> frames_;  // normalized observation frames (cat of keys), newest last
+  struct Frame {
+    std::vector<float> lowdim;          // normalized, cat of keys
+    std::vector<torch::Tensor> images;  // per camera (3 x H x W) float in [0, 1]
+  };
+  std::deque<Frame> frames_;              // newest last
+  std::string instruction_;               // the latest observation's instruction
   std::deque<std::vector<float>> queue_;   // actions to execute (data units)
   std::vector<float> prev_normalized_;     // last executed action, normalized
   at::Generator gen_;

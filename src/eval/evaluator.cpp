@@ -11,6 +11,22 @@
 
 namespace nfp {
 
+namespace {
+
+// The environment's observation as the policy takes it (images as (H x W x 3) uint8 tensors).
+PolicyObservation policy_observation(const sim::Observation& obs, const std::optional<std::string>& instruction) {
+  PolicyObservation po;
+  po.lowdim = obs.lowdim;
+  for (const auto& [key, img] : obs.images)
+    po.images[key] = torch::from_blob(const_cast<uint8_t*>(img.pixels.data()), {img.height, img.width, 3},
+                                      torch::kUInt8)
+                         .clone();
+  po.instruction = instruction ? *instruction : obs.instruction;
+  return po;
+}
+
+}  // namespace
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
@@ -32,9 +48,25 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
             "eval: task '" + o.task + "' has no observation '" + pc.obs_keys[i] + "' of width " +
                 std::to_string(pc.obs_dims[i]) + "; this policy was trained on another task ('" + pc.task + "')");
   }
+  sim::EnvOptions env_options;
+  const std::string suffix = "_image";
+  for (const auto& key : pc.cameras) {
+    require(key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0,
+            "eval: camera key '" + key + "' is not a simulator camera (<camera>_image)");
+    const std::string cam = key.substr(0, key.size() - suffix.size());
+    require(std::find(spec.cameras.begin(), spec.cameras.end(), cam) != spec.cameras.end(),
+            "eval: task '" + o.task + "' has no camera '" + cam + "' (the policy was trained on it)");
+    env_options.cameras.push_back(cam);
+  }
+  if (!pc.cameras.empty()) {
+    require(pc.image_hw.size() == 2 && pc.image_hw[0] == pc.image_hw[1],
+            "eval: the simulator renders square images; this policy was trained on non-square ones");
+    env_options.images = true;
+    env_options.image_size = int(pc.image_hw[0]);
+  }
   policy->eval();
   torch::NoGradGuard ng;
-  auto env = sim::make_env(o.task);
+  auto env = sim::make_env(o.task, env_options);
   const int64_t max_steps = o.max_steps > 0 ? o.max_steps : spec.max_steps;
   json per_episode = json::array();
   std::vector<double> latencies, log_probs;
@@ -45,6 +77,7 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
   for (int64_t ep = 0; ep < o.episodes; ++ep) {
     const uint64_t seed = o.seed + uint64_t(ep);
     auto obs = env->reset(seed);
+    const std::string episode_instruction = obs.instruction;
     policy->reset(seed);
     std::unique_ptr<VideoWriter> video;
     std::string camera = spec.cameras.empty() ? "" : spec.cameras.front();
@@ -60,7 +93,7 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
     int64_t steps = 0;
     for (; steps < max_steps; ++steps) {
       const int64_t planned = policy->chunks_planned();
-      auto action = policy->act(obs.lowdim);
+      auto action = policy->act(policy_observation(obs, o.instruction));
       if (policy->chunks_planned() != planned) {
         latencies.push_back(policy->last_chunk().latency_s * 1e3);
         if (std::isfinite(policy->last_chunk().log_prob)) log_probs.push_back(policy->last_chunk().log_prob);
@@ -83,6 +116,10 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
     sum_max += max_r;
     per_episode.push_back({{"episode_ix", ep}, {"seed", seed}, {"sum_reward", sum_r}, {"max_reward", max_r},
                            {"success", success}, {"steps", steps}});
+    if (env->goal() >= 0) {  // language-conditioned tasks: success per goal is read from these
+      per_episode.back()["goal"] = env->goal();
+      per_episode.back()["instruction"] = episode_instruction;
+    }
     const double pc_success = 100.0 * double(successes) / double(ep + 1);
     bar.update(ep + 1, {{"success%", pc_success}});
     if (o.on_episode) o.on_episode(ep + 1, pc_success);
@@ -104,8 +141,10 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
               {"chunk_latency_ms_p99", percentile(latencies, 99)},
               {"chunks", latencies.size()},
               {"mean_log_prob", std::isfinite(mean_lp) ? json(mean_lp) : json(nullptr)}};
-  return json{{"per_episode", per_episode}, {"aggregated", agg}, {"task", o.task}, {"seed", o.seed},
+  json out{{"per_episode", per_episode}, {"aggregated", agg}, {"task", o.task}, {"seed", o.seed},
               {"policy", pc.head.type}, {"inference", pc.inference}};
+  if (o.instruction) out["instruction_override"] = *o.instruction;
+  return out;
 }
 
 }  // namespace nfp

@@ -24,6 +24,7 @@ void from_json(const json& j, InferenceOptions& o) {
 
 void to_json(json& j, const PolicyConfig& c) {
   j = json{{"type", c.head.type},
+           {"obs", c.obs},
            {"obs_keys", c.obs_keys},
            {"obs_dims", c.obs_dims},
            {"action_dim", c.action_dim},
@@ -35,6 +36,10 @@ void to_json(json& j, const PolicyConfig& c) {
            {"encoder_hidden", c.encoder_hidden},
            {"encoder_layers", c.encoder_layers},
            {"context_dim", c.context_dim},
+           {"cameras", c.cameras},
+           {"image_hw", c.image_hw},
+           {"image_encoder", c.image_encoder},
+           {"instruction_encoder", c.instruction_encoder},
            {"head", c.head},
            {"inference", c.inference},
            {"task", c.task}};
@@ -49,7 +54,23 @@ void from_json(const json& j, PolicyConfig& c) {
     require(known.contains(k), w + ": unknown key '" + k + "'; known keys: obs_keys, obs_dims, action_dim, history, "
                                    "horizon, stride, n_action_steps, prev_action, encoder_hidden, encoder_layers, "
                                    "context_dim, head, inference, task, type");
+  c.obs = json_get(j, "obs", c.obs, w);
   c.obs_keys = json_get(j, "obs_keys", c.obs_keys, w);
+  c.cameras = json_get(j, "cameras", c.cameras, w);
+  c.image_hw = json_get(j, "image_hw", c.image_hw, w);
+  // sub-objects: keys not given keep their current values
+  if (j.contains("image_encoder")) {
+    json merged = c.image_encoder;
+    require(j["image_encoder"].is_object(), w + ": \"image_encoder\" must be an object");
+    for (const auto& [k, v] : j["image_encoder"].items()) merged[k] = v;
+    c.image_encoder = merged.get<ImageEncoderConfig>();
+  }
+  if (j.contains("instruction_encoder")) {
+    json merged = c.instruction_encoder;
+    require(j["instruction_encoder"].is_object(), w + ": \"instruction_encoder\" must be an object");
+    for (const auto& [k, v] : j["instruction_encoder"].items()) merged[k] = v;
+    c.instruction_encoder = merged.get<InstructionEncoderConfig>();
+  }
   c.obs_dims = json_get(j, "obs_dims", c.obs_dims, w);
   c.action_dim = json_get(j, "action_dim", c.action_dim, w);
   c.history = json_get(j, "history", c.history, w);

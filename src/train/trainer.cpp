@@ -16,6 +16,7 @@
 #include "nfp/progress.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/tensor_io.hpp"
+#include "train/observation_setup.hpp"
 
 namespace nfp {
 namespace {
@@ -70,6 +71,15 @@ Position load_checkpoint(const fs::path& run, Policy& model, Policy& ema, AdamW&
   return {meta("step"), meta("epoch"), meta("batch")};
 }
 
+PolicyInput policy_input(const Batch& b) {
+  PolicyInput in;
+  in.lowdim = b.obs;
+  in.images = b.images;
+  in.instructions = b.instructions;
+  in.prev_action = b.prev_action;
+  return in;
+}
+
 double validate(Policy& ema, DataLoader& loader, uint64_t seed) {
   torch::NoGradGuard ng;
   ema->eval();
@@ -78,7 +88,7 @@ double validate(Policy& ema, DataLoader& loader, uint64_t seed) {
   double sum = 0;
   int64_t n = 0;
   while (auto b = loader.next()) {
-    auto ctx = ema->encode(b->obs, b->prev_action);
+    auto ctx = ema->encode(policy_input(*b));
     sum += ema->head()->validation_loss(b->actions, ctx, gen).item<double>() * double(b->size());
     n += b->size();
     if (n >= 4096) break;  // enough for a stable figure
@@ -128,7 +138,7 @@ TrainResult train_policy(const TrainRequest& req) {
   require(!train_store.episodes.empty(), "train: the dataset has no training episodes");
   Normalizer norm = req.resume ? Normalizer::load(req.out / "checkpoint" / "stats.json") : compute_normalizer(train_store);
   if (!req.resume) {
-    pc.obs_keys = train_store.obs_keys;
+    resolve_observations(pc, train_store);
     pc.obs_dims.clear();
     for (const auto& k : pc.obs_keys) pc.obs_dims.push_back(norm.at(k).dim());
     pc.action_dim = train_store.action_dim;
@@ -140,13 +150,15 @@ TrainResult train_policy(const TrainRequest& req) {
         pc.task = attrs["env_args"]["env_name"].get<std::string>();
     }
   }
-  require(!pc.obs_keys.empty(), "train: the dataset has no low-dimensional observation keys");
+  keep_cameras(train_store, pc.cameras);
+  keep_cameras(valid_store, pc.cameras);
   const WindowSpec spec{pc.history, pc.horizon, pc.stride};
   auto train_ds = std::make_shared<WindowDataset>(std::make_shared<EpisodeStore>(std::move(train_store)), spec, norm);
   LoaderOptions lo;
   lo.batch_size = std::min(tc.batch, train_ds->size());
   lo.seed = tc.seed;
-  lo.workers = 0;  // low-dim batches are cheap; building them inline keeps the 2 cores for the model
+  // low-dim batches are cheap: built inline, keeping the 2 cores for the model; image batches on one worker
+  lo.workers = pc.cameras.empty() ? 0 : 1;
   DataLoader loader(train_ds, lo);
   std::unique_ptr<DataLoader> valid_loader;
   if (!valid_store.episodes.empty()) {
@@ -201,7 +213,7 @@ TrainResult train_policy(const TrainRequest& req) {
     }
     ++pos.batch;
     const double lr = learning_rate(tc.schedule, tc.lr, step, tc.steps);
-    auto loss = model->head()->loss(b->actions, model->encode(b->obs, b->prev_action), gen);
+    auto loss = model->head()->loss(b->actions, model->encode(policy_input(*b)), gen);
     const double lv = loss.item<double>();
     require(std::isfinite(lv), "training diverged at step " + std::to_string(step) +
                                    " (loss is not finite); lower --lr or raise clip_grad's strictness");

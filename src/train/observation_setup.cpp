@@ -1,0 +1,95 @@
+// Observation modalities of a run resolved against its dataset (observation_setup.hpp).
+#include "train/observation_setup.hpp"
+
+#include <algorithm>
+
+#include "nfp/error.hpp"
+
+namespace nfp {
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace
+
+void resolve_observations(PolicyConfig& pc, const EpisodeStore& train) {
+  for (const auto& m : pc.obs)
+    require(m == "state" || m == "images" || m == "instruction",
+            "--obs: unknown modality '" + m + "'; known: state, images, instruction");
+  require(!pc.obs.empty(), "--obs: name at least one of state, images");
+  const bool state = has_modality(pc, "state"), images = has_modality(pc, "images");
+  require(state || images, "--obs: needs state or images (instruction alone does not say where things are)");
+
+  if (!state) {
+    pc.obs_keys.clear();
+  } else if (!pc.obs_keys.empty()) {
+    for (const auto& k : pc.obs_keys)
+      require(contains(train.obs_keys, k), "--obs-keys: the dataset has no low-dim key '" + k + "'; it has " +
+                                               joined(train.obs_keys));
+  } else if (images && contains(train.obs_keys, "state")) {
+    pc.obs_keys = {"state"};
+  } else {
+    pc.obs_keys = train.obs_keys;
+  }
+  require(!state || !pc.obs_keys.empty(), "--obs state: the dataset has no low-dimensional observation keys");
+
+  if (images) {
+    require(!train.cameras.empty(), "--obs images: the dataset has no camera images; collect with `nfp collect "
+                                    "--images` (or --cameras top,...)");
+    std::vector<std::string> chosen;
+    for (const auto& name : pc.cameras) {
+      const std::string key = contains(train.cameras, name) ? name : name + "_image";
+      require(contains(train.cameras, key),
+              "--cameras: the dataset has no camera '" + name + "'; it has " + joined(train.cameras));
+      chosen.push_back(key);
+    }
+    if (chosen.empty()) chosen = train.cameras;
+    pc.cameras = chosen;
+    std::vector<int64_t> hw;
+    for (size_t c = 0; c < train.cameras.size(); ++c) {
+      if (!contains(chosen, train.cameras[c])) continue;
+      const auto& s = train.camera_shapes[c];  // (H x W x C)
+      require(s.size() == 3 && s[2] == 3, "--obs images: camera '" + train.cameras[c] + "' is not RGB (H x W x 3)");
+      require(hw.empty() || (hw[0] == s[0] && hw[1] == s[1]),
+              "--obs images: the chosen cameras differ in size; pick cameras of one size with --cameras");
+      hw = {s[0], s[1]};
+    }
+    pc.image_hw = hw;
+  } else {
+    pc.cameras.clear();
+    pc.image_hw.clear();
+  }
+
+  if (has_modality(pc, "instruction")) {
+    std::vector<std::string> texts;
+    for (const auto& e : train.episodes)
+      if (!e.instruction.empty()) texts.push_back(e.instruction);
+    require(!texts.empty(), "--obs instruction: the dataset's episodes carry no instructions");
+    pc.instruction_encoder.vocabulary = build_vocabulary(texts).words;
+  }
+}
+
+void keep_cameras(EpisodeStore& store, const std::vector<std::string>& cameras) {
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> shapes;
+  for (size_t c = 0; c < store.cameras.size(); ++c) {
+    if (!contains(cameras, store.cameras[c])) continue;
+    names.push_back(store.cameras[c]);
+    shapes.push_back(store.camera_shapes[c]);
+  }
+  for (auto& e : store.episodes)
+    for (auto it = e.images.begin(); it != e.images.end();)
+      it = contains(names, it->first) ? std::next(it) : e.images.erase(it);
+  store.cameras = names;
+  store.camera_shapes = shapes;
+}
+
+}  // namespace nfp

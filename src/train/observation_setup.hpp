@@ -1,0 +1,22 @@
+// Which observations a new run trains on, resolved against its dataset (PolicyConfig::obs):
+//   state        low-dim keys: --obs-keys if given; with images only the robot's own "state" (proprioception,
+//                so that object positions must come from the cameras); otherwise every low-dim key
+//   images       cameras by name ("top" or "top_image"); all of the dataset's when none are named
+//   instruction  vocabulary from the training episodes' instructions
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nfp/episode_store.hpp"
+#include "nfp/policy.hpp"
+
+namespace nfp {
+
+// Fills obs_keys, cameras, image_hw and the instruction vocabulary of `pc` from `train`; Error on a
+// modality the dataset cannot supply.
+void resolve_observations(PolicyConfig& pc, const EpisodeStore& train);
+
+// Drops every camera but `cameras` from `store` (in memory), so batches build only the images the policy uses.
+void keep_cameras(EpisodeStore& store, const std::vector<std::string>& cameras);
+
+}  // namespace nfp
