@@ -28,6 +28,9 @@ void export_policy(PolicyImpl& policy, const std::filesystem::path& out) {
   require(type == "nina-mlp" || type == "nina-transformer" || type == "nfp-spline",
           "policy head '" + type + "' cannot be exported: the runtime runs flow heads only (nina-mlp, "
           "nina-transformer, nfp-spline)");
+  for (const auto& m : c.obs)
+    require(m == "state", "policy observes '" + m + "': the runtime runs low-dimensional (state) policies only; "
+                          "image and instruction encoders are not exported yet");
   std::shared_ptr<FlowImpl> flow;
   for (const auto& m : policy.head()->named_children())
     if (m.key() == "flow") flow = std::dynamic_pointer_cast<FlowImpl>(m.value());

@@ -111,13 +111,25 @@ StepResult TaskEnv::step(const std::vector<float>& action) {
   std::vector<float> clipped(a.dim);
   for (int i = 0; i < a.dim; ++i) clipped[i] = std::min(std::max(action[i], a.low[i]), a.high[i]);
   apply_action(clipped.data());
+  auto resets = [this] {
+    return d_->warning[mjWARN_BADQPOS].number + d_->warning[mjWARN_BADQVEL].number +
+           d_->warning[mjWARN_BADQACC].number;
+  };
+  const double t_before = d_->time;
+  const int resets_before = resets();
   for (int s = 0; s < substeps_; ++s) {
     before_substep();
     mj_step(m_, d_);
   }
   ++steps_;
+  // When positions, velocities or accelerations blow up, MuJoCo warns and resets the state to the model's
+  // default (time 0): the episode's physics are gone, so it ends here as a failure instead of going on from a
+  // teleported scene. The reset shows as a new warning count or as simulated time short of the time stepped
+  // (a reset clears the counters, so either alone can miss one).
+  const bool diverged = resets() > resets_before || d_->time < t_before + 0.5 * substeps_ * m_->opt.timestep;
+  if (diverged) steps_ = spec_.max_steps;
   StepResult r;
-  r.success = check_success();
+  r.success = !diverged && check_success();
   r.reward = r.success ? 1.0 : 0.0;
   r.done = r.success || steps_ >= spec_.max_steps;
   r.obs = observe();

@@ -135,6 +135,28 @@ TEST(SimEnv, ActionsOutsideTheBoundsAreClipped) {
   EXPECT_EQ(env->get_state(), other->get_state());
 }
 
+// A state whose velocities overflow the solver makes MuJoCo reset the physics (mjWARN_BADQVEL): that step ends
+// the episode as a failure, and stepping on is refused like after any finished episode.
+TEST(SimEnv, DivergedPhysicsEndTheEpisodeAsAFailure) {
+  mju_user_warning = [](const char*) {};  // MuJoCo prints the instability; expected here
+  auto env = make_env("lift");
+  env->reset(0);
+  const std::vector<float> zero(size_t(env->spec().action.dim), 0.f);
+  ASSERT_FALSE(env->step(zero).done);
+  auto s = env->get_state();
+  const mjModel_* m = env->model();
+  for (int i = 0; i < m->nv; ++i) s[size_t(1 + m->nq + i)] = 1e30;  // state = (time, qpos, qvel, ...)
+  env->set_state(s);
+  auto r = env->step(zero);
+  mju_user_warning = nullptr;
+  EXPECT_TRUE(r.done);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reward, 0.0);
+  EXPECT_THROW(env->step(zero), nfp::Error);
+  env->reset(1);  // a new episode starts normally
+  EXPECT_FALSE(env->step(zero).done);
+}
+
 TEST(SimEnv, SetStateRejectsAStateOfTheWrongSize) {
   auto env = make_env("lift");
   env->reset(0);
