@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace nfp::cli {
 
@@ -12,6 +13,9 @@ using CommandSetup = std::function<void(CLI::App& root)>;
 struct CommandRegistrar {
   CommandRegistrar(const std::string& name, CommandSetup setup);
 };
+
+// "a,b,,c" -> {"a", "b", "c"}: comma-separated flag values (empty items dropped).
+std::vector<std::string> split_commas(const std::string& s);
 
 // Prints `json_line` as the last line of stdout (the --json contract).
 void print_json_line(const std::string& json_line);

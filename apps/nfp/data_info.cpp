@@ -1,7 +1,6 @@
 // `nfp data info PATH`: what a demonstration dataset holds (layout, episodes, frames, keys, action
 // statistics, instructions), read without decoding any image.
 #include <cstdio>
-#include <sstream>
 
 #include "command.hpp"
 #include "nfp/episode_store.hpp"
@@ -15,14 +14,6 @@ struct InfoArgs {
   bool json = false;
 };
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string s;
   for (int64_t v : shape) s += (s.empty() ? "" : "x") + std::to_string(v);
@@ -32,7 +23,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 void run_info(const InfoArgs& a) {
   nfp::StoreOptions so;
   so.read.layout = nfp::parse_layout(a.layout);
-  so.read.obs_keys = split_commas(a.obs_keys);
+  so.read.obs_keys = nfp::cli::split_commas(a.obs_keys);
   so.read.action_key = a.action_key;
   so.read.filter = a.filter;
   so.image_memory_budget = 0;  // shapes and low-dim data only: images stay on disk

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "command.hpp"
 #include "nfp/error.hpp"
@@ -17,6 +18,14 @@ static std::map<std::string, CommandSetup>& registry() {
 
 CommandRegistrar::CommandRegistrar(const std::string& name, CommandSetup setup) {
   registry().emplace(name, std::move(setup));
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 void print_json_line(const std::string& json_line) {

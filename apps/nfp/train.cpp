@@ -2,7 +2,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
-#include <sstream>
 
 #include "command.hpp"
 #include "nfp/error.hpp"
@@ -11,14 +10,6 @@
 
 namespace nfp::cli {
 namespace {
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 struct TrainArgs {
   std::string data, policy = "nina-mlp", out, config, task, obs, cameras, encoder, obs_keys;

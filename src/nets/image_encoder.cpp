@@ -70,9 +70,7 @@ void to_json(json& j, const ImageEncoderConfig& c) {
 
 void from_json(const json& j, ImageEncoderConfig& c) {
   const std::string w = "image encoder config";
-  require(j.is_object(), w + ": expected an object");
-  json known = ImageEncoderConfig{};
-  for (const auto& [k, v] : j.items()) require(known.contains(k), w + ": unknown key '" + k + "'");
+  require_known_keys(j, json_keys(json(ImageEncoderConfig{})), w);
   c.type = json_get(j, "type", c.type, w);
   c.width = json_get(j, "width", c.width, w);
   c.conv_channels = json_get(j, "conv_channels", c.conv_channels, w);

@@ -51,9 +51,7 @@ void to_json(json& j, const InstructionEncoderConfig& c) {
 
 void from_json(const json& j, InstructionEncoderConfig& c) {
   const std::string w = "instruction encoder config";
-  require(j.is_object(), w + ": expected an object");
-  json known = InstructionEncoderConfig{};
-  for (const auto& [k, v] : j.items()) require(known.contains(k), w + ": unknown key '" + k + "'");
+  require_known_keys(j, json_keys(json(InstructionEncoderConfig{})), w);
   c.embed_dim = json_get(j, "embed_dim", c.embed_dim, w);
   c.max_tokens = json_get(j, "max_tokens", c.max_tokens, w);
   c.pool = json_get(j, "pool", c.pool, w);

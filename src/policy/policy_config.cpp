@@ -11,9 +11,7 @@ void to_json(json& j, const InferenceOptions& o) {
 
 void from_json(const json& j, InferenceOptions& o) {
   const std::string w = "inference config";
-  require(j.is_object(), w + ": expected an object");
-  json known = InferenceOptions{};
-  for (const auto& [k, v] : j.items()) require(known.contains(k), w + ": unknown key '" + k + "'");
+  require_known_keys(j, json_keys(json(InferenceOptions{})), w);
   o.strategy = json_get(j, "strategy", o.strategy, w);
   o.sigma = json_get(j, "sigma", o.sigma, w);
   o.candidates = json_get(j, "candidates", o.candidates, w);
@@ -48,12 +46,7 @@ void to_json(json& j, const PolicyConfig& c) {
 // Keys absent from `j` keep the values already in `c`, so a partial user config overrides defaults.
 void from_json(const json& j, PolicyConfig& c) {
   const std::string w = "policy config";
-  require(j.is_object(), w + ": expected a JSON object");
-  json known = c;
-  for (const auto& [k, v] : j.items())
-    require(known.contains(k), w + ": unknown key '" + k + "'; known keys: obs_keys, obs_dims, action_dim, history, "
-                                   "horizon, stride, n_action_steps, prev_action, encoder_hidden, encoder_layers, "
-                                   "context_dim, head, inference, task, type");
+  require_known_keys(j, json_keys(json(c)), w);
   c.obs = json_get(j, "obs", c.obs, w);
   c.obs_keys = json_get(j, "obs_keys", c.obs_keys, w);
   c.cameras = json_get(j, "cameras", c.cameras, w);
