@@ -113,11 +113,10 @@ std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim) {
 
 void apply_latency_config(const nlohmann::json& j, LatencyOptions& o) {
   const std::string w = "bench latency config";
-  require(j.is_object(), w + ": expected a JSON object");
-  static const std::vector<std::string> keys = {"task", "horizon", "context_dim", "seconds", "min_calls", "warmup",
-                                                "candidates", "gr_steps", "heads", "head_config", "reference"};
-  for (const auto& [k, v] : j.items())
-    require(std::find(keys.begin(), keys.end(), k) != keys.end(), w + ": unknown key '" + k + "'");
+  require_known_keys(j,
+                     {"task", "horizon", "context_dim", "seconds", "min_calls", "warmup", "candidates", "gr_steps",
+                      "heads", "head_config", "reference"},
+                     w);
   o.task = json_get(j, "task", o.task, w);
   o.horizon = json_get(j, "horizon", o.horizon, w);
   o.context_dim = json_get(j, "context_dim", o.context_dim, w);
