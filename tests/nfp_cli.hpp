@@ -1,12 +1,20 @@
 // Runs the built `nfp` binary from a test (NFP_BIN, set by CTest) and reads its output.
 #pragma once
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
 
 namespace nfp::test {
 
@@ -35,6 +43,40 @@ inline nlohmann::json last_line_json(const std::string& out) {
   std::string s = out;
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return nlohmann::json::parse(s.substr(s.rfind('\n') + 1));
+}
+
+// Spawns `nfp args...` with its output discarded; returns the pid (-1 on failure).
+inline pid_t spawn_nfp(const std::vector<std::string>& args) {
+  const char* bin = std::getenv("NFP_BIN");
+  if (!bin) return -1;
+  std::vector<std::string> argv = {bin};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -1;
+}
+
+// Runs `nfp train args...` (whose --out is `run`), sends Ctrl-C once its first checkpoint exists, and returns
+// the exit status (130 when the run was interrupted and checkpointed; -1 if it could not be started).
+inline int train_interrupted_at_first_checkpoint(const std::vector<std::string>& args, const std::filesystem::path& run) {
+  const pid_t pid = spawn_nfp(args);
+  if (pid <= 0) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!std::filesystem::exists(run / "checkpoint" / "train_state.safetensors") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGINT);
+  int st = 0;
+  if (::waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) return -1;
+  return WEXITSTATUS(st);
 }
 
 }  // namespace nfp::test

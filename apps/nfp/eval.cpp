@@ -46,7 +46,11 @@ void run_eval(const EvalArgs& a) {
   o.episodes = a.episodes;
   o.seed = a.seed;
   o.video_dir = a.video;
-  if (a.instruction_given) o.instruction = a.instruction;
+  if (a.instruction_given) {
+    require(has_modality(policy->config(), "instruction"),
+            "--instruction: this policy does not read instructions (it was trained without --obs ...,instruction)");
+    o.instruction = a.instruction;
+  }
   o.progress = !a.no_progress;
   json info = evaluate_policy(policy, o);
   info["checkpoint"] = a.checkpoint;

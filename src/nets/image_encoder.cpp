@@ -1,6 +1,8 @@
 // Image encoders (nfp/image_encoder.hpp): small conv net, ResNet-18 (GroupNorm), external TorchScript.
 #include "nfp/image_encoder.hpp"
 
+#include <filesystem>
+
 #include <torch/script.h>
 
 #include "nfp/error.hpp"
@@ -37,11 +39,13 @@ torch::nn::Sequential small_conv(int64_t c, int64_t groups) {
 class ScriptedTrunkImpl : public torch::nn::Module {
  public:
   explicit ScriptedTrunkImpl(const std::string& path) {
+    require(std::filesystem::is_regular_file(path), "--encoder torchscript:" + path + ": no such file");
     try {
       module_ = torch::jit::load(path);
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // torch's message runs over many lines (a backtrace): keep the first
+      const std::string what = e.what();
       throw Error("--encoder torchscript:" + path + ": cannot load the TorchScript module (" +
-                  std::string(e.what()).substr(0, 200) + ")");
+                  what.substr(0, std::min<size_t>(what.find('\n'), 200)) + ")");
     }
     module_.eval();
   }

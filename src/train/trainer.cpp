@@ -27,14 +27,35 @@ struct Position {
   int64_t step = 0, epoch = 0, batch = 0;  // next step; loader epoch and batches already taken from it
 };
 
-void save_checkpoint(const fs::path& run, Policy& model, Policy& ema, const AdamW& opt, at::Generator& gen,
+// Every random stream a training step draws from: the trainer's (noise, dropout, ...) and the random-shift
+// streams of the training model's image encoders (one per encoder, seeded as the policy seeds them). All of
+// them go into the train state, so a resumed image run draws the shifts an uninterrupted one would.
+struct TrainRng {
+  at::Generator train;
+  std::vector<at::Generator> shifts;
+};
+
+TrainRng make_train_rng(Policy& model, uint64_t seed) {
+  TrainRng rng{at::make_generator<at::CPUGeneratorImpl>(seed), {}};
+  for (const auto& child : model->named_children()) {  // registration order: image_encoder[_i], i = 0, 1, ...
+    auto enc = std::dynamic_pointer_cast<ImageEncoderImpl>(child.value());
+    if (!enc) continue;
+    rng.shifts.push_back(at::make_generator<at::CPUGeneratorImpl>(model->config().head.seed + 1000 + rng.shifts.size()));
+    enc->set_shift_generator(rng.shifts.back());
+  }
+  return rng;
+}
+
+void save_checkpoint(const fs::path& run, Policy& model, Policy& ema, const AdamW& opt, TrainRng& rng,
                      const Position& pos, const std::string& metrics_csv) {
   StagedDir dir(run / "checkpoint");
   save_policy(ema, dir.path());
   SafeTensorsFile st;
   for (const auto& item : model->named_parameters()) st.tensors["param/" + item.key()] = to_safetensor(item.value());
   for (const auto& [k, v] : opt.state()) st.tensors[k] = to_safetensor(v);
-  st.tensors["rng/train"] = to_safetensor(gen.get_state());
+  st.tensors["rng/train"] = to_safetensor(rng.train.get_state());
+  for (size_t i = 0; i < rng.shifts.size(); ++i)
+    st.tensors["rng/shift" + std::to_string(i)] = to_safetensor(rng.shifts[i].get_state());
   st.tensors["rng/default"] = to_safetensor(at::detail::getDefaultCPUGenerator().get_state());
   st.metadata = {{"step", std::to_string(pos.step)},
                  {"epoch", std::to_string(pos.epoch)},
@@ -45,7 +66,7 @@ void save_checkpoint(const fs::path& run, Policy& model, Policy& ema, const Adam
   write_file_atomic(run / "metrics.csv", metrics_csv);
 }
 
-Position load_checkpoint(const fs::path& run, Policy& model, Policy& ema, AdamW& opt, at::Generator& gen) {
+Position load_checkpoint(const fs::path& run, Policy& model, Policy& ema, AdamW& opt, TrainRng& rng) {
   const fs::path dir = run / "checkpoint";
   load_module(*ema, dir / "model.safetensors");
   auto st = read_safetensors(dir / "train_state.safetensors");
@@ -65,7 +86,11 @@ Position load_checkpoint(const fs::path& run, Policy& model, Policy& ema, AdamW&
     return std::stoll(st.metadata.at(k));
   };
   opt.load_state(os, meta("adam_steps"));
-  gen.set_state(from_safetensor(st.tensors.at("rng/train")));
+  rng.train.set_state(from_safetensor(st.tensors.at("rng/train")));
+  for (size_t i = 0; i < rng.shifts.size(); ++i) {  // absent in checkpoints written before they were saved
+    auto it = st.tensors.find("rng/shift" + std::to_string(i));
+    if (it != st.tensors.end()) rng.shifts[i].set_state(from_safetensor(it->second));
+  }
   at::Generator default_gen = at::detail::getDefaultCPUGenerator();  // shares the default generator's state
   default_gen.set_state(from_safetensor(st.tensors.at("rng/default")));
   return {meta("step"), meta("epoch"), meta("batch")};
@@ -179,12 +204,12 @@ TrainResult train_policy(const TrainRequest& req) {
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (auto& item : model->named_parameters()) named.emplace_back(item.key(), item.value());
   AdamW opt(named, tc.adamw);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(tc.seed + 1);
+  TrainRng rng = make_train_rng(model, tc.seed + 1);
 
   Position pos;
   std::string metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
   if (req.resume) {
-    pos = load_checkpoint(req.out, model, ema, opt, gen);
+    pos = load_checkpoint(req.out, model, ema, opt, rng);
     metrics = metrics_up_to(req.out / "metrics.csv", pos.step);
     if (metrics.empty()) metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
     require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
@@ -213,7 +238,7 @@ TrainResult train_policy(const TrainRequest& req) {
     }
     ++pos.batch;
     const double lr = learning_rate(tc.schedule, tc.lr, step, tc.steps);
-    auto loss = model->head()->loss(b->actions, model->encode(policy_input(*b)), gen);
+    auto loss = model->head()->loss(b->actions, model->encode(policy_input(*b)), rng.train);
     const double lv = loss.item<double>();
     require(std::isfinite(lv), "training diverged at step " + std::to_string(step) +
                                    " (loss is not finite); lower --lr or raise clip_grad's strictness");
@@ -238,10 +263,12 @@ TrainResult train_policy(const TrainRequest& req) {
       loss_sum = 0;
       loss_n = 0;
     }
-    bar.update(pos.step - start_step, {{"loss", lv}, {"lr", lr}, {"valid", valid}});
+    std::vector<std::pair<std::string, double>> figures = {{"loss", lv}, {"lr", lr}};
+    if (std::isfinite(valid)) figures.emplace_back("valid", valid);  // none before the first validation
+    bar.update(pos.step - start_step, figures);
     if (req.on_step) req.on_step(pos.step, lv);
     const bool stop = !last && req.stop_requested && req.stop_requested();
-    if (pos.step % tc.checkpoint_every == 0 || last || stop) save_checkpoint(req.out, model, ema, opt, gen, pos, metrics);
+    if (pos.step % tc.checkpoint_every == 0 || last || stop) save_checkpoint(req.out, model, ema, opt, rng, pos, metrics);
     if (stop) {
       result.interrupted = true;
       break;

@@ -1,23 +1,16 @@
 // `nfp collect` -> `nfp train` -> `nfp eval` end to end through the real binary, on a tiny push-two-goals
 // dataset and a tiny policy: the files each command writes, the --json results, Ctrl-C during training followed
 // by --resume (bit-for-bit equal to an uninterrupted run), and bad input that fails in one line and writes nothing.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "nfp/atomic_file.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp_cli.hpp"
 
-extern char** environ;
 namespace fs = std::filesystem;
 
 namespace nfp {
@@ -107,23 +100,6 @@ TEST_F(PolicyCli, TrainThenEvalWritesTheRunAndLeRobotEvalInfo) {
   }
 }
 
-// Spawns `nfp args...` with its output discarded; returns the pid.
-pid_t spawn_nfp(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {std::getenv("NFP_BIN")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return rc == 0 ? pid : -1;
-}
-
 // Ctrl-C mid-run: the step in progress finishes, is checkpointed, the exit status is 130; --resume then ends
 // with exactly the weights, optimizer state and RNG of a run that was never interrupted.
 TEST_F(PolicyCli, InterruptedTrainingResumesBitForBit) {
@@ -132,19 +108,12 @@ TEST_F(PolicyCli, InterruptedTrainingResumesBitForBit) {
   ASSERT_EQ(a.status, 0) << a.out;
 
   const fs::path run = root_ / "interrupted";
-  pid_t pid = spawn_nfp({"train", "--data", p("d.hdf5"), "--policy", "nina-mlp", "--config", p("tiny.json"), "--steps",
-                         std::to_string(steps), "--out", run.string(), "--no-progress", "--deterministic"});
-  ASSERT_GT(pid, 0);
-  // the first checkpoint (step 10) shows that training is under way; interrupt then
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(run / "checkpoint" / "train_state.safetensors") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ::kill(pid, SIGINT);
-  int st = 0;
-  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
-  ASSERT_TRUE(WIFEXITED(st));
-  ASSERT_EQ(WEXITSTATUS(st), 130) << "not interrupted (finished before the signal, or failed)";
-  auto cfg = json::parse(read_file(run / "train_config.json"));
+  ASSERT_EQ(test::train_interrupted_at_first_checkpoint(
+                {"train", "--data", p("d.hdf5"), "--policy", "nina-mlp", "--config", p("tiny.json"), "--steps",
+                 std::to_string(steps), "--out", run.string(), "--no-progress", "--deterministic"},
+                run),
+            130)
+      << "not interrupted (finished before the signal, or failed)";
   auto partial = read_file(run / "checkpoint" / "model.safetensors");
   EXPECT_NE(partial, read_file(root_ / "straight" / "checkpoint" / "model.safetensors"));
 

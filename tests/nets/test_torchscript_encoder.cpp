@@ -59,7 +59,16 @@ TEST(TorchScriptEncoder, BadFileGivesClearError) {
     ImageEncoder enc(c, 32, 32);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot load the TorchScript module"), std::string::npos) << e.what();
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cannot load the TorchScript module"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "one line, without torch's backtrace: " << what;
+  }
+  c.type = "torchscript:" + (fs::temp_directory_path() / "nfp_no_such_module.pt").string();
+  try {
+    ImageEncoder enc(c, 32, 32);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nfp_no_such_module.pt: no such file"), std::string::npos) << e.what();
   }
   c.type = "torchscript:";
   EXPECT_THROW(ImageEncoder(c, 32, 32), Error);
