@@ -205,7 +205,7 @@ nlohmann::json run_ablations(const AblationOptions& o) {
     ReportTable t;
     t.columns = {"value", "head", "strategy", "success % (mean)", "std", "n", "min", "max"};
     BarChart bars{"Ablation: " + axis + " (" + o.task + ")", "success % (mean, bar = std)", {}, false, {}};
-    LineChart lines{"Data scaling (" + o.task + ")", "demonstrations", "success % (mean)", {}, true};
+    LineChart lines{"Data scaling (" + o.task + ")", "demonstrations", "success % (mean; bar = min..max)", {}, true};
     std::map<std::string, size_t> series;
     for (const auto& s : summary) {
       if (s["axis"] != axis) continue;
@@ -221,6 +221,8 @@ nlohmann::json run_ablations(const AblationOptions& o) {
       }
       lines.series[series[head]].x.push_back(s["x"].get<double>());
       lines.series[series[head]].y.push_back(s["mean"].get<double>());
+      lines.series[series[head]].lo.push_back(s["min"].get<double>());  // whisker: min..max over seeds and blocks
+      lines.series[series[head]].hi.push_back(s["max"].get<double>());
     }
     md += "\n## " + axis + "\n\n" + t.markdown();
     if (bars.bars.empty()) continue;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "nfp/action_head.hpp"
+#include "nfp/bench_e2e.hpp"
 #include "nfp/bench_flops.hpp"
 #include "nfp/bench_latency.hpp"
 #include "nfp/error.hpp"
@@ -26,6 +27,10 @@ struct Row {
   SampleOptions sample;
   InferenceOptions strategy;
   std::vector<double> ms;
+  // end-to-end rows: the whole image policy on one observation (strategy in its config's inference options)
+  std::string encoder;       // "" for head-only rows
+  Policy policy{nullptr};
+  PolicyObservation obs;
 };
 
 double elapsed_ms(Clock::time_point t0) {
@@ -38,6 +43,10 @@ double nearest_rank(const std::vector<double>& sorted, double p) {
 }
 
 void run_once(Row& r, const torch::Tensor& ctx, at::Generator& gen) {
+  if (r.policy) {  // pushes the frame (history of 2: the previous call's frame is reused), encodes, samples
+    r.policy->predict_chunk(r.obs);
+    return;
+  }
   torch::NoGradGuard ng;  // gr switches gradients back on for its own steps
   if (r.mode == "sample")
     r.head->sample(ctx, 1, r.sample, gen);
@@ -58,6 +67,49 @@ HeadConfig head_config(const std::string& type, const LatencyOptions& o, int64_t
   return c;
 }
 
+// End-to-end rows: the CPU-default conv encoder into nfp-spline (sample, SBS), diffusion DDIM and flow matching
+// Euler-4, and full-width ResNet-18 (GroupNorm, as `nfp train --encoder resnet18`) into nfp-spline; one camera at
+// image_size plus state. Only the heads selected by `heads` (all when empty).
+void add_e2e_rows(const LatencyOptions& o, int64_t action_dim, std::vector<Row>& rows) {
+  struct Spec {
+    std::string encoder, head, mode;
+    int64_t steps;
+  };
+  const std::vector<Spec> specs = {{"conv", "nfp-spline", "sample", 0},    {"conv", "nfp-spline", "sbs", 0},
+                                   {"conv", "diffusion", "sample", 10},    {"conv", "flow-matching", "sample", 4},
+                                   {"resnet18", "nfp-spline", "sample", 0}};
+  const std::string px = std::to_string(o.image_size);
+  for (const auto& sp : specs) {
+    if (!o.heads.empty() && std::find(o.heads.begin(), o.heads.end(), sp.head) == o.heads.end()) continue;
+    const HeadConfig cfg = head_config(sp.head, o, action_dim);
+    ImageEncoderConfig enc;
+    enc.type = sp.encoder;
+    if (sp.encoder == "resnet18") enc.width = 1.0;  // what --encoder resnet18 selects
+    Row r;
+    r.type = sp.head;
+    r.mode = sp.mode;
+    r.encoder = sp.encoder;
+    r.policy = make_e2e_policy(o.task, enc, o.image_size, cfg, o.horizon, o.context_dim);
+    r.obs = e2e_observation(r.policy, o.seed);
+    r.head = r.policy->head();
+    auto& inf = r.policy->mutable_config().inference;
+    inf.strategy = sp.mode;
+    inf.candidates = o.candidates;
+    std::string row = sp.head;
+    if (sp.head == "diffusion") {
+      inf.steps = cfg.sampler == "ddim" ? std::min<int64_t>(sp.steps, cfg.train_steps) : cfg.train_steps;
+      row = "diffusion-" + cfg.sampler + "-" + std::to_string(inf.steps);
+    } else if (sp.head == "flow-matching") {
+      inf.steps = sp.steps;
+      row = "flow-matching-" + std::to_string(sp.steps);
+    } else if (sp.mode == "sbs") {
+      row += "-sbs-" + std::to_string(o.candidates);
+    }
+    r.name = "e2e-" + (sp.encoder == "conv" ? "conv" + px : sp.encoder + "-" + px) + "-" + row;
+    rows.push_back(std::move(r));
+  }
+}
+
 std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim) {
   const auto all = head_names();
   for (const auto& h : o.heads)
@@ -70,7 +122,10 @@ std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim) {
     const HeadConfig cfg = head_config(type, o, action_dim);
     ActionHead head = make_head(cfg);
     head->eval();
-    Row base{type, type, "sample", head, {}, {}, {}};
+    Row base;
+    base.name = base.type = type;
+    base.mode = "sample";
+    base.head = head;
     if (head->has_log_prob()) {
       rows.push_back(base);
       Row sbs = base;
@@ -105,6 +160,7 @@ std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim) {
       rows.push_back(base);
     }
   }
+  if (o.end_to_end) add_e2e_rows(o, action_dim, rows);
   require(!rows.empty(), "bench latency: no heads selected");
   return rows;
 }
@@ -115,7 +171,7 @@ void apply_latency_config(const nlohmann::json& j, LatencyOptions& o) {
   const std::string w = "bench latency config";
   require_known_keys(j,
                      {"task", "horizon", "context_dim", "seconds", "min_calls", "warmup", "candidates", "gr_steps",
-                      "heads", "head_config", "reference"},
+                      "heads", "head_config", "reference", "end_to_end", "image_size"},
                      w);
   o.task = json_get(j, "task", o.task, w);
   o.horizon = json_get(j, "horizon", o.horizon, w);
@@ -127,6 +183,8 @@ void apply_latency_config(const nlohmann::json& j, LatencyOptions& o) {
   o.gr_steps = json_get(j, "gr_steps", o.gr_steps, w);
   o.heads = json_get(j, "heads", o.heads, w);
   o.reference = json_get(j, "reference", o.reference, w);
+  o.end_to_end = json_get(j, "end_to_end", o.end_to_end, w);
+  o.image_size = json_get(j, "image_size", o.image_size, w);
   if (j.contains("head_config")) {
     require(j["head_config"].is_object(), w + ": head_config must be an object of head type -> config");
     o.head_overrides = j["head_config"];
@@ -137,6 +195,7 @@ nlohmann::json head_latency(const LatencyOptions& o) {
   require(o.horizon >= 1 && o.context_dim >= 1, "bench latency: horizon and context_dim must be >= 1");
   require(o.seconds >= 0 && o.min_calls >= 1 && o.warmup >= 0, "bench latency: need seconds >= 0, min_calls >= 1, warmup >= 0");
   require(o.candidates >= 1 && o.gr_steps >= 1, "bench latency: candidates and gr_steps must be >= 1");
+  require(!o.end_to_end || o.image_size >= 8, "bench latency: image_size must be >= 8");
   const int64_t action_dim = sim::task_spec(o.task).action.dim;
   configure_threads(o.threads);
   torch::manual_seed(int64_t(o.seed));
@@ -182,7 +241,8 @@ nlohmann::json head_latency(const LatencyOptions& o) {
     heads.push_back({{"name", r.name},
                      {"head", r.type},
                      {"mode", r.mode},
-                     {"params", count_parameters(*r.head)},
+                     {"encoder", r.encoder.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.encoder)},
+                     {"params", r.policy ? count_parameters(*r.policy) : count_parameters(*r.head)},
                      {"flops", flops[i].total},
                      {"flops_matmul", flops[i].matmul},
                      {"flops_conv", flops[i].conv},
@@ -199,8 +259,13 @@ nlohmann::json head_latency(const LatencyOptions& o) {
           {"threads", o.threads},
           {"batch", 1},
           {"reference", o.reference},
-          {"flops_method", "torch legacy profiler op counter (mm, addmm, bmm, mul, add) + conv1d from input shapes"},
-          {"end_to_end", "not measured: no image encoder in src/nets"},
+          {"flops_method", "torch legacy profiler op counter (mm, addmm, bmm, mul, add, conv2d) + conv1d from input shapes"},
+          {"image_size", o.image_size},
+          {"end_to_end",
+           o.end_to_end ? "e2e-* rows: a random-weight image policy (one camera image_size^2 + state, history 2, "
+                          "state MLP), predict_chunk on one observation: frame push, encoder, head, strategy; "
+                          "params are the whole policy's"
+                        : "off"},
           {"heads", heads}};
 }
 

@@ -160,18 +160,29 @@ std::string svg_line_chart(const LineChart& c) {
   std::vector<double> xs, ys;
   for (const auto& l : c.series) {
     require(l.x.size() == l.y.size(), "svg line chart: series '" + l.name + "' has x and y of different lengths");
+    require((l.lo.empty() && l.hi.empty()) || (l.lo.size() == l.x.size() && l.hi.size() == l.x.size()),
+            "svg line chart: series '" + l.name + "' needs lo and hi for every point, or neither");
     xs.insert(xs.end(), l.x.begin(), l.x.end());
     ys.insert(ys.end(), l.y.begin(), l.y.end());
+    ys.insert(ys.end(), l.lo.begin(), l.lo.end());  // whiskers stay inside the axis
+    ys.insert(ys.end(), l.hi.begin(), l.hi.end());
   }
   const Axis ax = make_axis(xs, c.log_x, false), ay = make_axis(ys, false, false);
   std::string s = header(c.title) + y_axis(ay, c.y_label) + x_axis(ax, c.x_label);
   for (size_t k = 0; k < c.series.size(); ++k) {
     const auto& l = c.series[k];
-    std::string pts;
-    for (size_t i = 0; i < l.x.size(); ++i)
-      if (std::isfinite(l.x[i]) && std::isfinite(l.y[i]) && !(c.log_x && l.x[i] <= 0))
-        pts += num(px(ax, l.x[i])) + "," + num(py(ay, l.y[i])) + " ";
-    s += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + kColors[k % 10] + "\" stroke-width=\"2\"/>\n";
+    std::string pts, marks;
+    const std::string color = kColors[k % 10];
+    for (size_t i = 0; i < l.x.size(); ++i) {
+      if (!std::isfinite(l.x[i]) || !std::isfinite(l.y[i]) || (c.log_x && l.x[i] <= 0)) continue;
+      const double x = px(ax, l.x[i]), y = py(ay, l.y[i]);
+      pts += num(x) + "," + num(y) + " ";
+      marks += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"3\" fill=\"" + color + "\"/>\n";
+      if (!l.lo.empty() && std::isfinite(l.lo[i]) && std::isfinite(l.hi[i]) && l.hi[i] > l.lo[i])
+        marks += "<line x1=\"" + num(x) + "\" y1=\"" + num(py(ay, l.lo[i])) + "\" x2=\"" + num(x) + "\" y2=\"" +
+                 num(py(ay, l.hi[i])) + "\" stroke=\"" + color + "\" stroke-width=\"1.5\"/>\n";
+    }
+    s += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + color + "\" stroke-width=\"2\"/>\n" + marks;
     s += "<text x=\"" + num(kW - kRight + 10) + "\" y=\"" + num(kTop + 16 * double(k + 1)) + "\" fill=\"" +
          kColors[k % 10] + "\">" + esc(l.name) + "</text>\n";
   }

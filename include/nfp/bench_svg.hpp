@@ -27,7 +27,8 @@ struct ScatterPlot {
 
 struct LineSeries {
   std::string name;
-  std::vector<double> x, y;  // same length
+  std::vector<double> x, y;  // same length; each point gets a marker
+  std::vector<double> lo, hi;  // optional (x's length): a whisker from lo to hi at each point (e.g. min..max)
 };
 struct LineChart {
   std::string title, x_label, y_label;

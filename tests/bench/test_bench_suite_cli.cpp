@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "nfp_cli.hpp"
 
@@ -94,6 +95,47 @@ TEST_F(BenchMatrixCli, AxesShareModelsWithTheSameResolvedSettings) {
   size_t models = 0;
   for (const auto& e : fs::directory_iterator(dir / "a" / "models")) models += e.is_directory();
   EXPECT_EQ(models, 4u);
+}
+
+// Training seeds are separate models (seed 0 and 1 of each setting), each evaluated on every block.
+TEST_F(BenchMatrixCli, TrainSeedsTrainSeparateModels) {
+  auto r = run_nfp("bench ablations --out " + p("a") + " --axes plu --demos 3 --steps 3 --episodes 1 --eval-seeds 1 "
+                   "--train-seeds 2 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto summary = last_line_json(r.out)["summary"];
+  ASSERT_EQ(summary.size(), 2u);
+  for (const auto& s : summary) EXPECT_EQ(s["n"], 2);  // 2 training seeds x 1 block
+  size_t models = 0;
+  for (const auto& e : fs::directory_iterator(dir / "a" / "models")) models += e.is_directory();
+  EXPECT_EQ(models, 4u);
+  const auto csv = read(dir / "a" / "results.csv");
+  EXPECT_NE(csv.find("PLU off,nina-mlp,sample,1.00,1,"), std::string::npos) << csv;  // a train_seed 1 row
+}
+
+// Data scaling: both heads at every demonstration count, one dataset per count, and the curve with a marker per
+// point (the suite's 10 / 25 / 50 / 100 / 200 demos; 2 training steps keep it fast).
+TEST_F(BenchMatrixCli, DataAxisTrainsBothHeadsAtEveryCount) {
+  auto r = run_nfp("bench ablations --out " + p("a") + " --axes data --steps 2 --episodes 1 --eval-seeds 1 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto summary = last_line_json(r.out)["summary"];
+  ASSERT_EQ(summary.size(), 10u);
+  const std::vector<double> counts = {10, 25, 50, 100, 200};
+  for (size_t i = 0; i < summary.size(); ++i) {
+    EXPECT_EQ(summary[i]["head"], i % 2 == 0 ? "nfp-spline" : "diffusion");
+    EXPECT_EQ(summary[i]["strategy"], i % 2 == 0 ? "sbs" : "sample");
+    EXPECT_DOUBLE_EQ(summary[i]["x"].get<double>(), counts[i / 2]);
+  }
+  size_t models = 0, datasets = 0;
+  for (const auto& e : fs::directory_iterator(dir / "a" / "models")) models += e.is_directory();
+  for (const auto& e : fs::directory_iterator(dir / "a" / "data")) datasets += e.path().extension() == ".hdf5";
+  EXPECT_EQ(models, 10u);
+  EXPECT_EQ(datasets, 5u);
+  const auto svg = read(dir / "a" / "data_scaling.svg");
+  size_t circles = 0;
+  for (size_t i = svg.find("<circle"); i != std::string::npos; i = svg.find("<circle", i + 1)) ++circles;
+  EXPECT_EQ(circles, 10u);
+  EXPECT_NE(svg.find(">nfp-spline</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">diffusion</text>"), std::string::npos);
 }
 
 // --base-run serves every nfp-spline variant whose resolved settings are the defaults (stride 1 here): only

@@ -47,7 +47,27 @@ TEST(SvgPlot, ScatterAndLines) {
   LineChart l{"l", "demos", "%", {{"flow", {10, 50, 200}, {20, 60, 90}}, {"diffusion", {10, 50}, {10, 40}}}, false};
   const auto s = svg_line_chart(l);
   EXPECT_EQ(count(s, "<polyline"), 2u);
+  EXPECT_EQ(count(s, "<circle"), 5u);  // a marker per point
   EXPECT_NE(s.find(">diffusion</text>"), std::string::npos);
+}
+
+TEST(SvgPlot, LineWhiskersSpanLoToHi) {
+  // y axis from the data: whiskers 0..100 must fit, and a whisker's pixel length is proportional to hi - lo
+  LineChart l{"l", "demos", "%", {{"flow", {10, 20}, {50, 50}, {0, 40}, {100, 60}}}, false};
+  const auto s = svg_line_chart(l);
+  std::vector<double> lengths;
+  for (size_t i = s.find("stroke-width=\"1.5\""); i != std::string::npos; i = s.find("stroke-width=\"1.5\"", i + 1)) {
+    const size_t at = s.rfind("<line", i);
+    auto attr = [&](const std::string& name) {
+      const size_t b = s.find(name + "=\"", at) + name.size() + 2;
+      return std::stod(s.substr(b, s.find('"', b) - b));
+    };
+    lengths.push_back(std::abs(attr("y2") - attr("y1")));
+  }
+  ASSERT_EQ(lengths.size(), 2u);
+  EXPECT_NEAR(lengths[0] / lengths[1], 100.0 / 20.0, 0.05);
+  LineChart bad{"l", "x", "y", {{"b", {1, 2}, {1, 2}, {0}, {3}}}, false};
+  EXPECT_THROW(svg_line_chart(bad), Error);
 }
 
 TEST(SvgPlot, RefusesBadInput) {
