@@ -10,7 +10,8 @@ namespace {
 
 void run_bench_runtime(const nfp::bench::RuntimeSpeedOptions& o, bool json) {
   const nlohmann::json r = nfp::bench::runtime_speed(o);
-  std::printf("runtime vs libtorch eager, 1 thread, kernels %s (%s)\n", r["kernels"].get<std::string>().c_str(),
+  std::printf("runtime (%s weights) vs libtorch eager, 1 thread, kernels %s (%s)\n",
+              r["weights"].get<std::string>().c_str(), r["kernels"].get<std::string>().c_str(),
               r["model"]["source"].get<std::string>().c_str());
   std::printf("  agreement on the same latents: max |a - a_torch| %.2e, max |log p - log p_torch| %.2e\n",
               r["max_abs_diff"].get<double>(), r["max_abs_diff_log_prob"].get<double>());
