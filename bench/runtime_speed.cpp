@@ -73,12 +73,17 @@ double runtime_flops(const rt::Model& m, int R) {
   return f;
 }
 
-// Bytes a packed matrix stores, in whatever precision (int8: its per-column scales included).
+// Bytes of a matrix's K x N values in its precision (int8: + its per-column scales). The panels' zero padding
+// is left out: the kernels skip most of it (a last panel is read only as wide as its columns' vectors), so
+// this is the floor.
 double stored_bytes(const rt::PackedMatrix& p) {
-  return double(p.data.size()) * 4 + double(p.bf16.size()) * 2 + double(p.i8.size()) + double(p.scale.size()) * 4;
+  const double n = double(p.K) * p.N;
+  if (p.type == rt::WeightType::BF16) return n * 2;
+  if (p.type == rt::WeightType::I8) return n + double(p.N) * 4;
+  return n * 4;
 }
 
-// Bytes of packed weights a batch-1 sample streams (every matrix once; the panels' zero padding included).
+// Bytes of weights a batch-1 sample must stream (every matrix once).
 double weight_bytes(const rt::Model& m) {
   double b = 0;
   auto lin = [&](const rt::Linear& l) { b += stored_bytes(l.fwd); };
