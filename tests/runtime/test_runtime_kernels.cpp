@@ -100,7 +100,8 @@ TEST(RuntimeKernels, TanhExpMatchesReference) {
 TEST(RuntimeKernels, NarrowGemmMatchesStoredValues) {
   std::mt19937 g(2);
   std::normal_distribution<float> nd;
-  for (auto [M, K, N] : {std::tuple{1, 7, 5}, {1, 291, 70}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32}}) {
+  for (auto [M, K, N] : {std::tuple{1, 7, 5}, {1, 291, 70}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32},
+                         {1, 40, 44}, {1, 20, 60}, {10, 20, 60}}) {
     std::vector<float> a(size_t(M) * K), w(size_t(N) * K), bias(static_cast<size_t>(N)), c0(size_t(M) * N);
     for (auto* v : {&a, &w, &bias, &c0})
       for (auto& x : *v) x = nd(g);
