@@ -34,7 +34,7 @@ struct PackedMatrix {
 PackedMatrix pack_matrix(const float* b, int K, int N, int ldb);
 // Packs the transpose of W (N x K, row-major), i.e. B = W^T: what y = x W^T needs.
 PackedMatrix pack_transposed(const float* w, int N, int K);
-// The same values stored as `type` (F32: a copy). Throws nothing; an all-zero column gets scale 0.
+// The same values stored as `type` (F32: a copy); an all-zero int8 column gets scale 0.
 PackedMatrix narrow_matrix(const PackedMatrix& f32, WeightType type);
 // The stored values back in f32, unpacked: B (K x N) row-major (what the narrow matrix multiplies by).
 std::vector<float> unpack_matrix(const PackedMatrix& m);
