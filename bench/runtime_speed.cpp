@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <time.h>
 #include <unistd.h>
@@ -72,10 +73,20 @@ double runtime_flops(const rt::Model& m, int R) {
   return f;
 }
 
-// Bytes of packed weights a batch-1 sample streams (every matrix once; the panels' zero padding included).
+// Bytes of a matrix's K x N values in its precision (int8: + its per-column scales). The panels' zero padding
+// is left out: the kernels skip most of it (a last panel is read only as wide as its columns' vectors), so
+// this is the floor.
+double stored_bytes(const rt::PackedMatrix& p) {
+  const double n = double(p.K) * p.N;
+  if (p.type == rt::WeightType::BF16) return n * 2;
+  if (p.type == rt::WeightType::I8) return n + double(p.N) * 4;
+  return n * 4;
+}
+
+// Bytes of weights a batch-1 sample must stream (every matrix once).
 double weight_bytes(const rt::Model& m) {
   double b = 0;
-  auto lin = [&](const rt::Linear& l) { b += double(l.fwd.data.size()) * 4; };
+  auto lin = [&](const rt::Linear& l) { b += stored_bytes(l.fwd); };
   auto mlp = [&](const rt::MlpNet& n) {
     for (const auto& l : n.hidden_x) lin(l);
     lin(n.out);
@@ -83,7 +94,7 @@ double weight_bytes(const rt::Model& m) {
   };
   if (m.encoder.present) mlp(m.encoder.net);
   for (const auto& L : m.layers) {
-    if (L.kind == rt::LayerKind::PLU) b += double(L.w_inv.data.size()) * 4;
+    if (L.kind == rt::LayerKind::PLU) b += stored_bytes(L.w_inv);
     for (const auto& n : L.nets) {
       if (!n.transformer) {
         mlp(n.mlp);
@@ -182,10 +193,39 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   }
   const auto& fc = flow->config();
   const int D = int(fc.dim), C = int(fc.context_dim), B = o.batch;
-  runtime::Model model(path.string());
-  const rt::Model internal = rt::load_model(path.string());
+  // One runtime model per weight precision, all from the same file; the first listed f32 (else the first
+  // listed) is the primary one whose figures stay at the top level of the result.
+  struct Prec {
+    std::string name;
+    std::unique_ptr<runtime::Model> model;
+    std::unique_ptr<runtime::Workspace> ws;
+    rt::Model internal;
+    double diff = 0, diff_lp = 0;
+    std::vector<double> r1, rB, cr1, crB, lat, lat_cpu;
+  };
+  if (o.weights.empty()) throw Error("--weights lists no precision; pass some of f32,bf16,int8");
+  std::vector<Prec> precs;
+  for (const auto& w : o.weights) {
+    Prec p;
+    p.name = w;
+    try {
+      p.model = std::make_unique<runtime::Model>(path.string(), w);
+      p.internal = rt::load_model(path.string(), rt::parse_weight_type(w));
+    } catch (const std::exception& e) {
+      std::filesystem::remove(path);
+      throw Error(std::string("--weights: ") + e.what());
+    }
+    p.ws = std::make_unique<runtime::Workspace>(*p.model, B);
+    precs.push_back(std::move(p));
+  }
   std::filesystem::remove(path);
-  runtime::Workspace ws(model, B);
+  size_t primary = 0;
+  for (size_t i = 0; i < precs.size(); ++i)
+    if (precs[i].name == "f32") {
+      primary = i;
+      break;
+    }
+  const runtime::Model& model = *precs[primary].model;
 
   // One observation in raw units; torch normalizes it (and, for a policy, encodes it) inside every timed
   // call, as the runtime does.
@@ -218,30 +258,32 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   auto ctxB = C ? ctx1.expand({B, C}).contiguous() : torch::Tensor();
   auto z1 = torch::randn({1, D}), zB = torch::randn({B, D});
 
-  // Agreement on the same latents (normalized units; a density checkpoint's actions are compared
-  // normalized: the runtime's raw output is mapped back).
-  double diff = 0, diff_lp = 0;
+  // Agreement on the same latents with libtorch (always f32), per precision (normalized units; a density
+  // checkpoint's actions are compared normalized: the runtime's raw output is mapped back).
   {
+    auto ref = flow->sample_from(zB, ctxB);
+    if (policy) ref.x = ref.x.clamp(-1.0, 1.0);  // the runtime returns the policy's clamped chunk
     std::vector<float> x(size_t(B) * D), zv(zB.data_ptr<float>(), zB.data_ptr<float>() + zB.numel());
     std::vector<double> lp(static_cast<size_t>(B));
-    if (ws.sample_latent(obs_v, zv, B, x, lp.data()) != NFP_RT_OK) throw Error("runtime sample failed");
-    auto ref = flow->sample_from(zB, ctxB);
-    auto xr = torch::from_blob(x.data(), {B, D}).clone();
-    if (density) {
-      auto mean = torch::tensor(density->config().mean).to(torch::kFloat32), sd = torch::tensor(density->config().std).to(torch::kFloat32);
-      xr = (xr - mean) / sd;
+    for (auto& p : precs) {
+      if (p.ws->sample_latent(obs_v, zv, B, x, lp.data()) != NFP_RT_OK) throw Error("runtime sample failed");
+      auto xr = torch::from_blob(x.data(), {B, D}).clone();
+      if (density) {
+        auto mean = torch::tensor(density->config().mean).to(torch::kFloat32), sd = torch::tensor(density->config().std).to(torch::kFloat32);
+        xr = (xr - mean) / sd;
+      }
+      if (policy) {  // raw, clamped chunks: back to normalized units
+        const auto& pc = policy->config();
+        xr = policy->normalizer().normalize("action", xr.view({B, pc.horizon, pc.action_dim})).view({B, D});
+      }
+      p.diff = (xr - ref.x).abs().max().item<double>();
+      p.diff_lp = (torch::tensor(lp) - ref.log_prob.to(torch::kFloat64)).abs().max().item<double>();
     }
-    if (policy) {  // raw, clamped chunks: back to normalized units, against torch's clamped chunk
-      const auto& pc = policy->config();
-      xr = policy->normalizer().normalize("action", xr.view({B, pc.horizon, pc.action_dim})).view({B, D});
-      ref.x = ref.x.clamp(-1.0, 1.0);
-    }
-    diff = (xr - ref.x).abs().max().item<double>();
-    diff_lp = (torch::tensor(lp) - ref.log_prob.to(torch::kFloat64)).abs().max().item<double>();
   }
 
-  // Interleaved rounds: torch b1, runtime b1, torch bB, runtime SBS-B; wall and thread CPU time of each.
-  std::vector<double> t1, r1, tB, rB, ct1, cr1, ctB, crB;
+  // Interleaved rounds: torch b1, runtime b1 (each precision), torch bB, runtime SBS-B (each precision);
+  // wall and thread CPU time of each.
+  std::vector<double> t1, tB, ct1, ctB;
   std::vector<float> act(static_cast<size_t>(D));
   double lp = 0;
   for (int round = -3; round < o.rounds; ++round) {  // 3 warm-up rounds
@@ -249,88 +291,103 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     auto t = Clock::now();
     flow->sample_from(z1, context());
     const double a = ms_since(t), ca = cpu_ms() - c0;
-    c0 = cpu_ms();
-    t = Clock::now();
-    ws.sample(obs_v, 1.0f, uint64_t(round + 100), act, &lp);
-    const double b = ms_since(t), cb = cpu_ms() - c0;
+    for (auto& p : precs) {
+      c0 = cpu_ms();
+      t = Clock::now();
+      p.ws->sample(obs_v, 1.0f, uint64_t(round + 100), act, &lp);
+      const double b = ms_since(t), cb = cpu_ms() - c0;
+      if (round >= 0) p.r1.push_back(b), p.cr1.push_back(cb);
+    }
     c0 = cpu_ms();
     t = Clock::now();
     auto cB = context();
     flow->sample_from(zB, C ? cB.expand({B, C}) : cB);
     const double c = ms_since(t), cc = cpu_ms() - c0;
-    c0 = cpu_ms();
-    t = Clock::now();
-    ws.sbs(obs_v, B, 1.0f, uint64_t(round + 100), act, &lp);
-    const double d = ms_since(t), cd = cpu_ms() - c0;
-    if (round >= 0) {
-      t1.push_back(a), r1.push_back(b), tB.push_back(c), rB.push_back(d);
-      ct1.push_back(ca), cr1.push_back(cb), ctB.push_back(cc), crB.push_back(cd);
+    for (auto& p : precs) {
+      c0 = cpu_ms();
+      t = Clock::now();
+      p.ws->sbs(obs_v, B, 1.0f, uint64_t(round + 100), act, &lp);
+      const double d = ms_since(t), cd = cpu_ms() - c0;
+      if (round >= 0) p.rB.push_back(d), p.crB.push_back(cd);
     }
+    if (round >= 0) t1.push_back(a), tB.push_back(c), ct1.push_back(ca), ctB.push_back(cc);
   }
   const Peaks peaks = matmul_peaks();
   const double peak_torch = peaks.torch, peak_rt = peaks.runtime;
   const double roofline = std::max(peak_torch, peak_rt), roofline_cpu = std::max(peaks.torch_cpu, peaks.runtime_cpu);
-  const double flops = runtime_flops(internal, B);
-  const double gflops = flops / (median(rB) * 1e6), gflops_cpu = flops / (median(crB) * 1e6);
-  // The roofline is a best-of measurement; under load the fair comparison is SBS's best round too.
-  const double gflops_best = flops / (*std::min_element(rB.begin(), rB.end()) * 1e6);
-  const double wbytes = weight_bytes(internal), gbps = stream_gbps(wbytes);
-  const double floor_ms = wbytes / (gbps * 1e6);
+  const double flops = runtime_flops(precs[primary].internal, B);
 
-  std::vector<double> lat, lat_cpu;
-  lat.reserve(size_t(o.jitter_calls));
-  lat_cpu.reserve(size_t(o.jitter_calls));
-  for (int i = 0; i < o.jitter_calls; ++i) {
-    const double c0 = cpu_ms();
-    auto t = Clock::now();
-    ws.sample(obs_v, 1.0f, uint64_t(i), act, &lp);
-    lat.push_back(ms_since(t) * 1000.0);
-    lat_cpu.push_back((cpu_ms() - c0) * 1000.0);
+  // Latency distribution: o.jitter_calls batch-1 samples per precision, one precision after the other.
+  for (auto& p : precs) {
+    p.lat.reserve(size_t(o.jitter_calls));
+    p.lat_cpu.reserve(size_t(o.jitter_calls));
+    for (int i = 0; i < o.jitter_calls; ++i) {
+      const double c0 = cpu_ms();
+      auto t = Clock::now();
+      p.ws->sample(obs_v, 1.0f, uint64_t(i), act, &lp);
+      p.lat.push_back(ms_since(t) * 1000.0);
+      p.lat_cpu.push_back((cpu_ms() - c0) * 1000.0);
+    }
   }
-  const double p50 = percentile(lat, 0.5), p99 = percentile(lat, 0.99);
-  return {{"model", model_desc},
-          {"kernels", model.info().kernels},
-          {"threads", 1},
-          {"max_abs_diff", diff},
-          {"max_abs_diff_log_prob", diff_lp},
-          {"torch_ms_batch1", median(t1)},
-          {"runtime_ms_batch1", median(r1)},
-          {"speedup_batch1", median(t1) / median(r1)},
-          {"batch", B},
-          {"torch_ms_batch128", median(tB)},
-          {"runtime_ms_sbs128", median(rB)},
-          {"speedup_batch128", median(tB) / median(rB)},
-          {"sbs128_gflop", flops / 1e9},
-          {"sbs128_gflops", gflops},
-          {"roofline_gflops", roofline},
-          {"roofline_openblas_gflops", peak_torch},
-          {"roofline_runtime_kernel_gflops", peak_rt},
-          {"roofline_ratio", roofline / gflops},
-          {"sbs128_gflops_best", gflops_best},
-          {"roofline_ratio_best", roofline / gflops_best},
-          {"weight_mb", wbytes / 1e6},
-          {"stream_gbps", gbps},
-          {"batch1_floor_ms", floor_ms},
-          {"runtime_batch1_over_floor", median(r1) / floor_ms},
-          {"runtime_ms_batch1_best", *std::min_element(r1.begin(), r1.end())},
-          {"calls", o.jitter_calls},
-          {"p50_us", p50},
-          {"p99_us", p99},
-          {"p99_over_p50", p99 / p50},
-          {"max_us", *std::max_element(lat.begin(), lat.end())},
-          {"workspace_bytes", ws.bytes()},
-          // The same figures in thread CPU time (see cpu_ms): what the code costs when it has the core.
-          {"cpu_torch_ms_batch1", median(ct1)},
-          {"cpu_runtime_ms_batch1", median(cr1)},
-          {"cpu_speedup_batch1", median(ct1) / median(cr1)},
-          {"cpu_torch_ms_batch128", median(ctB)},
-          {"cpu_runtime_ms_sbs128", median(crB)},
-          {"cpu_sbs128_gflops", gflops_cpu},
-          {"cpu_roofline_gflops", roofline_cpu},
-          {"cpu_roofline_ratio", roofline_cpu / gflops_cpu},
-          {"cpu_p50_us", percentile(lat_cpu, 0.5)},
-          {"cpu_p99_us", percentile(lat_cpu, 0.99)},
-          {"cpu_p99_over_p50", percentile(lat_cpu, 0.99) / percentile(lat_cpu, 0.5)}};
+
+  nlohmann::json per = nlohmann::json::object();
+  for (const auto& p : precs) {
+    const double gflops = flops / (median(p.rB) * 1e6), gflops_cpu = flops / (median(p.crB) * 1e6);
+    // The roofline is a best-of measurement; under load the fair comparison is SBS's best round too.
+    const double gflops_best = flops / (*std::min_element(p.rB.begin(), p.rB.end()) * 1e6);
+    const double wbytes = weight_bytes(p.internal), gbps = stream_gbps(wbytes);
+    const double floor_ms = wbytes / (gbps * 1e6);
+    const double p50 = percentile(p.lat, 0.5), p99 = percentile(p.lat, 0.99);
+    per[p.name] = {{"weights", p.name},
+                   {"max_abs_diff", p.diff},
+                   {"max_abs_diff_log_prob", p.diff_lp},
+                   {"runtime_ms_batch1", median(p.r1)},
+                   {"speedup_batch1", median(t1) / median(p.r1)},
+                   {"runtime_ms_batch1_best", *std::min_element(p.r1.begin(), p.r1.end())},
+                   {"runtime_ms_sbs128", median(p.rB)},
+                   {"speedup_batch128", median(tB) / median(p.rB)},
+                   {"sbs128_gflops", gflops},
+                   {"roofline_ratio", roofline / gflops},
+                   {"sbs128_gflops_best", gflops_best},
+                   {"roofline_ratio_best", roofline / gflops_best},
+                   {"weight_mb", wbytes / 1e6},
+                   {"stream_gbps", gbps},
+                   {"batch1_floor_ms", floor_ms},
+                   {"runtime_batch1_over_floor", median(p.r1) / floor_ms},
+                   {"p50_us", p50},
+                   {"p99_us", p99},
+                   {"p99_over_p50", p99 / p50},
+                   {"max_us", *std::max_element(p.lat.begin(), p.lat.end())},
+                   // The same figures in thread CPU time (see cpu_ms): what the code costs when it has the core.
+                   {"cpu_runtime_ms_batch1", median(p.cr1)},
+                   {"cpu_speedup_batch1", median(ct1) / median(p.cr1)},
+                   {"cpu_runtime_ms_sbs128", median(p.crB)},
+                   {"cpu_sbs128_gflops", gflops_cpu},
+                   {"cpu_roofline_ratio", roofline_cpu / gflops_cpu},
+                   {"cpu_p50_us", percentile(p.lat_cpu, 0.5)},
+                   {"cpu_p99_us", percentile(p.lat_cpu, 0.99)},
+                   {"cpu_p99_over_p50", percentile(p.lat_cpu, 0.99) / percentile(p.lat_cpu, 0.5)}};
+  }
+  // The top level: the primary precision's figures under their historical names, plus the torch side.
+  nlohmann::json r = per[precs[primary].name];
+  r["model"] = model_desc;
+  r["kernels"] = model.info().kernels;
+  r["threads"] = 1;
+  r["weights"] = precs[primary].name;
+  r["batch"] = B;
+  r["calls"] = o.jitter_calls;
+  r["torch_ms_batch1"] = median(t1);
+  r["torch_ms_batch128"] = median(tB);
+  r["sbs128_gflop"] = flops / 1e9;
+  r["roofline_gflops"] = roofline;
+  r["roofline_openblas_gflops"] = peak_torch;
+  r["roofline_runtime_kernel_gflops"] = peak_rt;
+  r["workspace_bytes"] = precs[primary].ws->bytes();
+  r["cpu_torch_ms_batch1"] = median(ct1);
+  r["cpu_torch_ms_batch128"] = median(ctB);
+  r["cpu_roofline_gflops"] = roofline_cpu;
+  r["precisions"] = per;
+  return r;
 }
 
 }  // namespace nfp::bench

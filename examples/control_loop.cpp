@@ -5,6 +5,7 @@
 // jitter, deadline misses (ticks whose work overran the period) and the episodes' success rate.
 //
 //   nfp_control_loop policy.nfpr [--task T] [--rate HZ] [--episodes E] [--seed S] [--sigma S] [--sbs N]
+//                    [--weights f32|bf16|int8]
 //
 // The runtime call allocates nothing (its workspace is made before the loop); the simulator's observation
 // maps and this file's bookkeeping do, outside the timed policy call.
@@ -68,11 +69,12 @@ Contract read_contract(const nfp::runtime::Model& model) {
 int main(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') {
     std::fprintf(stderr,
-                 "usage: %s policy.nfpr [--task T] [--rate HZ] [--episodes E] [--seed S] [--sigma S] [--sbs N]\n",
+                 "usage: %s policy.nfpr [--task T] [--rate HZ] [--episodes E] [--seed S] [--sigma S] [--sbs N] "
+                 "[--weights f32|bf16|int8]\n",
                  argv[0]);
     return 2;
   }
-  std::string task;
+  std::string task, weights = "f32";
   double rate = 0, sigma = -1;
   int episodes = 3, sbs = 1;
   uint64_t seed = 100000;
@@ -89,13 +91,14 @@ int main(int argc, char** argv) {
     else if (k == "--seed") seed = std::strtoull(v, nullptr, 10);
     else if (k == "--sigma") sigma = std::atof(v);
     else if (k == "--sbs") sbs = std::atoi(v);
+    else if (k == "--weights") weights = v;
     else {
       std::fprintf(stderr, "error: unknown option %s\n", k.c_str());
       return 2;
     }
   }
   try {
-    nfp::runtime::Model model(argv[1]);
+    nfp::runtime::Model model(argv[1], weights);
     const nfp_rt_info& info = model.info();
     const Contract c = read_contract(model);
     if (task.empty()) task = c.task;
@@ -167,8 +170,8 @@ int main(int argc, char** argv) {
         deadline += period;
       }
     }
-    std::printf("%s: %d episodes, %d ticks at %.1f Hz (%s kernels, %d policy calls, %s)\n", task.c_str(), episodes,
-                ticks, rate, info.kernels, int(call_us.size()),
+    std::printf("%s: %d episodes, %d ticks at %.1f Hz (%s kernels, %s weights, %d policy calls, %s)\n", task.c_str(),
+                episodes, ticks, rate, info.kernels, info.weights, int(call_us.size()),
                 sbs > 1 ? ("SBS-" + std::to_string(sbs)).c_str() : "sample");
     std::printf("policy call: p50 %.1f us  p99 %.1f us  max %.1f us\n", pct(call_us, 0.5), pct(call_us, 0.99),
                 pct(call_us, 1.0));

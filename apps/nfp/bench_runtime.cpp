@@ -3,13 +3,15 @@
 
 #include "command.hpp"
 #include "nfp/bench_runtime.hpp"
+#include "nfp/error.hpp"
 
 namespace nfp::cli {
 namespace {
 
 void run_bench_runtime(const nfp::bench::RuntimeSpeedOptions& o, bool json) {
   const nlohmann::json r = nfp::bench::runtime_speed(o);
-  std::printf("runtime vs libtorch eager, 1 thread, kernels %s (%s)\n", r["kernels"].get<std::string>().c_str(),
+  std::printf("runtime (%s weights) vs libtorch eager, 1 thread, kernels %s (%s)\n",
+              r["weights"].get<std::string>().c_str(), r["kernels"].get<std::string>().c_str(),
               r["model"]["source"].get<std::string>().c_str());
   std::printf("  agreement on the same latents: max |a - a_torch| %.2e, max |log p - log p_torch| %.2e\n",
               r["max_abs_diff"].get<double>(), r["max_abs_diff_log_prob"].get<double>());
@@ -35,6 +37,17 @@ void run_bench_runtime(const nfp::bench::RuntimeSpeedOptions& o, bool json) {
               r["cpu_speedup_batch1"].get<double>(), r["cpu_sbs128_gflops"].get<double>(),
               r["cpu_roofline_ratio"].get<double>(), r["cpu_roofline_gflops"].get<double>(),
               r["cpu_p99_over_p50"].get<double>());
+  std::printf("  per weight precision (libtorch f32 batch 1: %.3f ms wall, %.3f ms CPU):\n", r["torch_ms_batch1"].get<double>(),
+              r["cpu_torch_ms_batch1"].get<double>());
+  std::printf("    %-5s %8s %8s %8s %8s %9s %9s %8s %8s %7s %7s\n", "", "MB", "b1 ms", "b1 CPU", "speedup", "CPU spdup",
+              "SBS ms", "|da|", "|dlogp|", "p99/50", "CPU");
+  for (const auto& [name, p] : r["precisions"].items())
+    std::printf("    %-5s %8.1f %8.3f %8.3f %7.1fx %8.1fx %9.2f %8.1e %8.1e %7.2f %7.2f\n", name.c_str(),
+                p["weight_mb"].get<double>(), p["runtime_ms_batch1"].get<double>(), p["cpu_runtime_ms_batch1"].get<double>(),
+                p["speedup_batch1"].get<double>(), p["cpu_speedup_batch1"].get<double>(),
+                p["runtime_ms_sbs128"].get<double>(), p["max_abs_diff"].get<double>(),
+                p["max_abs_diff_log_prob"].get<double>(), p["p99_over_p50"].get<double>(),
+                p["cpu_p99_over_p50"].get<double>());
   if (json) print_json_line(r.dump());
 }
 
@@ -48,8 +61,18 @@ void setup_bench_runtime(CLI::App& root) {
   cmd->add_option("--rounds", o->rounds, "Interleaved timing rounds")->check(CLI::PositiveNumber);
   cmd->add_option("--batch", o->batch, "SBS samples (the batch compared with torch)")->check(CLI::PositiveNumber);
   cmd->add_option("--calls", o->jitter_calls, "Batch-1 calls for the latency distribution")->check(CLI::PositiveNumber);
+  auto weights = std::make_shared<std::string>("f32,bf16,int8");
+  cmd->add_option("--weights", *weights,
+                  "Runtime weight precisions, comma-separated: f32, bf16, int8 (libtorch is always f32)")
+      ->capture_default_str();
   cmd->add_flag("--json", *json, "Print one JSON object as the last line");
-  cmd->callback([o, json] { run_bench_runtime(*o, *json); });
+  cmd->callback([o, json, weights] {
+    o->weights = split_commas(*weights);
+    for (const auto& w : o->weights)
+      if (w != "f32" && w != "bf16" && w != "int8")
+        throw nfp::Error("--weights: unknown precision '" + w + "'; expected f32, bf16 or int8");
+    run_bench_runtime(*o, *json);
+  });
 }
 
 }  // namespace

@@ -43,10 +43,25 @@ typedef struct {
   const char* kind;   /* "flow", "density" or "policy" */
   const char* kernels; /* the compute kernels in use: "avx512", "avx2" or "generic" */
   float sigma;         /* the base std the policy was configured to sample with (1 for flow / density) */
+  const char* weights; /* storage of the conditioners' Linear weights: "f32", "bf16" or "int8" */
 } nfp_rt_info;
+
+/* Load-time options (zero-initialize, then set what you need). */
+typedef struct {
+  /* Storage precision of the coupling conditioners' Linear weights (weight-only: activations, accumulation,
+   * biases, norms and the coupling math stay f32): NULL, "" or "f32" (as exported; agrees with libtorch to
+   * ~1e-4), "bf16" (round to nearest even), "int8" (symmetric, one f32 scale per output row, round to
+   * nearest). Fewer bytes per weight make the batch-1 call, which streams every weight, faster; accuracy:
+   * docs/RUNTIME.md. */
+  const char* weights;
+} nfp_rt_load_options;
 
 /* Loads an .nfpr file. On failure returns NULL and writes a one-line message to error (if not NULL). */
 nfp_rt_model* nfp_rt_model_load(const char* path, char* error, size_t error_size);
+/* The same with options (NULL: the defaults, i.e. nfp_rt_model_load). An unknown weights value fails like a
+ * bad file: NULL and one line in error. */
+nfp_rt_model* nfp_rt_model_load_ex(const char* path, const nfp_rt_load_options* options, char* error,
+                                   size_t error_size);
 void nfp_rt_model_free(nfp_rt_model* model);
 void nfp_rt_model_info(const nfp_rt_model* model, nfp_rt_info* info);
 /* The JSON config embedded in the file (valid while the model lives). */

@@ -13,9 +13,12 @@ namespace nfp::runtime {
 
 class Model {
  public:
-  explicit Model(const std::string& path) {
+  // weights: "f32" (default), "bf16" or "int8" (nfp_rt_load_options).
+  explicit Model(const std::string& path, const std::string& weights = "f32") {
     char err[1024] = {0};
-    ptr_.reset(nfp_rt_model_load(path.c_str(), err, sizeof err));
+    nfp_rt_load_options options{};
+    options.weights = weights.c_str();
+    ptr_.reset(nfp_rt_model_load_ex(path.c_str(), &options, err, sizeof err));
     if (!ptr_) throw std::runtime_error(err);
     nfp_rt_model_info(ptr_.get(), &info_);
   }

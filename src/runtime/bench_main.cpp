@@ -10,6 +10,14 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--checkpoint")) o.checkpoint = argv[i + 1];
     else if (!std::strcmp(argv[i], "--rounds")) o.rounds = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--calls")) o.jitter_calls = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--weights")) {  // comma-separated, as `nfp bench runtime --weights`
+      o.weights.clear();
+      for (const char *s = argv[i + 1], *e; *s; s = *e ? e + 1 : e) {
+        e = std::strchr(s, ',');
+        if (!e) e = s + std::strlen(s);
+        o.weights.emplace_back(s, e);
+      }
+    }
   }
   std::printf("%s\n", nfp::bench::runtime_speed(o).dump().c_str());
   return 0;

@@ -83,9 +83,15 @@ void run_inverse(Workspace& w, int n) {
 extern "C" {
 
 nfp_rt_model* nfp_rt_model_load(const char* path, char* error, size_t error_size) {
+  return nfp_rt_model_load_ex(path, nullptr, error, error_size);
+}
+
+nfp_rt_model* nfp_rt_model_load_ex(const char* path, const nfp_rt_load_options* options, char* error,
+                                   size_t error_size) {
   try {
     if (!path) throw nfp::rt::LoadError("no path given");
-    return new nfp_rt_model{nfp::rt::load_model(path)};
+    const auto weights = nfp::rt::parse_weight_type(options && options->weights ? options->weights : "");
+    return new nfp_rt_model{nfp::rt::load_model(path, weights)};
   } catch (const std::exception& e) {
     if (error && error_size) {
       std::strncpy(error, e.what(), error_size - 1);
@@ -110,6 +116,7 @@ void nfp_rt_model_info(const nfp_rt_model* model, nfp_rt_info* info) {
   info->kind = m.kind.c_str();
   info->sigma = m.sigma;
   info->kernels = nfp::rt::kernels().name;
+  info->weights = nfp::rt::weight_type_name(m.weights);
 }
 
 const char* nfp_rt_model_config(const nfp_rt_model* model) { return model->m.config_json.c_str(); }

@@ -1,6 +1,8 @@
 // Packing, variant dispatch and scalar helpers.
 #include "runtime/kernels.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -31,6 +33,76 @@ PackedMatrix pack_transposed(const float* w, int N, int K) {
   for (int n = 0; n < N; ++n)
     for (int k = 0; k < K; ++k) t[size_t(k) * N + n] = w[size_t(n) * K + k];
   return pack_matrix(t.data(), K, N, N);
+}
+
+uint16_t f32_to_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // NaN: keep it a (quiet) NaN
+  u += 0x7fffu + ((u >> 16) & 1u);                                           // round to nearest, ties to even
+  return uint16_t(u >> 16);
+}
+
+const char* weight_type_name(WeightType t) {
+  return t == WeightType::BF16 ? "bf16" : t == WeightType::I8 ? "int8" : "f32";
+}
+
+PackedMatrix narrow_matrix(const PackedMatrix& f, WeightType type) {
+  PackedMatrix m;
+  m.K = f.K;
+  m.N = f.N;
+  m.type = type;
+  if (type == WeightType::F32) {
+    m.data = f.data;
+  } else if (type == WeightType::BF16) {
+    m.bf16.resize(f.data.size());
+    for (size_t i = 0; i < f.data.size(); ++i) m.bf16[i] = f32_to_bf16(f.data[i]);
+  } else {
+    const int panels = (f.N + kPanel - 1) / kPanel;
+    m.scale.assign(size_t(panels) * kPanel, 0.0f);
+    m.i8.resize(f.data.size());
+    for (int p = 0; p < panels; ++p) {
+      const float* src = f.data.data() + size_t(p) * f.K * kPanel;
+      float* sc = m.scale.data() + size_t(p) * kPanel;
+      for (int j = 0; j < kPanel; ++j) {
+        float mx = 0;
+        for (int k = 0; k < f.K; ++k) mx = std::max(mx, std::abs(src[size_t(k) * kPanel + j]));
+        sc[j] = mx / 127.0f;
+      }
+      int8_t* dst = m.i8.data() + size_t(p) * f.K * kPanel;
+      for (int k = 0; k < f.K; ++k)
+        for (int j = 0; j < kPanel; ++j) {
+          const float v = src[size_t(k) * kPanel + j];
+          const float q = sc[j] > 0 ? std::nearbyint(v / sc[j]) : 0.0f;  // |v| <= 127 sc: q in [-127, 127]
+          dst[size_t(k) * kPanel + j] = int8_t(std::clamp(q, -127.0f, 127.0f));
+        }
+    }
+  }
+  return m;
+}
+
+void dequantize_panel(const PackedMatrix& m, int p, int k0, int kc, float* out) {
+  const size_t base = (size_t(p) * m.K + size_t(k0)) * kPanel, n = size_t(kc) * kPanel;
+  if (m.type == WeightType::F32) {
+    std::memcpy(out, m.data.data() + base, n * sizeof(float));
+  } else if (m.type == WeightType::BF16) {
+    for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(m.bf16[base + i]);
+  } else {
+    const float* sc = m.scale.data() + size_t(p) * kPanel;
+    for (size_t i = 0; i < n; ++i) out[i] = float(m.i8[base + i]) * sc[i % kPanel];
+  }
+}
+
+std::vector<float> unpack_matrix(const PackedMatrix& m) {
+  std::vector<float> b(size_t(m.K) * m.N), panel(size_t(m.K) * kPanel);
+  const int panels = (m.N + kPanel - 1) / kPanel;
+  for (int p = 0; p < panels; ++p) {
+    dequantize_panel(m, p, 0, m.K, panel.data());
+    for (int k = 0; k < m.K; ++k)
+      for (int j = 0; j < kPanel && p * kPanel + j < m.N; ++j)
+        b[size_t(k) * m.N + p * kPanel + j] = panel[size_t(k) * kPanel + j];
+  }
+  return b;
 }
 
 const Kernels& kernels_generic() { return generic::table; }

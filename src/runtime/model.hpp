@@ -99,6 +99,7 @@ struct Model {
   std::vector<Layer> layers;  // data -> latent order
   Encoder encoder;            // kind "policy": obs (obs_dim) -> context (C)
   float action_clamp = 0;     // > 0: sampled chunks are clamped to [-c, c] (normalized) before denormalizing
+  WeightType weights = WeightType::F32;  // storage of the conditioners' Linear weights (model_quantize.cpp)
   float sigma = 1;            // the policy's configured base std (1 for flows and density models)
   // Normalization: obs_n = (obs - obs_mean) / obs_std; action = x * action_std + action_mean.
   std::vector<float> obs_mean, obs_std, action_mean, action_std;
@@ -107,6 +108,12 @@ struct Model {
 };
 
 // Loads a .nfpr file; throws LoadError with one line naming the file and what is wrong.
-Model load_model(const std::string& path);
+// weights: the storage of the conditioners' Linear weights (f32 as exported, or rounded to bf16 / int8).
+Model load_model(const std::string& path, WeightType weights = WeightType::F32);
+
+// "f32" (or "") | "bf16" | "int8"; anything else throws LoadError naming the accepted values.
+WeightType parse_weight_type(const std::string& name);
+// Re-stores the coupling conditioners' Linear weights as t (model_quantize.cpp); sets m.weights.
+void quantize_conditioners(Model& m, WeightType t);
 
 }  // namespace nfp::rt

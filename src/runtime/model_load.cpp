@@ -159,7 +159,7 @@ struct FileWeights : WeightSource {
 };
 }  // namespace
 
-Model load_model(const std::string& path) {
+Model load_model(const std::string& path, WeightType weights) {
   Reader r = open_file(path);
   Model m;
   m.source = path;
@@ -180,6 +180,7 @@ Model load_model(const std::string& path) {
   }
   for (const auto& [name, t] : r.tensors)
     if (!r.used.count(name)) r.fail("holds the weight '" + name + "' that its config does not use (config and weights disagree)");
+  quantize_conditioners(m, weights);
   return m;
 }
 

@@ -34,7 +34,7 @@ struct Fixture {
   std::vector<float> obs;
 };
 
-Fixture make(const std::string& name) {
+Fixture make(const std::string& name, const std::string& weights = "f32") {
   auto cases = test::runtime_cases();
   const auto& tc = *std::find_if(cases.begin(), cases.end(), [&](const auto& c) { return c.name == name; });
   Flow f = test::random_flow(tc.config, 21);
@@ -45,27 +45,30 @@ Fixture make(const std::string& name) {
   o.action_mean.assign(size_t(tc.config.dim), 0.5);
   o.action_std.assign(size_t(tc.config.dim), 2.0);
   export_flow(*f, o, fx.path);
-  fx.model = std::make_unique<runtime::Model>(fx.path.string());
+  fx.model = std::make_unique<runtime::Model>(fx.path.string(), weights);
   fx.obs.assign(size_t(fx.model->info().obs_dim), 0.3f);
   return fx;
 }
 
+// Every weight precision: the narrow GEMMs widen in registers (batch 1) or in a stack block (batched).
 TEST(RuntimeApi, CallsDoNotAllocate) {
+  for (const char* weights : {"f32", "bf16", "int8"})
   for (const char* name : {"affine_mlp_plu_actnorm", "affine_transformer_ctx_tokens", "spline_mlp"}) {
-    Fixture fx = make(name);
+    Fixture fx = make(name, weights);
     const int D = fx.model->info().dim, n = 16;
     runtime::Workspace ws(*fx.model, n);
     std::vector<float> x(static_cast<size_t>(n) * D), g(static_cast<size_t>(n) * D);
     std::vector<double> lp(static_cast<size_t>(n));
     const long before = g_allocations.load();
     ASSERT_EQ(ws.sample(fx.obs, 1.0f, 7, x, lp.data(), n), NFP_RT_OK);
+    ASSERT_EQ(ws.sample(fx.obs, 1.0f, 7, x, lp.data(), 1), NFP_RT_OK);  // the batch-1 (GEMV) path
     ASSERT_EQ(ws.sbs(fx.obs, n, 0.8f, 7, x, lp.data()), NFP_RT_OK);
     ASSERT_EQ(ws.log_prob(fx.obs, x, n, lp.data()), NFP_RT_OK);
     if (fx.model->info().has_gradient) {
       ASSERT_EQ(ws.log_prob_grad(fx.obs, x, n, lp.data(), g), NFP_RT_OK);
       ASSERT_EQ(ws.gr(fx.obs, 3, 0.01f, 0.8f, 7, x, lp.data()), NFP_RT_OK);
     }
-    EXPECT_EQ(g_allocations.load() - before, 0) << name;
+    EXPECT_EQ(g_allocations.load() - before, 0) << name << " " << weights;
     std::filesystem::remove(fx.path);
   }
 }

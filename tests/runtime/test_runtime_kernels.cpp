@@ -20,7 +20,9 @@ std::vector<const Kernels*> variants() {
 TEST(RuntimeKernels, GemmMatchesReference) {
   std::mt19937 g(1);
   std::normal_distribution<float> nd;
-  for (auto [M, K, N] : {std::tuple{1, 7, 5}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32}}) {
+  // Last panels of every width class: 1 vector, half a panel, more (N = 33, 44, 60, 70, 5).
+  for (auto [M, K, N] : {std::tuple{1, 7, 5}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32}, {1, 40, 44},
+                         {11, 40, 44}, {1, 20, 60}, {10, 20, 60}}) {
     std::vector<float> a(size_t(M) * K), w(size_t(N) * K), bias(static_cast<size_t>(N)), c0(size_t(M) * N);
     for (auto* v : {&a, &w, &bias, &c0})
       for (auto& x : *v) x = nd(g);
@@ -89,6 +91,72 @@ TEST(RuntimeKernels, TanhExpMatchesReference) {
       EXPECT_LE(ws, 2e-7) << k->name;  // absolute: s enters log-dets as a sum
       EXPECT_LE(we, 4e-7) << k->name;  // relative: e scales the chunk
     }
+}
+
+// Narrow (bf16 / int8) weights: the GEMM must compute exactly A times the stored values (unpack_matrix), up to
+// f32 accumulation rounding, on both paths: batch 1 (narrow values streamed and widened in registers, int8
+// scale applied to the finished sums) and batched (blocks of kKBlock rows dequantized; K = 291 spans three
+// blocks, so the partial-sum accumulation across blocks is exercised).
+TEST(RuntimeKernels, NarrowGemmMatchesStoredValues) {
+  std::mt19937 g(2);
+  std::normal_distribution<float> nd;
+  for (auto [M, K, N] : {std::tuple{1, 7, 5}, {1, 291, 70}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32},
+                         {1, 40, 44}, {1, 20, 60}, {10, 20, 60}}) {
+    std::vector<float> a(size_t(M) * K), w(size_t(N) * K), bias(static_cast<size_t>(N)), c0(size_t(M) * N);
+    for (auto* v : {&a, &w, &bias, &c0})
+      for (auto& x : *v) x = nd(g);
+    const PackedMatrix f = pack_transposed(w.data(), N, K);
+    for (WeightType t : {WeightType::BF16, WeightType::I8}) {
+      const PackedMatrix p = narrow_matrix(f, t);
+      ASSERT_TRUE(p.data.empty()) << "a narrow matrix must not keep its f32 copy";
+      const std::vector<float> b = unpack_matrix(p);  // (K x N)
+      for (const Kernels* k : variants())
+        for (bool acc : {false, true}) {
+          std::vector<float> c = c0;
+          k->gemm(a.data(), K, M, p, bias.data(), c.data(), N, acc);
+          double worst = 0;
+          for (int i = 0; i < M; ++i)
+            for (int j = 0; j < N; ++j) {
+              double r = bias[size_t(j)] + (acc ? c0[size_t(i) * N + j] : 0.0);
+              for (int q = 0; q < K; ++q) r += double(a[size_t(i) * K + q]) * b[size_t(q) * N + j];
+              worst = std::max(worst, std::abs(r - c[size_t(i) * N + j]));
+            }
+          // as the f32 test: float accumulation of K products of unit-size terms.
+          EXPECT_LE(worst, 1e-4 * std::sqrt(double(K)))
+              << k->name << " " << weight_type_name(t) << " " << M << "x" << K << "x" << N;
+        }
+    }
+  }
+}
+
+// The rounding itself: bf16 is round-to-nearest-even of the upper 16 bits (8 significant bits: |rel err| <= 2^-8); int8 is
+// symmetric per column (= per output row of the Linear) with scale max|column| / 127, round to nearest
+// (|err| <= scale / 2, the column's largest value exact up to f32 rounding).
+TEST(RuntimeKernels, NarrowRoundingBounds) {
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f + 0x1p-8f)), 1.0f);                 // a tie rounds to even (down)
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f + 3 * 0x1p-8f)), 1.0f + 0x1p-6f);  // a tie rounds to even (up)
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f + 0x1p-8f + 0x1p-20f)), 1.0f + 0x1p-7f);
+  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(std::nanf("")))));
+  std::mt19937 g(3);
+  std::normal_distribution<float> nd;
+  const int K = 45, N = 37;
+  std::vector<float> w(size_t(N) * K);
+  for (auto& x : w) x = nd(g) * 0.1f;
+  for (int k = 0; k < K; ++k) w[size_t(3) * K + k] = 0;  // an all-zero row must stay zero (scale 0)
+  const PackedMatrix f = pack_transposed(w.data(), N, K);
+  const std::vector<float> b16 = unpack_matrix(narrow_matrix(f, WeightType::BF16));
+  const PackedMatrix q = narrow_matrix(f, WeightType::I8);
+  const std::vector<float> b8 = unpack_matrix(q);
+  for (int j = 0; j < N; ++j) {
+    float mx = 0;
+    for (int k = 0; k < K; ++k) mx = std::max(mx, std::abs(w[size_t(j) * K + k]));
+    EXPECT_FLOAT_EQ(q.scale[size_t(j)], mx / 127.0f);
+    for (int k = 0; k < K; ++k) {
+      const float v = w[size_t(j) * K + k];
+      EXPECT_LE(std::abs(b16[size_t(k) * N + j] - v), std::abs(v) * 0x1p-8f) << j << "," << k;
+      EXPECT_LE(std::abs(b8[size_t(k) * N + j] - v), mx / 127.0f * 0.5f * (1 + 1e-5f)) << j << "," << k;
+    }
+  }
 }
 
 }  // namespace
