@@ -3,8 +3,8 @@
 //   resnet18   ResNet-18 with GroupNorm in place of BatchNorm (Diffusion Policy trains it from scratch),
 //              channel width multiplier, any input size; optionally started from torchvision weights
 //   torchscript:FILE  a user's TorchScript module (frozen); its output size is discovered at load
-// Pooling: spatial softmax (keypoints, Levine et al. / Diffusion Policy) or global average pooling, then a
-// linear projection to `feature_dim`. Random-shift augmentation (DrQ: pad with edge pixels, random crop back)
+// Pooling: flatten (every cell of the final map, as DrQ; the default), spatial softmax (keypoints, Levine et
+// al. / Diffusion Policy) or global average pooling, then a linear projection to `feature_dim`. Random-shift augmentation (DrQ: pad with edge pixels, random crop back)
 // runs only while the module is in training mode.
 #pragma once
 #include <torch/torch.h>
@@ -20,7 +20,10 @@ struct ImageEncoderConfig {
   std::string type = "conv";         // conv | resnet18 | torchscript:FILE
   double width = 0.25;               // resnet18: channels = 64 * width at the stem (1 = torchvision's)
   int64_t conv_channels = 32;        // conv: channels of the first two layers (twice that after)
-  std::string pool = "spatial_softmax";  // spatial_softmax | avg (ignored for torchscript)
+  // flatten (every cell of the final map -> linear; the default: small objects stay visible) | spatial_softmax
+  // (keypoints; with unit-scale features its softmax is near uniform and a few-pixel object barely moves it) |
+  // avg. Ignored for torchscript.
+  std::string pool = "flatten";
   int64_t feature_dim = 64;          // per-camera output F (torchscript: the module's own size)
   int64_t groups = 8;                // GroupNorm groups (capped at the channel count)
   int64_t shift_pad = 4;             // random shift in training, pixels (0: off)

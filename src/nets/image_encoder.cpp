@@ -115,8 +115,8 @@ ImageEncoderImpl::ImageEncoderImpl(ImageEncoderConfig c, int64_t image_h, int64_
     : config_(std::move(c)), image_h_(image_h), image_w_(image_w),
       shift_gen_(at::make_generator<at::CPUGeneratorImpl>(0)) {
   require(image_h >= 1 && image_w >= 1, "image encoder: image size must be positive");
-  require(config_.pool == "spatial_softmax" || config_.pool == "avg",
-          "image encoder: unknown pool '" + config_.pool + "'; known: spatial_softmax, avg");
+  require(config_.pool == "flatten" || config_.pool == "spatial_softmax" || config_.pool == "avg",
+          "image encoder: unknown pool '" + config_.pool + "'; known: flatten, spatial_softmax, avg");
   require(config_.shift_pad >= 0, "image encoder: shift_pad must be >= 0");
   int64_t channels = 0;
   if (config_.type == "conv") {
@@ -143,7 +143,11 @@ ImageEncoderImpl::ImageEncoderImpl(ImageEncoderConfig c, int64_t image_h, int64_
     throw Error("unknown image encoder '" + config_.type + "'; known: " + image_encoder_names());
   }
   require(config_.feature_dim >= 1, "image encoder: feature_dim must be >= 1");
-  const int64_t pooled = config_.pool == "spatial_softmax" ? 2 * channels : channels;
+  int64_t pooled = config_.pool == "spatial_softmax" ? 2 * channels : channels;
+  if (config_.pool == "flatten") {  // every cell of the final feature map: its size follows the input size
+    torch::NoGradGuard ng;
+    pooled = trunk_(torch::zeros({1, 3, image_h, image_w})).numel();
+  }
   proj_ = register_module("proj", torch::nn::Linear(pooled, config_.feature_dim));
   output_dim_ = config_.feature_dim;
 }
@@ -160,7 +164,9 @@ torch::Tensor ImageEncoderImpl::forward(torch::Tensor x) {
     x = (x - mean) / std;
   }
   auto f = trunk_(x);
-  auto pooled = config_.pool == "spatial_softmax" ? spatial_softmax(f) : f.mean({2, 3});
+  auto pooled = config_.pool == "flatten"           ? f.flatten(1)
+                : config_.pool == "spatial_softmax" ? spatial_softmax(f)
+                                                    : f.mean({2, 3});
   return proj_(pooled);
 }
 
