@@ -5,6 +5,9 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -43,6 +46,13 @@ inline nlohmann::json last_line_json(const std::string& out) {
   std::string s = out;
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return nlohmann::json::parse(s.substr(s.rfind('\n') + 1));
+}
+
+// A failed command exits non-zero and prints one line naming what was wrong (`mentions`).
+inline void expect_one_line_error(const NfpRun& r, const std::string& mentions) {
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find(mentions), std::string::npos) << r.out;
 }
 
 // Spawns `nfp args...` with its output discarded; returns the pid (-1 on failure).

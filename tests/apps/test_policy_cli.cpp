@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 namespace nfp {
 namespace {
 
+using test::expect_one_line_error;
 using test::last_line_json;
 using test::run_nfp;
 
@@ -48,13 +49,6 @@ class PolicyCli : public ::testing::Test {
 };
 fs::path PolicyCli::root_;
 test::NfpRun PolicyCli::collected_;
-
-// A failed command prints one line, naming what was wrong.
-void expect_one_line_error(const test::NfpRun& r, const std::string& mentions) {
-  EXPECT_NE(r.status, 0) << r.out;
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
-  EXPECT_NE(r.out.find(mentions), std::string::npos) << r.out;
-}
 
 TEST_F(PolicyCli, TrainThenEvalWritesTheRunAndLeRobotEvalInfo) {
   auto t = run_nfp(train_args("nfp-spline", "run", 20) + " --stride 2 --task push-two-goals --json");

@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 namespace nfp {
 namespace {
 
+using test::expect_one_line_error;
 using test::last_line_json;
 using test::run_nfp;
 
@@ -60,12 +61,6 @@ class VisionCli : public ::testing::Test {
 };
 fs::path VisionCli::root_;
 test::NfpRun VisionCli::collect_images_, VisionCli::collect_multi_;
-
-void expect_one_line_error(const test::NfpRun& r, const std::string& mentions) {
-  EXPECT_NE(r.status, 0) << r.out;
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
-  EXPECT_NE(r.out.find(mentions), std::string::npos) << r.out;
-}
 
 // The interrupted run must restore every random stream, the image encoder's shift generator among them: with
 // a shift stream restarted from its seed the resumed weights differ from the uninterrupted run's.
