@@ -79,6 +79,23 @@ std::filesystem::path temp_path(const std::string& name) {
   return std::filesystem::temp_directory_path() / ("nfp_rt_" + std::to_string(::getpid()) + "_" + name);
 }
 
+runtime::Model load_exported(Flow flow, const RuntimeCase& tc, const std::string& name,
+                             const std::string& weights) {
+  const auto path = temp_path(name);
+  RuntimeExportOptions o;
+  o.context_tokens = tc.context_tokens;
+  export_flow(*flow, o, path);
+  runtime::Model model(path.string(), weights);
+  std::filesystem::remove(path);
+  return model;
+}
+
+torch::Tensor case_context(const torch::Tensor& obs, const RuntimeCase& tc, int64_t n) {
+  const int64_t C = tc.config.context_dim, N = tc.context_tokens;
+  if (C == 0) return {};
+  return N == 1 ? obs.view({1, C}).expand({n, C}).contiguous() : obs.view({1, N, C}).expand({n, N, C}).contiguous();
+}
+
 namespace {
 
 KeyStats stats(NormMode mode, std::vector<double> lo, std::vector<double> hi) {

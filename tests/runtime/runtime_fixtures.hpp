@@ -5,6 +5,7 @@
 
 #include "nfp/flow.hpp"
 #include "nfp/policy.hpp"
+#include "nfp/runtime.hpp"
 #include "nfp/runtime_export.hpp"
 
 namespace nfp::test {
@@ -29,5 +30,14 @@ Flow random_flow(const FlowConfig& c, uint64_t seed);
 Policy random_policy(const std::string& head, bool prev_action, bool push_task = false);
 
 std::filesystem::path temp_path(const std::string& name);
+
+// `flow` exported with the case's context tokens to a temporary .nfpr (`name`), loaded at the `weights`
+// precision, the file removed (a loaded model keeps all it needs).
+runtime::Model load_exported(Flow flow, const RuntimeCase& tc, const std::string& name,
+                             const std::string& weights = "f32");
+
+// The flow's context for n samples of one observation obs (N*C floats): (n x C), (n x N x C), or undefined
+// for an unconditional case.
+torch::Tensor case_context(const torch::Tensor& obs, const RuntimeCase& tc, int64_t n);
 
 }  // namespace nfp::test

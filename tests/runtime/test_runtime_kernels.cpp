@@ -17,31 +17,51 @@ std::vector<const Kernels*> variants() {
   return v;
 }
 
+// Random GEMM operands: A (M x K), a Linear's weight W (N x K), bias (N), an initial C0 (M x N).
+struct GemmOperands {
+  int M, K, N;
+  std::vector<float> a, w, bias, c0;
+};
+
+GemmOperands random_operands(int M, int K, int N, std::mt19937& g) {
+  std::normal_distribution<float> nd;
+  GemmOperands o{M, K, N, std::vector<float>(size_t(M) * K), std::vector<float>(size_t(N) * K),
+                 std::vector<float>(size_t(N)), std::vector<float>(size_t(M) * N)};
+  for (auto* v : {&o.a, &o.w, &o.bias, &o.c0})
+    for (auto& x : *v) x = nd(g);
+  return o;
+}
+
+// Largest |C - reference| of kernel k's gemm with the packed matrix p, both with and without accumulating onto
+// C0; the reference is computed in double from b (K x N, row-major: the values p should hold).
+double gemm_error(const Kernels& k, const GemmOperands& o, const PackedMatrix& p, const std::vector<float>& b) {
+  double worst = 0;
+  for (bool acc : {false, true}) {
+    std::vector<float> c = o.c0;
+    k.gemm(o.a.data(), o.K, o.M, p, o.bias.data(), c.data(), o.N, acc);
+    for (int i = 0; i < o.M; ++i)
+      for (int j = 0; j < o.N; ++j) {
+        double r = o.bias[size_t(j)] + (acc ? o.c0[size_t(i) * o.N + j] : 0.0);
+        for (int q = 0; q < o.K; ++q) r += double(o.a[size_t(i) * o.K + q]) * b[size_t(q) * o.N + j];
+        worst = std::max(worst, std::abs(r - c[size_t(i) * o.N + j]));
+      }
+  }
+  return worst;
+}
+
 TEST(RuntimeKernels, GemmMatchesReference) {
   std::mt19937 g(1);
-  std::normal_distribution<float> nd;
   // Last panels of every width class: 1 vector, half a panel, more (N = 33, 44, 60, 70, 5).
   for (auto [M, K, N] : {std::tuple{1, 7, 5}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32}, {1, 40, 44},
                          {11, 40, 44}, {1, 20, 60}, {10, 20, 60}}) {
-    std::vector<float> a(size_t(M) * K), w(size_t(N) * K), bias(static_cast<size_t>(N)), c0(size_t(M) * N);
-    for (auto* v : {&a, &w, &bias, &c0})
-      for (auto& x : *v) x = nd(g);
-    const PackedMatrix p = pack_transposed(w.data(), N, K);
-    for (const Kernels* k : variants()) {
-      for (bool acc : {false, true}) {
-        std::vector<float> c = c0;
-        k->gemm(a.data(), K, M, p, bias.data(), c.data(), N, acc);
-        double worst = 0;
-        for (int i = 0; i < M; ++i)
-          for (int j = 0; j < N; ++j) {
-            double r = bias[size_t(j)] + (acc ? c0[size_t(i) * N + j] : 0.0);
-            for (int q = 0; q < K; ++q) r += double(a[size_t(i) * K + q]) * w[size_t(j) * K + q];
-            worst = std::max(worst, std::abs(r - c[size_t(i) * N + j]));
-          }
-        // float accumulation of K products of unit normals: error ~ sqrt(K) * 1e-7 * |terms|.
-        EXPECT_LE(worst, 1e-4 * std::sqrt(double(K))) << k->name << " " << M << "x" << K << "x" << N;
-      }
-    }
+    const GemmOperands o = random_operands(M, K, N, g);
+    std::vector<float> wt(size_t(K) * N);  // W transposed, from the unpacked weights
+    for (int j = 0; j < N; ++j)
+      for (int q = 0; q < K; ++q) wt[size_t(q) * N + j] = o.w[size_t(j) * K + q];
+    const PackedMatrix p = pack_transposed(o.w.data(), N, K);
+    for (const Kernels* k : variants())
+      // float accumulation of K products of unit normals: error ~ sqrt(K) * 1e-7 * |terms|.
+      EXPECT_LE(gemm_error(*k, o, p, wt), 1e-4 * std::sqrt(double(K))) << k->name << " " << M << "x" << K << "x" << N;
   }
 }
 
@@ -99,32 +119,18 @@ TEST(RuntimeKernels, TanhExpMatchesReference) {
 // blocks, so the partial-sum accumulation across blocks is exercised).
 TEST(RuntimeKernels, NarrowGemmMatchesStoredValues) {
   std::mt19937 g(2);
-  std::normal_distribution<float> nd;
   for (auto [M, K, N] : {std::tuple{1, 7, 5}, {1, 291, 70}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32},
                          {1, 40, 44}, {1, 20, 60}, {10, 20, 60}}) {
-    std::vector<float> a(size_t(M) * K), w(size_t(N) * K), bias(static_cast<size_t>(N)), c0(size_t(M) * N);
-    for (auto* v : {&a, &w, &bias, &c0})
-      for (auto& x : *v) x = nd(g);
-    const PackedMatrix f = pack_transposed(w.data(), N, K);
+    const GemmOperands o = random_operands(M, K, N, g);
+    const PackedMatrix f = pack_transposed(o.w.data(), N, K);
     for (WeightType t : {WeightType::BF16, WeightType::I8}) {
       const PackedMatrix p = narrow_matrix(f, t);
       ASSERT_TRUE(p.data.empty()) << "a narrow matrix must not keep its f32 copy";
       const std::vector<float> b = unpack_matrix(p);  // (K x N)
       for (const Kernels* k : variants())
-        for (bool acc : {false, true}) {
-          std::vector<float> c = c0;
-          k->gemm(a.data(), K, M, p, bias.data(), c.data(), N, acc);
-          double worst = 0;
-          for (int i = 0; i < M; ++i)
-            for (int j = 0; j < N; ++j) {
-              double r = bias[size_t(j)] + (acc ? c0[size_t(i) * N + j] : 0.0);
-              for (int q = 0; q < K; ++q) r += double(a[size_t(i) * K + q]) * b[size_t(q) * N + j];
-              worst = std::max(worst, std::abs(r - c[size_t(i) * N + j]));
-            }
-          // as the f32 test: float accumulation of K products of unit-size terms.
-          EXPECT_LE(worst, 1e-4 * std::sqrt(double(K)))
-              << k->name << " " << weight_type_name(t) << " " << M << "x" << K << "x" << N;
-        }
+        // as the f32 test: float accumulation of K products of unit-size terms.
+        EXPECT_LE(gemm_error(*k, o, p, b), 1e-4 * std::sqrt(double(K)))
+            << k->name << " " << weight_type_name(t) << " " << M << "x" << K << "x" << N;
     }
   }
 }

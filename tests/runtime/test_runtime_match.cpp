@@ -23,11 +23,7 @@ torch::Tensor from(const std::vector<float>& v, int64_t rows, int64_t cols) {
 TEST_P(RuntimeMatch, SamplesAndLogProbsEqualLibtorch) {
   const auto& tc = GetParam();
   Flow flow = test::random_flow(tc.config, 11);
-  const auto path = test::temp_path(tc.name + ".nfpr");
-  RuntimeExportOptions o;
-  o.context_tokens = tc.context_tokens;
-  export_flow(*flow, o, path);
-  runtime::Model model(path.string());
+  runtime::Model model = test::load_exported(flow, tc, tc.name + ".nfpr");
   const int n = 9, D = int(tc.config.dim), C = int(tc.config.context_dim), N = int(tc.context_tokens);
   ASSERT_EQ(model.info().dim, D);
   ASSERT_EQ(model.info().obs_dim, N * C);
@@ -36,8 +32,7 @@ TEST_P(RuntimeMatch, SamplesAndLogProbsEqualLibtorch) {
   torch::manual_seed(5);
   auto obs = torch::randn({N * C});
   auto z = torch::randn({n, D}) * 1.5;  // 1.5: some values past the spline bound (identity tails)
-  torch::Tensor ctx;
-  if (C > 0) ctx = (N == 1 ? obs.view({1, C}) : obs.view({1, N, C})).expand(N == 1 ? std::vector<int64_t>{n, C} : std::vector<int64_t>{n, N, C}).contiguous();
+  const torch::Tensor ctx = test::case_context(obs, tc, n);
   torch::NoGradGuard ng;
   auto ref = flow->sample_from(z, ctx);
 
@@ -55,24 +50,18 @@ TEST_P(RuntimeMatch, SamplesAndLogProbsEqualLibtorch) {
   std::vector<float> a_v(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
   ASSERT_EQ(ws.log_prob(obs_v, a_v, n, lp.data()), NFP_RT_OK);
   EXPECT_LE((torch::tensor(lp, torch::kFloat64) - ref_lp).abs().max().item<double>(), kTol) << tc.name;
-  std::filesystem::remove(path);
 }
 
 TEST_P(RuntimeMatch, LogProbGradientEqualsAutograd) {
   const auto& tc = GetParam();
   Flow flow = test::random_flow(tc.config, 12);
-  const auto path = test::temp_path(tc.name + "_grad.nfpr");
-  RuntimeExportOptions o;
-  o.context_tokens = tc.context_tokens;
-  export_flow(*flow, o, path);
-  runtime::Model model(path.string());
+  runtime::Model model = test::load_exported(flow, tc, tc.name + "_grad.nfpr");
   const int n = 4, D = int(tc.config.dim), C = int(tc.config.context_dim), N = int(tc.context_tokens);
   runtime::Workspace ws(model, n);
   torch::manual_seed(6);
   auto obs = torch::randn({N * C});
   auto a = (torch::randn({n, D}) * 1.2).requires_grad_(true);
-  torch::Tensor ctx;
-  if (C > 0) ctx = (N == 1 ? obs.view({1, C}) : obs.view({1, N, C})).expand(N == 1 ? std::vector<int64_t>{n, C} : std::vector<int64_t>{n, N, C}).contiguous();
+  const torch::Tensor ctx = test::case_context(obs, tc, n);
   auto lp = flow->log_prob(a, ctx);
   lp.sum().backward();
   std::vector<float> obs_v(obs.data_ptr<float>(), obs.data_ptr<float>() + obs.numel());
@@ -82,7 +71,6 @@ TEST_P(RuntimeMatch, LogProbGradientEqualsAutograd) {
   const auto status = ws.log_prob_grad(obs_v, a_v, n, lp_v.data(), g);
   if (!model.info().has_gradient) {
     EXPECT_EQ(status, NFP_RT_UNSUPPORTED);
-    std::filesystem::remove(path);
     GTEST_SKIP() << "gradients of transformer-conditioned flows are not implemented in the runtime yet";
   }
   ASSERT_EQ(status, NFP_RT_OK);
@@ -90,7 +78,6 @@ TEST_P(RuntimeMatch, LogProbGradientEqualsAutograd) {
   const double scale = std::max(1.0, a.grad().abs().max().item<double>());
   EXPECT_LE((from(g, n, D) - a.grad()).abs().max().item<double>(), kTol * scale) << tc.name;
   EXPECT_LE((torch::tensor(lp_v, torch::kFloat64) - lp.detach().to(torch::kFloat64)).abs().max().item<double>(), kTol);
-  std::filesystem::remove(path);
 }
 
 // GR (K Adam steps on log p, best chunk kept) against the same loop on libtorch autograd, started from the
@@ -99,12 +86,7 @@ TEST_P(RuntimeMatch, LogProbGradientEqualsAutograd) {
 TEST_P(RuntimeMatch, GradientRefinementEqualsLibtorch) {
   const auto& tc = GetParam();
   Flow flow = test::random_flow(tc.config, 13);
-  const auto path = test::temp_path(tc.name + "_gr.nfpr");
-  RuntimeExportOptions o;
-  o.context_tokens = tc.context_tokens;
-  export_flow(*flow, o, path);
-  runtime::Model model(path.string());
-  std::filesystem::remove(path);
+  runtime::Model model = test::load_exported(flow, tc, tc.name + "_gr.nfpr");
   const int D = int(tc.config.dim), C = int(tc.config.context_dim), N = int(tc.context_tokens), K = 6;
   const float sigma = 0.7f, lr = 0.02f;
   runtime::Workspace ws(model, 1);
@@ -114,8 +96,7 @@ TEST_P(RuntimeMatch, GradientRefinementEqualsLibtorch) {
   double lp0 = 0, lp_rt = 0;
   ASSERT_EQ(ws.sample(obs_v, sigma, 42, x0, &lp0), NFP_RT_OK);
   ASSERT_EQ(ws.gr(obs_v, K, lr, sigma, 42, got, &lp_rt), NFP_RT_OK);
-  torch::Tensor ctx;
-  if (C > 0) ctx = N == 1 ? obs.view({1, C}) : obs.view({1, N, C});
+  const torch::Tensor ctx = test::case_context(obs, tc, 1);
   auto a = from(x0, 1, D), best = a.clone();
   double best_lp = lp0;
   auto m = torch::zeros_like(a), v = torch::zeros_like(a);

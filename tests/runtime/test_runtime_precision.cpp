@@ -59,12 +59,8 @@ class RuntimePrecision : public ::testing::TestWithParam<Param> {};
 TEST_P(RuntimePrecision, EqualsLibtorchWithRoundedWeightsAndStaysNearF32) {
   const auto& [tc, weights] = GetParam();
   Flow flow = test::random_flow(tc.config, 11);
-  const auto path = test::temp_path(tc.name + "_" + weights + ".nfpr");
-  RuntimeExportOptions o;
-  o.context_tokens = tc.context_tokens;
-  export_flow(*flow, o, path);
-  runtime::Model narrow(path.string(), weights), full(path.string());
-  std::filesystem::remove(path);
+  runtime::Model narrow = test::load_exported(flow, tc, tc.name + "_" + weights + ".nfpr", weights);
+  runtime::Model full = test::load_exported(flow, tc, tc.name + "_f32.nfpr");
   EXPECT_STREQ(narrow.info().weights, weights.c_str());
   EXPECT_STREQ(full.info().weights, "f32");
   const int n = 9, D = int(tc.config.dim), C = int(tc.config.context_dim), N = int(tc.context_tokens);
@@ -73,8 +69,7 @@ TEST_P(RuntimePrecision, EqualsLibtorchWithRoundedWeightsAndStaysNearF32) {
   torch::manual_seed(5);
   auto obs = torch::randn({N * C});
   auto z = torch::randn({n, D}) * 1.5;
-  torch::Tensor ctx;
-  if (C > 0) ctx = (N == 1 ? obs.view({1, C}) : obs.view({1, N, C})).expand(N == 1 ? std::vector<int64_t>{n, C} : std::vector<int64_t>{n, N, C}).contiguous();
+  const torch::Tensor ctx = test::case_context(obs, tc, n);
   std::vector<float> obs_v(obs.data_ptr<float>(), obs.data_ptr<float>() + obs.numel());
   std::vector<float> z_v(z.data_ptr<float>(), z.data_ptr<float>() + z.numel()), x(size_t(n) * D), xf(size_t(n) * D);
   std::vector<double> lp(static_cast<size_t>(n)), lpf(static_cast<size_t>(n));
