@@ -35,7 +35,7 @@ void to_json(json& j, const InstructionEncoderConfig& c);
 void from_json(const json& j, InstructionEncoderConfig& c);
 
 struct InstructionEncoding {
-  torch::Tensor tokens;  // (B x L x D) token embeddings (+ learned positions); L = longest instruction
+  torch::Tensor tokens;  // (B x L x D) token embeddings (+ learned positions); L = longest instruction or max_tokens
   torch::Tensor mask;    // (B x L) bool, true at real tokens (padding false)
   torch::Tensor pooled;  // (B x D)
 };
@@ -43,9 +43,12 @@ struct InstructionEncoding {
 class InstructionEncoderImpl : public torch::nn::Module {
  public:
   explicit InstructionEncoderImpl(InstructionEncoderConfig config);
-  InstructionEncoding forward(const std::vector<std::string>& instructions);
+  // fixed_length: L = max_tokens whatever the batch, so that a consumer attending over every token position
+  // (a head's cross-attention, which takes no padding mask) gives each sample the same result in any batch.
+  InstructionEncoding forward(const std::vector<std::string>& instructions, bool fixed_length = false);
   // Token ids (B x L) and mask (B x L), padded with <pad>; exposed for tests.
-  std::pair<torch::Tensor, torch::Tensor> token_ids(const std::vector<std::string>& instructions) const;
+  std::pair<torch::Tensor, torch::Tensor> token_ids(const std::vector<std::string>& instructions,
+                                                    bool fixed_length = false) const;
   const Vocabulary& vocabulary() const { return vocab_; }
   int64_t output_dim() const { return config_.embed_dim; }
 

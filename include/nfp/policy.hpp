@@ -4,7 +4,8 @@
 //   p->reset();  std::vector<float> a = p->act(obs.lowdim);    // one action per control step
 // Encoders (NF-P conditioning): the low-dim history and, per camera, image features of every history frame
 // (nfp/image_encoder.hpp), the last executed action (prev_action), and the instruction's pooled embedding
-// (nfp/instruction_encoder.hpp) are concatenated and mapped by the state MLP to the head's context.
+// (nfp/instruction_encoder.hpp) are concatenated and mapped by the state MLP to the head's context; with
+// instruction_tokens the instruction's tokens follow that vector as further context tokens (nina-transformer).
 // Inference strategies for flow heads, each returning the chunk and its log-likelihood (NF-P, TarFlow):
 //   sample   z ~ N(0, sigma^2 I), one inverse pass
 //   sbs      best of N samples by log p (one batched pass)
@@ -58,6 +59,11 @@ struct PolicyConfig {
   std::vector<int64_t> image_hw;           // (2) height, width of every camera's images
   ImageEncoderConfig image_encoder;
   InstructionEncoderConfig instruction_encoder;  // used when obs has "instruction"; holds the vocabulary
+  // With "instruction" in obs: the head's context is (B x 1+max_tokens x C), the encoded observation followed
+  // by the instruction's tokens, so that each coupling's cross-attention reads the words themselves (NinA's
+  // contract: a language model's tokens are the flow's context). Needs the nina-transformer head (MLP heads take
+  // one vector); its default there.
+  bool instruction_tokens = false;
   HeadConfig head;
   InferenceOptions inference;              // defaults used by act() / nfp eval
   std::string task;                        // the simulated task the data came from ("" if unknown)
@@ -93,7 +99,7 @@ class PolicyImpl : public torch::nn::Module {
  public:
   PolicyImpl(PolicyConfig config, Normalizer normalizer);
 
-  // Training: encoder inputs -> context (B x C).
+  // Training: encoder inputs -> context (B x C), or (B x 1+max_tokens x C) with instruction_tokens.
   torch::Tensor encode(const PolicyInput& input);
   torch::Tensor encode(const std::map<std::string, torch::Tensor>& obs, const torch::Tensor& prev_action);
   ActionHead head() { return head_; }
@@ -128,6 +134,7 @@ class PolicyImpl : public torch::nn::Module {
   torch::nn::Sequential encoder_{nullptr};
   std::vector<ImageEncoder> image_encoders_;  // one (shared) or one per camera
   InstructionEncoder instruction_encoder_{nullptr};
+  torch::nn::Linear token_proj_{nullptr};  // instruction token (D) -> context width (C), with instruction_tokens
   ActionHead head_;
   // episode state
   struct Frame {

@@ -74,9 +74,10 @@ InstructionEncoderImpl::InstructionEncoderImpl(InstructionEncoderConfig c) : con
   if (config_.pool == "attention") query_ = register_parameter("query", torch::randn({config_.embed_dim}) * 0.02);
 }
 
-std::pair<torch::Tensor, torch::Tensor> InstructionEncoderImpl::token_ids(const std::vector<std::string>& texts) const {
+std::pair<torch::Tensor, torch::Tensor> InstructionEncoderImpl::token_ids(const std::vector<std::string>& texts,
+                                                                         bool fixed_length) const {
   std::vector<std::vector<int64_t>> ids;
-  size_t L = 1;
+  size_t L = fixed_length ? size_t(config_.max_tokens) : 1;
   for (const auto& s : texts) {
     auto words = tokenize_instruction(s);
     std::vector<int64_t> row;
@@ -98,9 +99,9 @@ std::pair<torch::Tensor, torch::Tensor> InstructionEncoderImpl::token_ids(const 
   return {out, mask};
 }
 
-InstructionEncoding InstructionEncoderImpl::forward(const std::vector<std::string>& texts) {
+InstructionEncoding InstructionEncoderImpl::forward(const std::vector<std::string>& texts, bool fixed_length) {
   require(!texts.empty(), "instruction encoder: empty batch");
-  auto [ids, mask] = token_ids(texts);
+  auto [ids, mask] = token_ids(texts, fixed_length);
   const int64_t L = ids.size(1);
   InstructionEncoding out;
   out.tokens = embed_(ids) + position_(torch::arange(L, torch::kLong)).unsqueeze(0);

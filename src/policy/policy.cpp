@@ -54,6 +54,12 @@ PolicyImpl::PolicyImpl(PolicyConfig c, Normalizer normalizer)
     instruction_encoder_ = register_module("instruction_encoder", InstructionEncoder(config_.instruction_encoder));
     config_.instruction_encoder.vocabulary = instruction_encoder_->vocabulary().words;
     in += instruction_encoder_->output_dim();
+    if (config_.instruction_tokens) {
+      require(config_.head.type == "nina-transformer",
+              "policy: instruction_tokens needs the nina-transformer head (head '" + config_.head.type +
+                  "' takes one context vector); set \"instruction_tokens\": false");
+      token_proj_ = register_module("token_proj", torch::nn::Linear(instruction_encoder_->output_dim(), config_.context_dim));
+    }
   }
   encoder_ = torch::nn::Sequential();
   for (int64_t i = 0; i < config_.encoder_layers; ++i) {
@@ -120,7 +126,10 @@ torch::Tensor PolicyImpl::encode(const PolicyInput& input) {
     require(B < 0 || int64_t(input.instructions.size()) == B,
             "policy: expected one instruction per sample (" + std::to_string(B) + "), got " +
                 std::to_string(input.instructions.size()));
-    parts.push_back(instruction_encoder_->forward(input.instructions).pooled);
+    auto enc = instruction_encoder_->forward(input.instructions, /*fixed_length*/ bool(token_proj_));
+    parts.push_back(enc.pooled);
+    if (token_proj_)  // (B x 1+L x C): the observation's vector, then the words
+      return torch::cat({encoder_->forward(torch::cat(parts, 1)).unsqueeze(1), token_proj_->forward(enc.tokens)}, 1);
   }
   return encoder_->forward(torch::cat(parts, 1));
 }

@@ -38,6 +38,7 @@ void to_json(json& j, const PolicyConfig& c) {
            {"image_hw", c.image_hw},
            {"image_encoder", c.image_encoder},
            {"instruction_encoder", c.instruction_encoder},
+           {"instruction_tokens", c.instruction_tokens},
            {"head", c.head},
            {"inference", c.inference},
            {"task", c.task}};
@@ -74,6 +75,7 @@ void from_json(const json& j, PolicyConfig& c) {
   c.encoder_hidden = json_get(j, "encoder_hidden", c.encoder_hidden, w);
   c.encoder_layers = json_get(j, "encoder_layers", c.encoder_layers, w);
   c.context_dim = json_get(j, "context_dim", c.context_dim, w);
+  c.instruction_tokens = json_get(j, "instruction_tokens", c.instruction_tokens, w);
   c.task = json_get(j, "task", c.task, w);
   if (j.contains("head")) {
     json h = j["head"];

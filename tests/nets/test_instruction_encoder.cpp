@@ -56,6 +56,20 @@ TEST(InstructionEncoder, PoolingIgnoresPadding) {
   }
 }
 
+TEST(InstructionEncoder, FixedLengthTokensDoNotDependOnTheBatch) {
+  // A head's cross-attention attends over every token position (no padding mask), so token consumers ask for
+  // max_tokens positions: a sample's tokens must then be the same alone and beside a longer instruction.
+  InstructionEncoder enc(config_for({"lift the red block", "go"}));
+  auto alone = enc->forward({"go"}, /*fixed_length*/ true);
+  auto batch = enc->forward({"go", "lift the red block", std::string(300, 'w') + " x y z a b c d e f"}, true);
+  EXPECT_EQ(alone.tokens.sizes(), (std::vector<int64_t>{1, 8, 16}));
+  EXPECT_EQ(batch.tokens.sizes(), (std::vector<int64_t>{3, 8, 16}));
+  EXPECT_TRUE(torch::equal(alone.tokens[0], batch.tokens[0]));
+  EXPECT_EQ(batch.mask[0].sum().item<int64_t>(), 1);
+  EXPECT_EQ(batch.mask[2].sum().item<int64_t>(), 8) << "truncated at max_tokens";
+  EXPECT_TRUE(torch::allclose(alone.pooled[0], enc->forward({"go"}).pooled[0], 1e-5, 1e-6)) << "pooling ignores pads";
+}
+
 TEST(InstructionEncoder, DistinguishesInstructionsAndRoundTripsVocabulary) {
   const std::vector<std::string> texts = {"lift the red block", "lift the blue block"};
   auto c = config_for(texts, "mean");
