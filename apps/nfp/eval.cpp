@@ -14,6 +14,7 @@ struct EvalArgs {
   std::string checkpoint, task, strategy, video, out, instruction;
   bool instruction_given = false;
   int64_t episodes = 50, candidates = 0, gr_steps = -1, steps = 0, n_action_steps = 0;
+  int goal = -1;
   uint64_t seed = 100000;
   double sigma = -1;
   int threads = 1;
@@ -51,6 +52,7 @@ void run_eval(const EvalArgs& a) {
             "--instruction: this policy does not read instructions (it was trained without --obs ...,instruction)");
     o.instruction = a.instruction;
   }
+  o.goal = a.goal;
   o.progress = !a.no_progress;
   json info = evaluate_policy(policy, o);
   info["checkpoint"] = a.checkpoint;
@@ -62,6 +64,13 @@ void run_eval(const EvalArgs& a) {
             << g["pc_success"].get<double>() << "% over " << a.episodes << " episodes, chunk latency p50 "
             << g["chunk_latency_ms_p50"].get<double>() << " ms, p99 " << g["chunk_latency_ms_p99"].get<double>()
             << " ms -> " << a.out << "\n";
+  if (g.contains("per_goal")) {
+    std::cout << "per goal:";
+    for (const auto& pg : g["per_goal"])
+      std::cout << " [" << pg["goal"].get<int>() << "] " << pg["pc_success"].get<double>() << "% ("
+                << pg["episodes"].get<int64_t>() << ")";
+    std::cout << "\n";
+  }
   if (a.json_out) {
     json line = info;
     line.erase("per_episode");
@@ -87,6 +96,7 @@ void setup_eval(CLI::App& root) {
   c->add_option("--out", a->out, "eval_info.json path")->required();
   c->add_option("--instruction", a->instruction, "replace the task's instruction (\"\" blanks it) to probe the policy")
       ->each([a](const std::string&) { a->instruction_given = true; });
+  c->add_option("--goal", a->goal, "language-conditioned tasks: run every episode on goal N (nfp tasks lists them)");
   c->add_flag("--no-progress", a->no_progress, "no progress bar");
   c->add_flag("--json", a->json_out, "print the result (without per_episode) as one JSON line");
   c->callback([a] { run_eval(*a); });

@@ -1,7 +1,8 @@
 // Policy rollouts in the simulated task suite and LeRobot's eval_info.json:
 //   {"per_episode": [{episode_ix, seed, sum_reward, max_reward, success, steps[, goal, instruction]}, ...],
 //    "aggregated": {avg_sum_reward, avg_max_reward, pc_success (percent), eval_s, eval_ep_s,
-//                   chunk_latency_ms_p50, chunk_latency_ms_p99, mean_log_prob, chunks},
+//                   chunk_latency_ms_p50, chunk_latency_ms_p99, mean_log_prob, chunks
+//                   [, per_goal: [{goal, instruction, episodes, pc_success}, ...] on language-conditioned tasks]},
 //    "task", "checkpoint", "inference": {...}}
 // Image policies get the cameras they were trained on, rendered at their training size.
 // Episode i starts from reset(seed + i); use seeds disjoint from the ones the demonstrations were collected on
@@ -26,6 +27,7 @@ struct EvalOptions {
   int64_t max_steps = 0;            // 0: the task's limit
   // Replaces the task's instruction in every observation (probe what the policy listens to; "" blanks it).
   std::optional<std::string> instruction;
+  int goal = -1;                    // language-conditioned tasks: every episode on this goal; -1: drawn from the seed
   bool progress = true;
   std::function<void(int64_t done, double pc_success)> on_episode;
 };

@@ -49,6 +49,11 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
                 std::to_string(pc.obs_dims[i]) + "; this policy was trained on another task ('" + pc.task + "')");
   }
   sim::EnvOptions env_options;
+  const int goals = int(spec.instructions.size());
+  require(o.goal < 0 || (goals > 1 && o.goal < goals),
+          goals > 1 ? "eval: task '" + o.task + "' has goals 0.." + std::to_string(goals - 1) + ", got " + std::to_string(o.goal)
+                    : "eval: task '" + o.task + "' has one goal; --goal is for language-conditioned tasks (multi-task)");
+  env_options.goal = o.goal;
   const std::string suffix = "_image";
   for (const auto& key : pc.cameras) {
     require(key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0,
@@ -141,6 +146,18 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
               {"chunk_latency_ms_p99", percentile(latencies, 99)},
               {"chunks", latencies.size()},
               {"mean_log_prob", std::isfinite(mean_lp) ? json(mean_lp) : json(nullptr)}};
+  if (goals > 1) {  // success per goal: the figure a language-conditioned policy is judged on
+    json per_goal = json::array();
+    for (int g = 0; g < goals; ++g) {
+      int64_t n_g = 0, s_g = 0;
+      for (const auto& e : per_episode)
+        if (e.value("goal", -1) == g) ++n_g, s_g += e["success"].get<bool>();
+      if (n_g > 0)
+        per_goal.push_back({{"goal", g}, {"instruction", spec.instructions[size_t(g)]}, {"episodes", n_g},
+                            {"pc_success", 100.0 * double(s_g) / double(n_g)}});
+    }
+    agg["per_goal"] = per_goal;
+  }
   json out{{"per_episode", per_episode}, {"aggregated", agg}, {"task", o.task}, {"seed", o.seed},
               {"policy", pc.head.type}, {"inference", pc.inference}};
   if (o.instruction) out["instruction_override"] = *o.instruction;

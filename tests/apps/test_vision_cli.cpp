@@ -1,7 +1,8 @@
 // `nfp collect/train/eval` with image and instruction observations through the real binary: an image policy
 // trains, evaluates, and resumes after Ctrl-C bit for bit (random-shift augmentation included); an instruction
-// policy evaluates with its instruction replaced, blanked or unknown; bad --obs / --cameras / --encoder /
-// --instruction fail in one line and write nothing.
+// policy evaluates with its instruction replaced, blanked or unknown; nina-transformer reads the instruction's
+// tokens and `eval --goal` runs one goal; bad --obs / --cameras / --encoder / --instruction / --goal fail in one
+// line and write nothing.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -110,6 +111,26 @@ TEST_F(VisionCli, InstructionPolicyEvaluatesWithReplacedBlankAndUnknownInstructi
     EXPECT_TRUE(info.contains("instruction_override")) << probes[i];
     EXPECT_TRUE(std::isfinite(info["aggregated"]["mean_log_prob"].get<double>())) << probes[i];
   }
+}
+
+TEST_F(VisionCli, TransformerReadsInstructionTokensAndEvalRunsOneGoal) {
+  auto t = run_nfp("train --data " + p("multi.hdf5") + " --policy nina-transformer --obs state,instruction --config " +
+                   p("tiny.json") + " --steps 3 --task multi-task --no-progress --out " + p("tokens_run"));
+  ASSERT_EQ(t.status, 0) << t.out;
+  auto cfg = json::parse(read_file(root_ / "tokens_run" / "checkpoint" / "config.json"));
+  EXPECT_TRUE(cfg["instruction_tokens"].get<bool>()) << "nina-transformer's default: the couplings read the words";
+  auto e = run_nfp("eval --checkpoint " + p("tokens_run") + " --episodes 2 --goal 3 --no-progress --out " +
+                   p("eval_goal3.json"));
+  ASSERT_EQ(e.status, 0) << e.out;
+  EXPECT_NE(e.out.find("per goal: [3]"), std::string::npos) << e.out;
+  auto per_goal = json::parse(read_file(root_ / "eval_goal3.json"))["aggregated"]["per_goal"];
+  ASSERT_EQ(per_goal.size(), 1u);
+  EXPECT_EQ(per_goal[0]["goal"].get<int>(), 3);
+  EXPECT_EQ(per_goal[0]["episodes"].get<int>(), 2);
+  expect_one_line_error(run_nfp("eval --checkpoint " + p("tokens_run") + " --episodes 1 --goal 10 --no-progress --out " +
+                                p("eval_goal10.json")),
+                        "goals 0..9");
+  EXPECT_FALSE(fs::exists(root_ / "eval_goal10.json"));
 }
 
 TEST_F(VisionCli, BadObservationFlagsFailInOneLineAndWriteNothing) {

@@ -80,6 +80,38 @@ TEST(EvaluatorVision, LanguageTasksRecordGoalAndInstructionPerEpisode) {
   }
 }
 
+TEST(EvaluatorVision, SuccessPerGoalAndAFixedGoal) {
+  auto p = image_policy("multi-task", "top");
+  EvalOptions o;
+  o.task = "multi-task";
+  o.episodes = 6;
+  o.max_steps = 1;
+  o.progress = false;
+  json info = evaluate_policy(p, o);
+  int64_t episodes = 0;
+  for (const auto& g : info["aggregated"]["per_goal"]) {
+    int64_t n = 0;
+    for (const auto& e : info["per_episode"]) n += e["goal"] == g["goal"];
+    EXPECT_EQ(g["episodes"].get<int64_t>(), n);
+    EXPECT_EQ(g["instruction"].get<std::string>(), sim::task_spec("multi-task").instructions[g["goal"].get<size_t>()]);
+    episodes += n;
+  }
+  EXPECT_EQ(episodes, 6) << "every episode is counted under its goal";
+  o.goal = 7;
+  info = evaluate_policy(p, o);
+  for (const auto& e : info["per_episode"]) EXPECT_EQ(e["goal"].get<int>(), 7);
+  ASSERT_EQ(info["aggregated"]["per_goal"].size(), 1u);
+  EXPECT_EQ(info["aggregated"]["per_goal"][0]["episodes"].get<int64_t>(), 6);
+  o.goal = 10;
+  EXPECT_THROW(evaluate_policy(p, o), Error) << "multi-task has goals 0..9";
+  auto lift = image_policy("lift", "top");
+  o.task = "lift";
+  o.goal = 0;
+  EXPECT_THROW(evaluate_policy(lift, o), Error) << "lift has one goal";
+  o.goal = -1;
+  EXPECT_FALSE(evaluate_policy(lift, o)["aggregated"].contains("per_goal"));
+}
+
 TEST(EvaluatorVision, UnknownCameraIsAnError) {
   auto p = image_policy("lift", "side");
   EvalOptions o;
