@@ -29,6 +29,11 @@ struct InstructionEncoderConfig {
   int64_t embed_dim = 64;        // D
   int64_t max_tokens = 32;       // longer instructions are truncated (their first max_tokens words)
   std::string pool = "attention";  // attention (a learned query attends over the tokens) | mean
+  // Self-attention blocks over the tokens before pooling (pre-LN attention + GELU feed-forward, padding masked).
+  // Without them the pooled vector is a bag of words: mean pooling gives "put the red block on the blue block"
+  // and "put the blue block on the red block" the same vector exactly, attention pooling nearly so.
+  int64_t layers = 1;
+  int64_t heads = 4;               // attention heads of those blocks (embed_dim must be a multiple)
   std::vector<std::string> vocabulary;  // filled in by training from the dataset (Vocabulary::words)
 };
 void to_json(json& j, const InstructionEncoderConfig& c);
@@ -56,6 +61,12 @@ class InstructionEncoderImpl : public torch::nn::Module {
   InstructionEncoderConfig config_;
   Vocabulary vocab_;
   torch::nn::Embedding embed_{nullptr}, position_{nullptr};
+  struct Block {
+    torch::nn::LayerNorm ln_attn{nullptr}, ln_ff{nullptr};
+    torch::nn::MultiheadAttention attn{nullptr};
+    torch::nn::Sequential ff{nullptr};
+  };
+  std::vector<Block> blocks_;
   torch::Tensor query_;  // (D) attention pooling query
 };
 TORCH_MODULE(InstructionEncoder);

@@ -1,4 +1,5 @@
-// Instruction encoder (nfp/instruction_encoder.hpp): word vocabulary, embeddings, attention / mean pooling.
+// Instruction encoder (nfp/instruction_encoder.hpp): word vocabulary, embeddings, self-attention over the words,
+// attention / mean pooling.
 #include "nfp/instruction_encoder.hpp"
 
 #include <algorithm>
@@ -46,7 +47,8 @@ Vocabulary build_vocabulary(const std::vector<std::string>& instructions) {
 }
 
 void to_json(json& j, const InstructionEncoderConfig& c) {
-  j = json{{"embed_dim", c.embed_dim}, {"max_tokens", c.max_tokens}, {"pool", c.pool}, {"vocabulary", c.vocabulary}};
+  j = json{{"embed_dim", c.embed_dim}, {"max_tokens", c.max_tokens}, {"pool", c.pool},
+           {"layers", c.layers},       {"heads", c.heads},           {"vocabulary", c.vocabulary}};
 }
 
 void from_json(const json& j, InstructionEncoderConfig& c) {
@@ -55,6 +57,8 @@ void from_json(const json& j, InstructionEncoderConfig& c) {
   c.embed_dim = json_get(j, "embed_dim", c.embed_dim, w);
   c.max_tokens = json_get(j, "max_tokens", c.max_tokens, w);
   c.pool = json_get(j, "pool", c.pool, w);
+  c.layers = json_get(j, "layers", c.layers, w);
+  c.heads = json_get(j, "heads", c.heads, w);
   c.vocabulary = json_get(j, "vocabulary", c.vocabulary, w);
 }
 
@@ -72,6 +76,20 @@ InstructionEncoderImpl::InstructionEncoderImpl(InstructionEncoderConfig c) : con
                                                              .padding_idx(kPad)));
   position_ = register_module("position", torch::nn::Embedding(config_.max_tokens, config_.embed_dim));
   if (config_.pool == "attention") query_ = register_parameter("query", torch::randn({config_.embed_dim}) * 0.02);
+  require(config_.layers >= 0 && config_.heads >= 1 && config_.embed_dim % config_.heads == 0,
+          "instruction encoder: layers must be >= 0 and embed_dim (" + std::to_string(config_.embed_dim) +
+              ") a multiple of heads (" + std::to_string(config_.heads) + ")");
+  const int64_t D = config_.embed_dim;
+  for (int64_t i = 0; i < config_.layers; ++i) {
+    const std::string p = "block" + std::to_string(i) + "_";
+    Block b;
+    b.ln_attn = register_module(p + "ln_attn", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D})));
+    b.attn = register_module(p + "attn", torch::nn::MultiheadAttention(torch::nn::MultiheadAttentionOptions(D, config_.heads)));
+    b.ln_ff = register_module(p + "ln_ff", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D})));
+    b.ff = register_module(p + "ff", torch::nn::Sequential(torch::nn::Linear(D, 2 * D), torch::nn::GELU(),
+                                                           torch::nn::Linear(2 * D, D)));
+    blocks_.push_back(b);
+  }
 }
 
 std::pair<torch::Tensor, torch::Tensor> InstructionEncoderImpl::token_ids(const std::vector<std::string>& texts,
@@ -105,6 +123,13 @@ InstructionEncoding InstructionEncoderImpl::forward(const std::vector<std::strin
   const int64_t L = ids.size(1);
   InstructionEncoding out;
   out.tokens = embed_(ids) + position_(torch::arange(L, torch::kLong)).unsqueeze(0);
+  const auto padding = mask.logical_not();  // (B x L) true where attention must not look
+  for (auto& b : blocks_) {
+    auto n = b.ln_attn->forward(out.tokens).transpose(0, 1);  // (L x B x D), the layout MultiheadAttention takes
+    auto a = std::get<0>(b.attn->forward(n, n, n, padding, /*need_weights*/ false)).transpose(0, 1);
+    out.tokens = out.tokens + a;
+    out.tokens = out.tokens + b.ff->forward(b.ln_ff->forward(out.tokens));
+  }
   out.mask = mask;
   auto m = mask.to(torch::kFloat32).unsqueeze(-1);  // (B x L x 1)
   if (config_.pool == "mean") {

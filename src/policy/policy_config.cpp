@@ -63,6 +63,9 @@ void from_json(const json& j, PolicyConfig& c) {
     json merged = c.instruction_encoder;
     require(j["instruction_encoder"].is_object(), w + ": \"instruction_encoder\" must be an object");
     for (const auto& [k, v] : j["instruction_encoder"].items()) merged[k] = v;
+    // A checkpoint saved before the encoder had self-attention blocks (a vocabulary but no "layers") has none.
+    const auto& ie = j["instruction_encoder"];
+    if (!ie.contains("layers") && ie.contains("vocabulary") && !ie["vocabulary"].empty()) merged["layers"] = 0;
     c.instruction_encoder = merged.get<InstructionEncoderConfig>();
   }
   c.obs_dims = json_get(j, "obs_dims", c.obs_dims, w);

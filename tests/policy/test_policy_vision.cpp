@@ -152,6 +152,10 @@ TEST(VisionPolicy, InstructionTokensNeedTheTransformerHeadAndRoundTrip) {
   json j = token_config();
   j.erase("instruction_tokens");
   EXPECT_FALSE(j.get<PolicyConfig>().instruction_tokens);
+  // a checkpoint's instruction encoder from before self-attention (vocabulary, no "layers") keeps its 0 layers
+  j["instruction_encoder"].erase("layers");
+  EXPECT_EQ(j.get<PolicyConfig>().instruction_encoder.layers, 0);
+  EXPECT_EQ(token_config().instruction_encoder.layers, 1) << "new policies get one block";
 }
 
 TEST(VisionPolicy, EncodesEveryModality) {
