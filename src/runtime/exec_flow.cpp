@@ -40,7 +40,7 @@ void set_context(Workspace& ws, const float* obs) {
       float* cache = ws.ctx_cache.data() + ws.ctx_offset[2 * l + j];
       const Net& n = L.nets[j];
       if (n.transformer) transformer_context(ws, n.tf, ws.ctx.data(), N, cache);
-      else mlp_context(n.mlp, ws.pooled.data(), cache);
+      else mlp_context(ws, n.mlp, ws.pooled.data(), cache);
     }
   }
 }

@@ -46,6 +46,10 @@ struct Workspace {
   std::vector<float> tf_tape;         // transformer backward: one row's tape and scratch
   std::vector<float> adam_m, adam_v;  // (R x D)
   std::vector<float> action_out;      // (R x D) denormalized actions of the last call
+  // W8A8 models only (exec_matmul.cpp): one activation row rounded to int8 (K, padded to a multiple of 4), and
+  // the rounded rows of a batched product in f32 (rows x K).
+  std::vector<int8_t> q8;
+  std::vector<float> q8_rows;
 
   Workspace(const Model& model, int max_rows);
 };

@@ -116,14 +116,15 @@ TEST(RuntimeKernels, TanhExpMatchesReference) {
 // Narrow (bf16 / int8) weights: the GEMM must compute exactly A times the stored values (unpack_matrix), up to
 // f32 accumulation rounding, on both paths: batch 1 (narrow values streamed and widened in registers, int8
 // scale applied to the finished sums) and batched (blocks of kKBlock rows dequantized; K = 291 spans three
-// blocks, so the partial-sum accumulation across blocks is exercised).
+// blocks, so the partial-sum accumulation across blocks is exercised). W8A8 matrices met by f32 activations
+// (the batched path of exec_matmul.cpp, after it rounded the rows) always take the dequantizing block path.
 TEST(RuntimeKernels, NarrowGemmMatchesStoredValues) {
   std::mt19937 g(2);
   for (auto [M, K, N] : {std::tuple{1, 7, 5}, {1, 291, 70}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32},
                          {1, 40, 44}, {1, 20, 60}, {10, 20, 60}}) {
     const GemmOperands o = random_operands(M, K, N, g);
     const PackedMatrix f = pack_transposed(o.w.data(), N, K);
-    for (WeightType t : {WeightType::BF16, WeightType::I8}) {
+    for (WeightType t : {WeightType::BF16, WeightType::I8, WeightType::W8A8}) {
       const PackedMatrix p = narrow_matrix(f, t);
       ASSERT_TRUE(p.data.empty()) << "a narrow matrix must not keep its f32 copy";
       const std::vector<float> b = unpack_matrix(p);  // (K x N)

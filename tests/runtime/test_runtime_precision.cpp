@@ -140,7 +140,7 @@ TEST(RuntimePrecisionApi, BadWeightsValueFailsClearly) {
   nfp_rt_load_options o{};
   o.weights = "fp8";
   EXPECT_EQ(nfp_rt_model_load_ex(path.string().c_str(), &o, err, sizeof err), nullptr);
-  EXPECT_STREQ(err, "unknown weight precision 'fp8': expected f32, bf16 or int8");
+  EXPECT_STREQ(err, "unknown weight precision 'fp8': expected f32, bf16, int8 or w8a8");
   EXPECT_THROW(runtime::Model(path.string(), "int4"), std::runtime_error);
   // NULL options and NULL weights are the f32 default, like nfp_rt_model_load.
   nfp_rt_model* m = nfp_rt_model_load_ex(path.string().c_str(), nullptr, err, sizeof err);
