@@ -63,15 +63,17 @@ inline void rq_spline(T x, const T* w, const T* h, const T* dr, const SplinePara
     logdet = 0.0;
     return;
   }
-  T cw[65], ch[65], d[65];
+  T cw[65], ch[65];
   rq_knots(w, K, o.min_bin_width, B, cw);
   rq_knots(h, K, o.min_bin_height, B, ch);
-  d[0] = 1.0;
-  d[K] = 1.0;
-  for (int i = 1; i < K; ++i) {
+  // The knot derivative i (1 at the ends). Only the two around x's bin are used, so only those two pay for
+  // their softplus (an exp and a log1p each: at batch 1 of a spline policy the libm calls cost as much as the
+  // GEMVs).
+  auto deriv = [&](int i) -> T {
+    if (i == 0 || i == K) return T(1.0);
     T v = T(o.min_derivative) + softplus(dr[i - 1]);
-    d[i] = val(v) > 1.0 / o.min_derivative ? T(1.0 / o.min_derivative) : v;
-  }
+    return val(v) > 1.0 / o.min_derivative ? T(1.0 / o.min_derivative) : v;
+  };
   // searchsorted(right=True) - 1, clamped to [0, K-1]
   const T* kn = inverse ? ch : cw;
   int idx = 0;
@@ -79,7 +81,7 @@ inline void rq_spline(T x, const T* w, const T* h, const T* dr, const SplinePara
     if (val(kn[i]) <= val(x)) idx = i;
   idx = std::clamp(idx, 0, K - 1);
   const T x_k = cw[idx], w_k = cw[idx + 1] - cw[idx], y_k = ch[idx], h_k = ch[idx + 1] - ch[idx];
-  const T d_k = d[idx], d_k1 = d[idx + 1];
+  const T d_k = deriv(idx), d_k1 = deriv(idx + 1);
   const T delta = h_k / w_k;
   const T slope_sum = d_k + d_k1 - T(2.0) * delta;
   T theta;
