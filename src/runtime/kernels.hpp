@@ -73,6 +73,9 @@ struct Kernels {
   // The affine coupling's coefficients, n values: s = tanh(s) in place and e = exp(sign * s) (float
   // accuracy, |err| ~ 1e-7; vectorized, no libm calls).
   void (*tanh_exp)(float* s, float* e, int64_t n, float sign);
+  // y = exp(x), n doubles (|rel err| ~ 1e-16, Cephes' Pade form; vectorized, no libm calls); x below -708 gives
+  // exp(-708) ~ 3e-308 rather than 0 (only ever summed with numbers near 1: the spline's softmax); NaN stays NaN.
+  void (*exp_f64)(const double* x, double* y, int64_t n);
   // W8A8 (kernels_int8.cpp). quantize_q8: q (K, then zeros up to 4 * k_groups(K)) = round-half-even(x * 127 /
   // max|x|), returns the row's scale max|x| / 127 (0 for an all-zero row; NaN when x holds an Inf / NaN, so
   // the products become NaN as in f32). gemv_w8a8: c (b.N) = [c +] sx * scale[j] * sum_k q[k] w8[k][j]

@@ -44,6 +44,7 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
   z.assign(RD, 0.0f);
   logdet.assign(size_t(R), 0.0);
   logp.assign(size_t(R), 0.0);
+  spline_exp.assign(size_t(D) * 2 * size_t(m.spline.bins), 0.0);
   const size_t RT = size_t(R) * T;
   for (int j = 0; j < 2; ++j) {
     params[j].assign(size_t(R) * pmax, 0.0f);

@@ -30,6 +30,7 @@ struct Workspace {
   std::vector<float> x, tmp, z;      // (R x D)
   std::vector<float> coef_s, coef_e; // (R x D) affine coupling: tanh(raw), exp(+-tanh(raw))
   std::vector<double> logdet, logp;  // (R)
+  std::vector<double> spline_exp;    // (D x 2 bins) one row's spline softmax exponentials
   // Conditioner scratch.
   std::vector<float> params[2];  // (R x Dt x P) per net
   std::vector<float> h0, h1;     // MLP: (R x hidden)

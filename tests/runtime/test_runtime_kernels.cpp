@@ -113,6 +113,28 @@ TEST(RuntimeKernels, TanhExpMatchesReference) {
     }
 }
 
+// The spline's softmax exponentials in double against libm, over what they see (u - max u <= 0, down past the
+// clamp) and a little above, the padded tail (n not a multiple of the vector), and NaN.
+TEST(RuntimeKernels, ExpF64MatchesLibm) {
+  std::vector<double> x;
+  for (double v = -720; v <= 30; v += 0.01) x.push_back(v);
+  x.push_back(std::nan(""));
+  for (const Kernels* k : variants()) {
+    std::vector<double> y(x.size());
+    k->exp_f64(x.data(), y.data(), int64_t(x.size()));
+    double worst = 0;
+    for (size_t i = 0; i + 1 < x.size(); ++i) {
+      if (x[i] < -708) {  // clamped: exp(-708), negligible next to the softmax's largest term (1)
+        EXPECT_LE(y[i], 4e-308) << k->name << " " << x[i];
+        continue;
+      }
+      worst = std::max(worst, std::abs(y[i] - std::exp(x[i])) / std::exp(x[i]));
+    }
+    EXPECT_LE(worst, 1e-15) << k->name;  // Cephes' bound is ~2 ulp (2.2e-16 each)
+    EXPECT_TRUE(std::isnan(y.back())) << k->name;
+  }
+}
+
 // Narrow (bf16 / int8) weights: the GEMM must compute exactly A times the stored values (unpack_matrix), up to
 // f32 accumulation rounding, on both paths: batch 1 (narrow values streamed and widened in registers, int8
 // scale applied to the finished sums) and batched (blocks of kKBlock rows dequantized; K = 291 spans three
