@@ -80,6 +80,7 @@ double stored_bytes(const rt::PackedMatrix& p) {
   const double n = double(p.K) * p.N;
   if (p.type == rt::WeightType::BF16) return n * 2;
   if (p.type == rt::WeightType::I8) return n + double(p.N) * 4;
+  if (p.type == rt::WeightType::W8A8) return 4.0 * rt::k_groups(p.K) * p.N + double(p.N) * 8;  // + scales, column sums
   return n * 4;
 }
 
@@ -203,7 +204,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     double diff = 0, diff_lp = 0;
     std::vector<double> r1, rB, cr1, crB, lat, lat_cpu;
   };
-  if (o.weights.empty()) throw Error("--weights lists no precision; pass some of f32,bf16,int8");
+  if (o.weights.empty()) throw Error("--weights lists no precision; pass some of f32,bf16,int8,w8a8");
   std::vector<Prec> precs;
   for (const auto& w : o.weights) {
     Prec p;

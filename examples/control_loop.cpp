@@ -5,7 +5,7 @@
 // jitter, deadline misses (ticks whose work overran the period) and the episodes' success rate.
 //
 //   nfp_control_loop policy.nfpr [--task T] [--rate HZ] [--episodes E] [--seed S] [--sigma S] [--sbs N]
-//                    [--weights f32|bf16|int8]
+//                    [--weights f32|bf16|int8|w8a8]
 //
 // The runtime call allocates nothing (its workspace is made before the loop); the simulator's observation
 // maps and this file's bookkeeping do, outside the timed policy call.
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') {
     std::fprintf(stderr,
                  "usage: %s policy.nfpr [--task T] [--rate HZ] [--episodes E] [--seed S] [--sigma S] [--sbs N] "
-                 "[--weights f32|bf16|int8]\n",
+                 "[--weights f32|bf16|int8|w8a8]\n",
                  argv[0]);
     return 2;
   }

@@ -61,16 +61,16 @@ void setup_bench_runtime(CLI::App& root) {
   cmd->add_option("--rounds", o->rounds, "Interleaved timing rounds")->check(CLI::PositiveNumber);
   cmd->add_option("--batch", o->batch, "SBS samples (the batch compared with torch)")->check(CLI::PositiveNumber);
   cmd->add_option("--calls", o->jitter_calls, "Batch-1 calls for the latency distribution")->check(CLI::PositiveNumber);
-  auto weights = std::make_shared<std::string>("f32,bf16,int8");
+  auto weights = std::make_shared<std::string>("f32,bf16,int8,w8a8");
   cmd->add_option("--weights", *weights,
-                  "Runtime weight precisions, comma-separated: f32, bf16, int8 (libtorch is always f32)")
+                  "Runtime weight precisions, comma-separated: f32, bf16, int8, w8a8 (libtorch is always f32)")
       ->capture_default_str();
   cmd->add_flag("--json", *json, "Print one JSON object as the last line");
   cmd->callback([o, json, weights] {
     o->weights = split_commas(*weights);
     for (const auto& w : o->weights)
-      if (w != "f32" && w != "bf16" && w != "int8")
-        throw nfp::Error("--weights: unknown precision '" + w + "'; expected f32, bf16 or int8");
+      if (w != "f32" && w != "bf16" && w != "int8" && w != "w8a8")
+        throw nfp::Error("--weights: unknown precision '" + w + "'; expected f32, bf16, int8 or w8a8");
     run_bench_runtime(*o, *json);
   });
 }

@@ -15,8 +15,8 @@ struct RuntimeSpeedOptions {
   int batch = 128;         // SBS N
   int jitter_calls = 10000;
   uint64_t seed = 0;
-  // Runtime weight precisions timed side by side ("f32", "bf16", "int8"; libtorch is always f32).
-  std::vector<std::string> weights{"f32", "bf16", "int8"};
+  // Runtime weight precisions timed side by side ("f32", "bf16", "int8", "w8a8"; libtorch is always f32).
+  std::vector<std::string> weights{"f32", "bf16", "int8", "w8a8"};
 };
 
 // {"model", "kernels", "max_abs_diff", "max_abs_diff_log_prob", "torch_ms_batch1", "runtime_ms_batch1",

@@ -43,7 +43,7 @@ typedef struct {
   const char* kind;   /* "flow", "density" or "policy" */
   const char* kernels; /* the compute kernels in use: "avx512", "avx2" or "generic" */
   float sigma;         /* the base std the policy was configured to sample with (1 for flow / density) */
-  const char* weights; /* storage of the conditioners' Linear weights: "f32", "bf16" or "int8" */
+  const char* weights; /* storage of the conditioners' Linear weights: "f32", "bf16", "int8" or "w8a8" */
 } nfp_rt_info;
 
 /* Load-time options (zero-initialize, then set what you need). */
@@ -51,8 +51,9 @@ typedef struct {
   /* Storage precision of the coupling conditioners' Linear weights (weight-only: activations, accumulation,
    * biases, norms and the coupling math stay f32): NULL, "" or "f32" (as exported; agrees with libtorch to
    * ~1e-4), "bf16" (round to nearest even), "int8" (symmetric, one f32 scale per output row, round to
-   * nearest). Fewer bytes per weight make the batch-1 call, which streams every weight, faster; accuracy:
-   * docs/RUNTIME.md. */
+   * nearest). "w8a8": int8's weights, and each activation row entering those Linears rounded to int8 too
+   * (one symmetric scale per row), int32 accumulation (VNNI where the CPU has it). Fewer bytes per weight make
+   * the batch-1 call, which streams every weight, faster; accuracy: docs/RUNTIME.md. */
   const char* weights;
 } nfp_rt_load_options;
 

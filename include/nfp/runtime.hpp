@@ -13,7 +13,7 @@ namespace nfp::runtime {
 
 class Model {
  public:
-  // weights: "f32" (default), "bf16" or "int8" (nfp_rt_load_options).
+  // weights: "f32" (default), "bf16", "int8" or "w8a8" (nfp_rt_load_options).
   explicit Model(const std::string& path, const std::string& weights = "f32") {
     char err[1024] = {0};
     nfp_rt_load_options options{};

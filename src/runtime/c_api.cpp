@@ -141,9 +141,9 @@ size_t nfp_rt_workspace_bytes(const nfp_rt_workspace* ws) {
                         &w.grad, &w.grad_tmp, &w.dparams[0], &w.dparams[1], &w.dh0, &w.dh1, &w.adam_m, &w.adam_v,
                         &w.action_out})
     b += v->size() * sizeof(float);
-  b += w.tf_tape.size() * sizeof(float);
+  b += (w.tf_tape.size() + w.q8_rows.size()) * sizeof(float) + w.q8.size();
   for (const auto& t : w.tape) b += (t.pre.size() + t.normed.size() + t.act.size() + t.stats.size()) * sizeof(float);
-  return b + (w.logdet.size() + w.logp.size()) * sizeof(double);
+  return b + (w.logdet.size() + w.logp.size() + w.spline_exp.size()) * sizeof(double);
 }
 
 nfp_rt_status nfp_rt_sample_latent(nfp_rt_workspace* ws, const float* obs, const float* z, int n, float* actions,

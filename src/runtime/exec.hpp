@@ -24,8 +24,13 @@ void net_forward(Workspace& ws, const Net& net, const float* ctx_cache, const fl
 void net_backward(Workspace& ws, const Net& net, const float* ctx_cache, const float* xc, int ldx, int R,
                   const float* dout, MlpTape& tape, float* dxc, int lddx);
 
+// A conditioner Linear's forward product, c (M x N) = [c +] a (M x K) b [+ bias], in the weights' precision
+// (exec_matmul.cpp: W8A8 rounds the rows of a to int8 first; others are kernels().gemm).
+void matmul(Workspace& ws, const float* a, int lda, int M, const PackedMatrix& b, const float* bias, float* c, int ldc,
+            bool accumulate);
+
 // MLP and transformer conditioners (exec_mlp.cpp, exec_transformer.cpp).
-void mlp_context(const MlpNet& n, const float* pooled, float* cache);
+void mlp_context(Workspace& ws, const MlpNet& n, const float* pooled, float* cache);
 void mlp_forward(Workspace& ws, const MlpNet& n, const float* cache, const float* xc, int ldx, int R, float* out,
                  MlpTape* tape);
 void mlp_backward(Workspace& ws, const MlpNet& n, int R, const float* dout, const MlpTape& tape, float* dxc, int lddx);

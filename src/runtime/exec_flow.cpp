@@ -1,5 +1,6 @@
 // The flow's passes: context precomputation, forward (data -> latent) and inverse (latent -> data), layer by
 // layer exactly as src/flow applies them.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -40,7 +41,7 @@ void set_context(Workspace& ws, const float* obs) {
       float* cache = ws.ctx_cache.data() + ws.ctx_offset[2 * l + j];
       const Net& n = L.nets[j];
       if (n.transformer) transformer_context(ws, n.tf, ws.ctx.data(), N, cache);
-      else mlp_context(n.mlp, ws.pooled.data(), cache);
+      else mlp_context(ws, n.mlp, ws.pooled.data(), cache);
     }
   }
 }
@@ -91,15 +92,26 @@ void spline(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inve
   const int D = m.dim, Dc = L.cond_dim, Dt = D - Dc, K = m.spline.bins, P = 3 * K - 1;
   net_forward(ws, L.nets[0], cache_of(ws, li, 0), x, D, R, ws.params[0].data(), nullptr);
   double w[64], h[64], d[64];
+  double* ex = ws.spline_exp.data();  // (Dt x 2K) the softmax exponentials of one row, in one vectorized batch
   for (int r = 0; r < R; ++r) {
     float* xt = x + size_t(r) * D + Dc;
+    for (int i = 0; i < Dt; ++i) {
+      const float* p = ws.params[0].data() + (size_t(r) * Dt + i) * P;
+      for (int part = 0; part < 2; ++part) {
+        const float* u = p + part * K;
+        float mx = u[0];
+        for (int k = 1; k < K; ++k) mx = std::max(mx, u[k]);
+        for (int k = 0; k < K; ++k) ex[(size_t(i) * 2 + part) * K + k] = double(u[k]) - double(mx);
+      }
+    }
+    kernels().exp_f64(ex, ex, int64_t(Dt) * 2 * K);
     double sum = 0;
     for (int i = 0; i < Dt; ++i) {
       const float* p = ws.params[0].data() + (size_t(r) * Dt + i) * P;
       for (int k = 0; k < K; ++k) w[k] = p[k], h[k] = p[K + k];
       for (int k = 0; k < K - 1; ++k) d[k] = p[2 * K + k];
       double y, ld;
-      rq_spline<double>(double(xt[i]), w, h, d, m.spline, inverse, y, ld);
+      rq_spline<double>(double(xt[i]), w, h, d, m.spline, inverse, y, ld, ex + size_t(i) * 2 * K);
       xt[i] = float(y);
       sum += ld;
     }

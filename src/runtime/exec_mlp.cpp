@@ -7,8 +7,8 @@
 
 namespace nfp::rt {
 
-void mlp_context(const MlpNet& n, const float* pooled, float* cache) {
-  kernels().gemm(pooled, n.first_ctx.in, 1, n.first_ctx.fwd, nullptr, cache, n.first_ctx.out, false);
+void mlp_context(Workspace& ws, const MlpNet& n, const float* pooled, float* cache) {
+  matmul(ws, pooled, n.first_ctx.in, 1, n.first_ctx.fwd, nullptr, cache, n.first_ctx.out, false);
 }
 
 void mlp_forward(Workspace& ws, const MlpNet& n, const float* cache, const float* xc, int ldx, int R, float* out,
@@ -22,7 +22,7 @@ void mlp_forward(Workspace& ws, const MlpNet& n, const float* cache, const float
     const int Hd = L.out;
     const size_t block = size_t(R) * Hd;
     float* a = tape ? tape->normed.data() + i * block : (i % 2 ? ws.h1.data() : ws.h0.data());
-    k.gemm(in, ld, R, L.fwd, L.bias.data(), a, Hd, false);
+    matmul(ws, in, ld, R, L.fwd, L.bias.data(), a, Hd, false);
     if (i == 0 && cache)
       for (int r = 0; r < R; ++r)
         for (int j = 0; j < Hd; ++j) a[size_t(r) * Hd + j] += cache[j];
@@ -34,7 +34,7 @@ void mlp_forward(Workspace& ws, const MlpNet& n, const float* cache, const float
     in = g;
     ld = Hd;
   }
-  k.gemm(in, ld, R, n.out.fwd, n.out.bias.data(), out, n.out.out, false);
+  matmul(ws, in, ld, R, n.out.fwd, n.out.bias.data(), out, n.out.out, false);
 }
 
 void mlp_backward(Workspace& ws, const MlpNet& n, int R, const float* dout, const MlpTape& tape, float* dxc, int lddx) {

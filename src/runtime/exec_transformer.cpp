@@ -13,11 +13,10 @@ namespace {
 // kv: (R x Nk x 2H) per row, or (Nk x 2H) shared by all rows (the context).
 void attention(Workspace& ws, const Attention& a, const float* qin, int R, int Nq, const float* kv, bool shared,
                int Nk, float* h) {
-  const Kernels& k = kernels();
   const int H = a.q.in, d = H / a.heads;
   float* q = ws.tq.data();
   float* o = ws.to.data();
-  k.gemm(qin, H, R * Nq, a.q.fwd, a.q.bias.data(), q, H, false);
+  matmul(ws, qin, H, R * Nq, a.q.fwd, a.q.bias.data(), q, H, false);
   const float scale = float(1.0 / std::sqrt(double(d)));
   float* s = ws.scores.data();
   for (int r = 0; r < R; ++r) {
@@ -46,7 +45,7 @@ void attention(Workspace& ws, const Attention& a, const float* qin, int R, int N
       }
     }
   }
-  k.gemm(o, H, R * Nq, a.out.fwd, a.out.bias.data(), h, H, true);
+  matmul(ws, o, H, R * Nq, a.out.fwd, a.out.bias.data(), h, H, true);
 }
 
 void normed_copy(const float* src, float* dst, int rows, const LayerNorm& ln) {
@@ -63,12 +62,11 @@ size_t transformer_cache_size(const TransformerNet& t, int N) {
 
 void transformer_context(Workspace& ws, const TransformerNet& t, const float* ctx, int N, float* cache) {
   if (t.context_proj.in == 0) return;
-  const Kernels& k = kernels();
   const int H = t.H;
-  k.gemm(ctx, t.context_proj.in, N, t.context_proj.fwd, t.context_proj.bias.data(), cache, H, false);
+  matmul(ws, ctx, t.context_proj.in, N, t.context_proj.fwd, t.context_proj.bias.data(), cache, H, false);
   float* kv = cache + size_t(N) * H;
   for (const auto& b : t.blocks) {
-    k.gemm(cache, H, N, b.cross_attn.kv.fwd, b.cross_attn.kv.bias.data(), kv, 2 * H, false);
+    matmul(ws, cache, H, N, b.cross_attn.kv.fwd, b.cross_attn.kv.bias.data(), kv, 2 * H, false);
     kv += size_t(N) * 2 * H;
   }
 }
@@ -81,7 +79,7 @@ void transformer_forward(Workspace& ws, const TransformerNet& t, const float* ca
   float* n = ws.tn.data();
   for (int r = 0; r < R; ++r) {
     float* hr = h + size_t(r) * T * H;
-    k.gemm(xc + size_t(r) * ldx, A, Ti, t.input_proj.fwd, t.input_proj.bias.data(), hr, H, false);
+    matmul(ws, xc + size_t(r) * ldx, A, Ti, t.input_proj.fwd, t.input_proj.bias.data(), hr, H, false);
     if (T > Ti) std::memcpy(hr + size_t(Ti) * H, t.pad_tokens.data(), size_t(T - Ti) * H * sizeof(float));
     if (!t.positional.empty())
       for (size_t e = 0; e < size_t(T) * H; ++e) hr[e] += t.positional[e];
@@ -89,7 +87,7 @@ void transformer_forward(Workspace& ws, const TransformerNet& t, const float* ca
   const float* kv_ctx = cache ? cache + size_t(N) * H : nullptr;
   for (const auto& b : t.blocks) {
     normed_copy(h, n, R * T, b.ln_self);
-    k.gemm(n, H, R * T, b.self_attn.kv.fwd, b.self_attn.kv.bias.data(), ws.tkv.data(), 2 * H, false);
+    matmul(ws, n, H, R * T, b.self_attn.kv.fwd, b.self_attn.kv.bias.data(), ws.tkv.data(), 2 * H, false);
     attention(ws, b.self_attn, n, R, T, ws.tkv.data(), false, T, h);
     if (b.cross) {
       normed_copy(h, n, R * T, b.ln_cross);
@@ -98,9 +96,9 @@ void transformer_forward(Workspace& ws, const TransformerNet& t, const float* ca
     }
     if (b.ff) {
       normed_copy(h, n, R * T, b.ln_ff);
-      k.gemm(n, H, R * T, b.ff1.fwd, b.ff1.bias.data(), ws.tff.data(), 4 * H, false);
+      matmul(ws, n, H, R * T, b.ff1.fwd, b.ff1.bias.data(), ws.tff.data(), 4 * H, false);
       k.gelu(ws.tff.data(), ws.tff.data(), int64_t(R) * T * 4 * H);
-      k.gemm(ws.tff.data(), 4 * H, R * T, b.ff2.fwd, b.ff2.bias.data(), h, H, true);
+      matmul(ws, ws.tff.data(), 4 * H, R * T, b.ff2.fwd, b.ff2.bias.data(), h, H, true);
     }
   }
   // Final LayerNorm of the first Tt tokens of each row, gathered contiguous.
@@ -110,9 +108,9 @@ void transformer_forward(Workspace& ws, const TransformerNet& t, const float* ca
   k.layer_norm(g, R * Tt, H, H, t.final_ln.gamma.data(), t.final_ln.beta.data(), nullptr);
   const int Pg = P / t.groups, Dt = Tt * A;
   for (int gi = 0; gi < t.groups; ++gi) {
-    k.gemm(g, H, R * Tt, t.head1[size_t(gi)].fwd, t.head1[size_t(gi)].bias.data(), ws.thead.data(), 2 * H, false);
+    matmul(ws, g, H, R * Tt, t.head1[size_t(gi)].fwd, t.head1[size_t(gi)].bias.data(), ws.thead.data(), 2 * H, false);
     k.gelu(ws.thead.data(), ws.thead.data(), int64_t(R) * Tt * 2 * H);
-    k.gemm(ws.thead.data(), 2 * H, R * Tt, t.head2[size_t(gi)].fwd, t.head2[size_t(gi)].bias.data(), ws.tout.data(),
+    matmul(ws, ws.thead.data(), 2 * H, R * Tt, t.head2[size_t(gi)].fwd, t.head2[size_t(gi)].bias.data(), ws.tout.data(),
            A * Pg, false);
     // (R x Tt x A x Pg) -> out (R x Dt x P), group gi's slice of the params
     for (int r = 0; r < R; ++r)

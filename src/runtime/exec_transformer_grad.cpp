@@ -185,7 +185,7 @@ void transformer_backward(Workspace& ws, const TransformerNet& t, const float* c
   for (int r = 0; r < R; ++r) {
     // Forward, taped.
     float* h = s.h;
-    k.gemm(xc + size_t(r) * ldx, A, Ti, t.input_proj.fwd, t.input_proj.bias.data(), h, H, false);
+    matmul(ws, xc + size_t(r) * ldx, A, Ti, t.input_proj.fwd, t.input_proj.bias.data(), h, H, false);
     if (T > Ti) std::memcpy(h + size_t(Ti) * H, t.pad_tokens.data(), size_t(T - Ti) * H * sizeof(float));
     if (!t.positional.empty())
       for (size_t e = 0; e < TH; ++e) h[e] += t.positional[e];
@@ -194,23 +194,23 @@ void transformer_backward(Workspace& ws, const TransformerNet& t, const float* c
       Tape::Block tb = block_at(base, t, N, i);
       std::memcpy(tb.hs, h, TH * sizeof(float));
       normed_copy(h, tb.ns, T, b.ln_self);
-      k.gemm(tb.ns, H, T, b.self_attn.q.fwd, b.self_attn.q.bias.data(), tb.qs, H, false);
-      k.gemm(tb.ns, H, T, b.self_attn.kv.fwd, b.self_attn.kv.bias.data(), tb.kvs, 2 * H, false);
+      matmul(ws, tb.ns, H, T, b.self_attn.q.fwd, b.self_attn.q.bias.data(), tb.qs, H, false);
+      matmul(ws, tb.ns, H, T, b.self_attn.kv.fwd, b.self_attn.kv.bias.data(), tb.kvs, 2 * H, false);
       attend(tb.qs, tb.kvs, T, T, H, nh, tb.ps, s.o);
-      k.gemm(s.o, H, T, b.self_attn.out.fwd, b.self_attn.out.bias.data(), h, H, true);
+      matmul(ws, s.o, H, T, b.self_attn.out.fwd, b.self_attn.out.bias.data(), h, H, true);
       if (b.cross) {
         std::memcpy(tb.hc, h, TH * sizeof(float));
         normed_copy(h, tb.nc, T, b.ln_cross);
-        k.gemm(tb.nc, H, T, b.cross_attn.q.fwd, b.cross_attn.q.bias.data(), tb.qc, H, false);
+        matmul(ws, tb.nc, H, T, b.cross_attn.q.fwd, b.cross_attn.q.bias.data(), tb.qc, H, false);
         attend(tb.qc, kv_ctx0 + i * size_t(N) * 2 * H, T, N, H, nh, tb.pc, s.o);
-        k.gemm(s.o, H, T, b.cross_attn.out.fwd, b.cross_attn.out.bias.data(), h, H, true);
+        matmul(ws, s.o, H, T, b.cross_attn.out.fwd, b.cross_attn.out.bias.data(), h, H, true);
       }
       if (b.ff) {
         std::memcpy(tb.hf, h, TH * sizeof(float));
         normed_copy(h, tb.nf, T, b.ln_ff);
-        k.gemm(tb.nf, H, T, b.ff1.fwd, b.ff1.bias.data(), tb.fpre, 4 * H, false);
+        matmul(ws, tb.nf, H, T, b.ff1.fwd, b.ff1.bias.data(), tb.fpre, 4 * H, false);
         k.gelu(tb.fpre, s.tmp, int64_t(4 * TH));
-        k.gemm(s.tmp, 4 * H, T, b.ff2.fwd, b.ff2.bias.data(), h, H, true);
+        matmul(ws, s.tmp, 4 * H, T, b.ff2.fwd, b.ff2.bias.data(), h, H, true);
       }
     }
     normed_copy(h, s.g, Tt, t.final_ln);  // h keeps the final LayerNorm's input
@@ -223,7 +223,7 @@ void transformer_backward(Workspace& ws, const TransformerNet& t, const float* c
         for (int a = 0; a < A; ++a)
           for (int q = 0; q < Pg; ++q)
             s.dtout[(size_t(tt) * A + a) * Pg + q] = dr[(size_t(tt) * A + a) * P + gi * Pg + q];
-      k.gemm(s.g, H, Tt, t.head1[size_t(gi)].fwd, t.head1[size_t(gi)].bias.data(), s.tmp, 2 * H, false);
+      matmul(ws, s.g, H, Tt, t.head1[size_t(gi)].fwd, t.head1[size_t(gi)].bias.data(), s.tmp, 2 * H, false);
       k.gemm(s.dtout, A * Pg, Tt, t.head2[size_t(gi)].back, nullptr, s.dhead, 2 * H, false);
       gelu_backward(s.tmp, s.dhead, size_t(Tt) * 2 * H);
       k.gemm(s.dhead, 2 * H, Tt, t.head1[size_t(gi)].back, nullptr, s.dg, H, true);

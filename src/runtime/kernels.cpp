@@ -44,7 +44,7 @@ uint16_t f32_to_bf16(float x) {
 }
 
 const char* weight_type_name(WeightType t) {
-  return t == WeightType::BF16 ? "bf16" : t == WeightType::I8 ? "int8" : "f32";
+  return t == WeightType::BF16 ? "bf16" : t == WeightType::I8 ? "int8" : t == WeightType::W8A8 ? "w8a8" : "f32";
 }
 
 PackedMatrix narrow_matrix(const PackedMatrix& f, WeightType type) {
@@ -57,6 +57,20 @@ PackedMatrix narrow_matrix(const PackedMatrix& f, WeightType type) {
   } else if (type == WeightType::BF16) {
     m.bf16.resize(f.data.size());
     for (size_t i = 0; i < f.data.size(); ++i) m.bf16[i] = f32_to_bf16(f.data[i]);
+  } else if (type == WeightType::W8A8) {
+    // The int8 values and scales of I8, re-laid four rows to a group (kernels.hpp), with the column sums.
+    PackedMatrix q = narrow_matrix(f, WeightType::I8);
+    const int panels = (f.N + kPanel - 1) / kPanel, K4 = k_groups(f.K);
+    m.scale = std::move(q.scale);
+    m.i8.assign(size_t(panels) * K4 * kPanel * 4, 0);
+    m.colsum.assign(size_t(panels) * kPanel, 0);
+    for (int p = 0; p < panels; ++p)
+      for (int k = 0; k < f.K; ++k)
+        for (int j = 0; j < kPanel; ++j) {
+          const int8_t v = q.i8[(size_t(p) * f.K + k) * kPanel + j];
+          m.i8[((size_t(p) * K4 + k / 4) * kPanel + j) * 4 + k % 4] = v;
+          m.colsum[size_t(p) * kPanel + j] += v;
+        }
   } else {
     const int panels = (f.N + kPanel - 1) / kPanel;
     m.scale.assign(size_t(panels) * kPanel, 0.0f);
@@ -87,6 +101,14 @@ void dequantize_panel(const PackedMatrix& m, int p, int k0, int kc, float* out) 
     std::memcpy(out, m.data.data() + base, n * sizeof(float));
   } else if (m.type == WeightType::BF16) {
     for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(m.bf16[base + i]);
+  } else if (m.type == WeightType::W8A8) {
+    const float* sc = m.scale.data() + size_t(p) * kPanel;
+    const size_t K4 = size_t(k_groups(m.K));
+    for (int k = 0; k < kc; ++k)
+      for (int j = 0; j < kPanel; ++j) {
+        const size_t r = size_t(k0 + k);
+        out[size_t(k) * kPanel + j] = float(m.i8[((size_t(p) * K4 + r / 4) * kPanel + j) * 4 + r % 4]) * sc[j];
+      }
   } else {
     const float* sc = m.scale.data() + size_t(p) * kPanel;
     for (size_t i = 0; i < n; ++i) out[i] = float(m.i8[base + i]) * sc[i % kPanel];

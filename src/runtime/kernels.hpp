@@ -14,13 +14,20 @@ constexpr int kPanel = 32;
 // stack: fits L1, and a call allocates nothing).
 constexpr int kKBlock = 128;
 
-// Storage precision of a packed matrix's values (weight-only: activations and accumulation stay f32).
-enum class WeightType : uint8_t { F32, BF16, I8 };
+// Storage precision of a packed matrix's values. F32 / BF16 / I8 are weight-only (activations and
+// accumulation stay f32). W8A8 stores int8 weights like I8, in the 4-row-interleaved layout the int8 dot-product
+// instructions read (see PackedMatrix), and its users (exec.hpp's matmul) round the activation row to int8 too
+// and accumulate in int32 (kernels_int8.cpp).
+enum class WeightType : uint8_t { F32, BF16, I8, W8A8 };
 
 // A right-hand matrix B (K x N), packed once at load time into column panels of kPanel values:
 // element (p * K + k) * kPanel + j = B[k][p * kPanel + j], zero past N. Exactly one of data / bf16 / i8 holds
 // the values, by `type`. I8: B[k][j] = i8[...] * scale[j], one symmetric scale per column (= per output row
 // of the Linear whose W^T this is), round-to-nearest; scale has panels * kPanel entries (zero past N).
+// W8A8: the same values and scales, but four consecutive rows of a column are adjacent bytes (what vpdpbusd /
+// vpmaddubsw multiply-add into one int32 lane): element ((p * K4 + k / 4) * kPanel + j) * 4 + k % 4, K4 =
+// ceil(K / 4), zero in the padding rows; colsum[j] = sum over k of the int8 values of column j (the int8 dot
+// product's +128 offset correction, kernels_int8.cpp).
 struct PackedMatrix {
   int K = 0, N = 0;
   WeightType type = WeightType::F32;
@@ -28,7 +35,9 @@ struct PackedMatrix {
   std::vector<uint16_t> bf16;  // upper 16 bits of the f32 value, rounded to nearest even
   std::vector<int8_t> i8;
   std::vector<float> scale;
+  std::vector<int32_t> colsum;  // W8A8 only (panels * kPanel)
 };
+inline int k_groups(int K) { return (K + 3) / 4; }  // W8A8: K4
 
 // Packs B given row-major (K x N) with row stride ldb.
 PackedMatrix pack_matrix(const float* b, int K, int N, int ldb);
@@ -47,7 +56,7 @@ inline float bf16_to_f32(uint16_t h) {
   __builtin_memcpy(&f, &u, 4);
   return f;
 }
-const char* weight_type_name(WeightType t);  // "f32" | "bf16" | "int8"
+const char* weight_type_name(WeightType t);  // "f32" | "bf16" | "int8" | "w8a8"
 
 struct Kernels {
   const char* name;
@@ -64,7 +73,25 @@ struct Kernels {
   // The affine coupling's coefficients, n values: s = tanh(s) in place and e = exp(sign * s) (float
   // accuracy, |err| ~ 1e-7; vectorized, no libm calls).
   void (*tanh_exp)(float* s, float* e, int64_t n, float sign);
+  // y = exp(x), n doubles (|rel err| ~ 1e-16, Cephes' Pade form; vectorized, no libm calls); x below -708 gives
+  // exp(-708) ~ 3e-308 rather than 0 (only ever summed with numbers near 1: the spline's softmax); NaN stays NaN.
+  void (*exp_f64)(const double* x, double* y, int64_t n);
+  // W8A8 (kernels_int8.cpp). quantize_q8: q (K, then zeros up to 4 * k_groups(K)) = round-half-even(x * 127 /
+  // max|x|), returns the row's scale max|x| / 127 (0 for an all-zero row; NaN when x holds an Inf / NaN, so
+  // the products become NaN as in f32). gemv_w8a8: c (b.N) = [c +] sx * scale[j] * sum_k q[k] w8[k][j]
+  // [+ bias], the sum exact in int32.
+  float (*quantize_q8)(const float* x, int K, int8_t* q);
+  void (*gemv_w8a8)(const int8_t* q, float sx, const PackedMatrix& b, const float* bias, float* c, bool accumulate);
 };
+
+// The int8 dot-product paths this CPU runs (for the tests: each must give the same integers): "generic",
+// "avx2" (vpmaddubsw, sign trick), "avx-vnni" (256-bit vpdpbusd), "avx512-vnni" (512-bit vpdpbusd).
+struct Int8Path {
+  const char* name;
+  float (*quantize_q8)(const float* x, int K, int8_t* q);
+  void (*gemv_w8a8)(const int8_t* q, float sx, const PackedMatrix& b, const float* bias, float* c, bool accumulate);
+};
+std::vector<Int8Path> int8_paths();
 
 // The best variant this CPU runs (NFP_RUNTIME_KERNELS=generic|avx2|avx512 forces one, for tests).
 const Kernels& kernels();

@@ -44,7 +44,8 @@ WeightType parse_weight_type(const std::string& name) {
   if (name.empty() || name == "f32") return WeightType::F32;
   if (name == "bf16") return WeightType::BF16;
   if (name == "int8") return WeightType::I8;
-  throw LoadError("unknown weight precision '" + name + "': expected f32, bf16 or int8");
+  if (name == "w8a8") return WeightType::W8A8;
+  throw LoadError("unknown weight precision '" + name + "': expected f32, bf16, int8 or w8a8");
 }
 
 void quantize_conditioners(Model& m, WeightType t) {

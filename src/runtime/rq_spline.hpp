@@ -36,14 +36,19 @@ inline T softplus(T x) {  // torch's softplus: threshold 20
   return val(x) > 20 ? x : log1p(exp(x));
 }
 
-// Knots from K unnormalized sizes: out (K+1), exactly -B and B at the ends.
+// Knots from K unnormalized sizes: out (K+1), exactly -B and B at the ends. pre: exp(u - max u) already
+// computed (a batch through Kernels::exp_f64), or null.
 template <class T>
-inline void rq_knots(const T* u, int K, double min_size, double B, T* out) {
-  double mx = val(u[0]);
-  for (int i = 1; i < K; ++i) mx = std::max(mx, val(u[i]));
+inline void rq_knots(const T* u, int K, double min_size, double B, T* out, const T* pre = nullptr) {
   T e[64];
   T sum = 0.0;
-  for (int i = 0; i < K; ++i) sum = sum + (e[i] = exp(u[i] - T(mx)));
+  if (pre) {
+    for (int i = 0; i < K; ++i) sum = sum + (e[i] = pre[i]);
+  } else {
+    double mx = val(u[0]);
+    for (int i = 1; i < K; ++i) mx = std::max(mx, val(u[i]));
+    for (int i = 0; i < K; ++i) sum = sum + (e[i] = exp(u[i] - T(mx)));
+  }
   out[0] = -B;
   T cum = 0.0;
   for (int i = 0; i < K - 1; ++i) {
@@ -53,9 +58,11 @@ inline void rq_knots(const T* u, int K, double min_size, double B, T* out) {
   out[K] = B;
 }
 
-// x -> y and log|dy/dx| (inverse: y -> x and log|dx/dy|). w, h (K), d (K-1) unnormalized.
+// x -> y and log|dy/dx| (inverse: y -> x and log|dx/dy|). w, h (K), d (K-1) unnormalized. pre (2K): exp(w -
+// max w) then exp(h - max h) already computed, or null (see rq_knots).
 template <class T>
-inline void rq_spline(T x, const T* w, const T* h, const T* dr, const SplineParams& o, bool inverse, T& y, T& logdet) {
+inline void rq_spline(T x, const T* w, const T* h, const T* dr, const SplineParams& o, bool inverse, T& y, T& logdet,
+                      const T* pre = nullptr) {
   const double B = o.bound;
   const int K = o.bins;
   if (!(val(x) >= -B && val(x) <= B)) {  // identity tails
@@ -63,15 +70,17 @@ inline void rq_spline(T x, const T* w, const T* h, const T* dr, const SplinePara
     logdet = 0.0;
     return;
   }
-  T cw[65], ch[65], d[65];
-  rq_knots(w, K, o.min_bin_width, B, cw);
-  rq_knots(h, K, o.min_bin_height, B, ch);
-  d[0] = 1.0;
-  d[K] = 1.0;
-  for (int i = 1; i < K; ++i) {
+  T cw[65], ch[65];
+  rq_knots(w, K, o.min_bin_width, B, cw, pre);
+  rq_knots(h, K, o.min_bin_height, B, ch, pre ? pre + K : nullptr);
+  // The knot derivative i (1 at the ends). Only the two around x's bin are used, so only those two pay for
+  // their softplus (an exp and a log1p each: at batch 1 of a spline policy the libm calls cost as much as the
+  // GEMVs).
+  auto deriv = [&](int i) -> T {
+    if (i == 0 || i == K) return T(1.0);
     T v = T(o.min_derivative) + softplus(dr[i - 1]);
-    d[i] = val(v) > 1.0 / o.min_derivative ? T(1.0 / o.min_derivative) : v;
-  }
+    return val(v) > 1.0 / o.min_derivative ? T(1.0 / o.min_derivative) : v;
+  };
   // searchsorted(right=True) - 1, clamped to [0, K-1]
   const T* kn = inverse ? ch : cw;
   int idx = 0;
@@ -79,7 +88,7 @@ inline void rq_spline(T x, const T* w, const T* h, const T* dr, const SplinePara
     if (val(kn[i]) <= val(x)) idx = i;
   idx = std::clamp(idx, 0, K - 1);
   const T x_k = cw[idx], w_k = cw[idx + 1] - cw[idx], y_k = ch[idx], h_k = ch[idx + 1] - ch[idx];
-  const T d_k = d[idx], d_k1 = d[idx + 1];
+  const T d_k = deriv(idx), d_k1 = deriv(idx + 1);
   const T delta = h_k / w_k;
   const T slope_sum = d_k + d_k1 - T(2.0) * delta;
   T theta;

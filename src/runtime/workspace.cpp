@@ -1,4 +1,6 @@
 // Workspace sizing: every buffer any call can touch, for up to max_rows samples per call.
+#include <algorithm>
+
 #include "runtime/exec.hpp"
 
 namespace nfp::rt {
@@ -42,6 +44,7 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
   z.assign(RD, 0.0f);
   logdet.assign(size_t(R), 0.0);
   logp.assign(size_t(R), 0.0);
+  spline_exp.assign(size_t(D) * 2 * size_t(m.spline.bins), 0.0);
   const size_t RT = size_t(R) * T;
   for (int j = 0; j < 2; ++j) {
     params[j].assign(size_t(R) * pmax, 0.0f);
@@ -72,6 +75,14 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
   adam_m.assign(RD, 0.0f);
   adam_v.assign(RD, 0.0f);
   action_out.assign(RD, 0.0f);
+  if (m.weights == WeightType::W8A8) {
+    // The widest input of any conditioner Linear (x_cond <= D, context C, MLP hidden, transformer H, 2H, 4H)
+    // and the most rows one product multiplies (R samples x T tokens, N context tokens, T in the backward pass).
+    const size_t in = std::max({size_t(D), size_t(std::max(C, 1)), hidden, 4 * H, A});
+    const size_t rows = std::max({size_t(R) * T, size_t(N), size_t(R)});
+    q8.assign(4 * ((in + 3) / 4), 0);
+    q8_rows.assign(rows * in, 0.0f);
+  }
 }
 
 }  // namespace nfp::rt

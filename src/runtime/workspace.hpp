@@ -30,6 +30,7 @@ struct Workspace {
   std::vector<float> x, tmp, z;      // (R x D)
   std::vector<float> coef_s, coef_e; // (R x D) affine coupling: tanh(raw), exp(+-tanh(raw))
   std::vector<double> logdet, logp;  // (R)
+  std::vector<double> spline_exp;    // (D x 2 bins) one row's spline softmax exponentials
   // Conditioner scratch.
   std::vector<float> params[2];  // (R x Dt x P) per net
   std::vector<float> h0, h1;     // MLP: (R x hidden)
@@ -46,6 +47,10 @@ struct Workspace {
   std::vector<float> tf_tape;         // transformer backward: one row's tape and scratch
   std::vector<float> adam_m, adam_v;  // (R x D)
   std::vector<float> action_out;      // (R x D) denormalized actions of the last call
+  // W8A8 models only (exec_matmul.cpp): one activation row rounded to int8 (K, padded to a multiple of 4), and
+  // the rounded rows of a batched product in f32 (rows x K).
+  std::vector<int8_t> q8;
+  std::vector<float> q8_rows;
 
   Workspace(const Model& model, int max_rows);
 };

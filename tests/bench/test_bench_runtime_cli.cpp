@@ -32,7 +32,7 @@ TEST(RuntimeBenchCli, UnknownWeightsFailWithOneLine) {
   ASSERT_TRUE(test::nfp_available()) << "the nfp binary is not built (NFP_BIN)";
   auto r = test::run_nfp("bench runtime --weights f32,fp8");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.out.find("--weights: unknown precision 'fp8'; expected f32, bf16 or int8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--weights: unknown precision 'fp8'; expected f32, bf16, int8 or w8a8"), std::string::npos) << r.out;
   EXPECT_LE(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
 }
 

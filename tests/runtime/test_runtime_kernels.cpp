@@ -113,17 +113,40 @@ TEST(RuntimeKernels, TanhExpMatchesReference) {
     }
 }
 
+// The spline's softmax exponentials in double against libm, over what they see (u - max u <= 0, down past the
+// clamp) and a little above, the padded tail (n not a multiple of the vector), and NaN.
+TEST(RuntimeKernels, ExpF64MatchesLibm) {
+  std::vector<double> x;
+  for (double v = -720; v <= 30; v += 0.01) x.push_back(v);
+  x.push_back(std::nan(""));
+  for (const Kernels* k : variants()) {
+    std::vector<double> y(x.size());
+    k->exp_f64(x.data(), y.data(), int64_t(x.size()));
+    double worst = 0;
+    for (size_t i = 0; i + 1 < x.size(); ++i) {
+      if (x[i] < -708) {  // clamped: exp(-708), negligible next to the softmax's largest term (1)
+        EXPECT_LE(y[i], 4e-308) << k->name << " " << x[i];
+        continue;
+      }
+      worst = std::max(worst, std::abs(y[i] - std::exp(x[i])) / std::exp(x[i]));
+    }
+    EXPECT_LE(worst, 1e-15) << k->name;  // Cephes' bound is ~2 ulp (2.2e-16 each)
+    EXPECT_TRUE(std::isnan(y.back())) << k->name;
+  }
+}
+
 // Narrow (bf16 / int8) weights: the GEMM must compute exactly A times the stored values (unpack_matrix), up to
 // f32 accumulation rounding, on both paths: batch 1 (narrow values streamed and widened in registers, int8
 // scale applied to the finished sums) and batched (blocks of kKBlock rows dequantized; K = 291 spans three
-// blocks, so the partial-sum accumulation across blocks is exercised).
+// blocks, so the partial-sum accumulation across blocks is exercised). W8A8 matrices met by f32 activations
+// (the batched path of exec_matmul.cpp, after it rounded the rows) always take the dequantizing block path.
 TEST(RuntimeKernels, NarrowGemmMatchesStoredValues) {
   std::mt19937 g(2);
   for (auto [M, K, N] : {std::tuple{1, 7, 5}, {1, 291, 70}, {3, 35, 70}, {13, 64, 33}, {128, 291, 256}, {9, 1, 32},
                          {1, 40, 44}, {1, 20, 60}, {10, 20, 60}}) {
     const GemmOperands o = random_operands(M, K, N, g);
     const PackedMatrix f = pack_transposed(o.w.data(), N, K);
-    for (WeightType t : {WeightType::BF16, WeightType::I8}) {
+    for (WeightType t : {WeightType::BF16, WeightType::I8, WeightType::W8A8}) {
       const PackedMatrix p = narrow_matrix(f, t);
       ASSERT_TRUE(p.data.empty()) << "a narrow matrix must not keep its f32 copy";
       const std::vector<float> b = unpack_matrix(p);  // (K x N)

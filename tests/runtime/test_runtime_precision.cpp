@@ -21,7 +21,7 @@ bool ends_with(const std::string& s, const std::string& t) {
 
 // w (rows x cols, a view) rounded as the runtime stores it: bf16 round-to-nearest-even; int8 one symmetric
 // scale max|row| / 127 per output row, round half to even (std::nearbyint's default mode, torch::round).
-void round_block(torch::Tensor w, const std::string& weights) {
+void round_block(torch::Tensor w, const std::string& weights) {  // w8a8's weights are int8's
   if (weights == "bf16") {
     w.copy_(w.to(torch::kBFloat16).to(torch::kFloat32));
     return;
@@ -82,19 +82,44 @@ TEST_P(RuntimePrecision, EqualsLibtorchWithRoundedWeightsAndStaysNearF32) {
   // First order, the change is eps x the flow's sensitivity to a relative weight change, where eps = 2^-8
   // bounds both roundings (bf16: |dw| <= 2^-8 |w|; int8: |dw| <= max|row| / 254 < 2^-8 max|row|). The
   // sensitivity of these fixtures (z up to ~5 at 1.5 sigma) measures <= 13 in |a| (docs/RUNTIME.md): 20 eps.
-  const double bound = 20 * 0x1p-8;
+  // w8a8 adds a second rounding of the same form to every Linear, its input row's (|dx| <= max|x| / 254 <
+  // 2^-8 max|x|), but the row's largest element (a LayerNorm + GELU outlier) sets the step for all of it, so
+  // the fixtures are more sensitive to it than to the weights': observed up to 34 eps against f32 and 46 eps
+  // against libtorch on the rounded weights (spline_mlp, a sample near a spline knot). Bound: 64 eps.
+  const bool w8a8 = weights == "w8a8";
+  const double bound = (w8a8 ? 64 : 20) * 0x1p-8;
   EXPECT_GT(da, 0.0) << "no rounding happened";
   EXPECT_LE(da, bound) << tc.name;
   EXPECT_LE(dlp, bound * D) << tc.name;
   std::printf("[ %s %s ] max |da| %.2e, max |dlog p| %.2e vs f32\n", tc.name.c_str(), weights.c_str(), da, dlp);
 
-  // 1. The same function as libtorch on the rounded weights.
+  // 1. The same function as libtorch on the rounded weights (w8a8: up to the activation rounding, which
+  // libtorch does not do; bound as above).
   round_like_runtime(flow, weights, C);
   torch::NoGradGuard ng;
   auto ref = flow->sample_from(z, ctx);
-  EXPECT_LE((from(x, n, D) - ref.x).abs().max().item<double>(), kTol) << tc.name;
-  EXPECT_LE((torch::tensor(lp, torch::kFloat64) - ref.log_prob.to(torch::kFloat64)).abs().max().item<double>(), kTol)
-      << tc.name;
+  const double tol = w8a8 ? bound : kTol;
+  const double dref = (from(x, n, D) - ref.x).abs().max().item<double>();
+  const double dref_lp = (torch::tensor(lp, torch::kFloat64) - ref.log_prob.to(torch::kFloat64)).abs().max().item<double>();
+  EXPECT_LE(dref, tol) << tc.name;
+  EXPECT_LE(dref_lp, w8a8 ? tol * D : kTol) << tc.name;
+  if (w8a8) {
+    std::printf("[ %s w8a8 ] max |da| %.2e, max |dlog p| %.2e vs libtorch on the rounded weights\n", tc.name.c_str(),
+                dref, dref_lp);
+    // One sample at a time (the int8 x int8 GEMV where the conditioner is an MLP) against the batched call (the
+    // rounded rows through the f32 GEMM): the same function up to f32 summation order, except where that
+    // order moves a later activation across a rounding boundary (one step, max|x| / 127, in one element).
+    std::vector<float> x1(static_cast<size_t>(D));
+    double worst = 0;
+    for (int r = 0; r < n; ++r) {
+      std::vector<float> z1(z_v.begin() + r * D, z_v.begin() + (r + 1) * D);
+      double lp1 = 0;
+      ASSERT_EQ(ws.sample_latent(obs_v, z1, 1, x1, &lp1), NFP_RT_OK);
+      for (int i = 0; i < D; ++i) worst = std::max(worst, double(std::abs(x1[size_t(i)] - x[size_t(r) * D + i])));
+    }
+    std::printf("[ %s w8a8 ] max |da| %.2e, batch 1 vs batch %d\n", tc.name.c_str(), worst, n);
+    EXPECT_LE(worst, kTol) << tc.name;  // observed <= 3e-6: no boundary crossing on these fixtures
+  }
 
   // The gradient path (GR) on the same rounded weights, against autograd.
   const int ng_rows = 4;
@@ -115,14 +140,31 @@ TEST_P(RuntimePrecision, EqualsLibtorchWithRoundedWeightsAndStaysNearF32) {
     gref = torch::autograd::grad({lpref.sum()}, {ag})[0];
   }
   const double scale = std::max(1.0, gref.abs().max().item<double>());
-  EXPECT_LE((from(g, ng_rows, D) - gref).abs().max().item<double>(), kTol * scale) << tc.name;
-  EXPECT_LE((torch::tensor(lp_g, torch::kFloat64) - lpref.detach().to(torch::kFloat64)).abs().max().item<double>(), kTol);
+  // w8a8: the runtime differentiates its forward pass as if the activation rounding were the identity (the
+  // straight-through gradient), so its gradient is libtorch's at activations one rounding away.
+  const double dg = (from(g, ng_rows, D) - gref).abs().max().item<double>();
+  const double dlpg = (torch::tensor(lp_g, torch::kFloat64) - lpref.detach().to(torch::kFloat64)).abs().max().item<double>();
+  if (!w8a8) {
+    EXPECT_LE(dg, kTol * scale) << tc.name;
+    EXPECT_LE(dlpg, kTol);
+    return;
+  }
+  // Affine couplings: every element within the rounding bound. A spline's log-det has a derivative that
+  // jumps at the knots, so an element whose activations moved it across one changes by O(1) (observed: 1 of
+  // 48 elements of spline_mlp_unconditional, by 0.6 x scale); the others must still agree (at most a quarter
+  // off), which a wrong backward pass would not.
+  const long off = ((from(g, ng_rows, D) - gref).abs() > bound * scale).sum().item<long>();
+  std::printf("[ %s w8a8 ] gradient: max |dg| %.2e (scale %.1f), %ld of %d elements off by > %.2f x scale\n",
+              tc.name.c_str(), dg, scale, off, ng_rows * D, bound);
+  if (tc.config.coupling == "affine") EXPECT_LE(dg, bound * scale) << tc.name;
+  else EXPECT_LE(off, ng_rows * D / 4) << tc.name;
+  EXPECT_LE(dlpg, bound * D) << tc.name;
 }
 
 std::vector<Param> params() {
   std::vector<Param> out;
   for (const auto& c : test::runtime_cases())
-    for (const char* w : {"bf16", "int8"}) out.emplace_back(c, w);
+    for (const char* w : {"bf16", "int8", "w8a8"}) out.emplace_back(c, w);
   return out;
 }
 
@@ -140,7 +182,7 @@ TEST(RuntimePrecisionApi, BadWeightsValueFailsClearly) {
   nfp_rt_load_options o{};
   o.weights = "fp8";
   EXPECT_EQ(nfp_rt_model_load_ex(path.string().c_str(), &o, err, sizeof err), nullptr);
-  EXPECT_STREQ(err, "unknown weight precision 'fp8': expected f32, bf16 or int8");
+  EXPECT_STREQ(err, "unknown weight precision 'fp8': expected f32, bf16, int8 or w8a8");
   EXPECT_THROW(runtime::Model(path.string(), "int4"), std::runtime_error);
   // NULL options and NULL weights are the f32 default, like nfp_rt_model_load.
   nfp_rt_model* m = nfp_rt_model_load_ex(path.string().c_str(), nullptr, err, sizeof err);
