@@ -83,4 +83,8 @@ using ActionHead = std::shared_ptr<ActionHeadImpl>;
 // Creates a head by config.type; an unknown name throws nfp::Error listing head_names().
 ActionHead make_head(const HeadConfig& config);
 
+// Whether head `type` attends over a context of tokens (B x N x C): only the Transformer conditioner does; the
+// other heads take one context vector (B x C).
+bool takes_context_tokens(const std::string& type);
+
 }  // namespace nfp

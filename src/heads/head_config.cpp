@@ -133,9 +133,10 @@ void check_chunk(const HeadConfig& c, const torch::Tensor& a, const char* what) 
               " x " + std::to_string(c.action_dim) + ")");
 }
 
+bool takes_context_tokens(const std::string& type) { return type == "nina-transformer"; }
+
 void check_context(const HeadConfig& c, const torch::Tensor& ctx) {
-  // Only the Transformer conditioner attends over context tokens; the other heads take one vector.
-  const bool tokens_ok = c.type == "nina-transformer";
+  const bool tokens_ok = takes_context_tokens(c.type);
   require(ctx.defined() && (ctx.dim() == 2 || (tokens_ok && ctx.dim() == 3)) && ctx.size(-1) == c.context_dim,
           "head '" + c.type + "' expects a context of shape (B x " + std::to_string(c.context_dim) + ")" +
               (tokens_ok ? " or (B x N x " + std::to_string(c.context_dim) + ")" : ""));

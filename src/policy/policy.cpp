@@ -55,7 +55,7 @@ PolicyImpl::PolicyImpl(PolicyConfig c, Normalizer normalizer)
     config_.instruction_encoder.vocabulary = instruction_encoder_->vocabulary().words;
     in += instruction_encoder_->output_dim();
     if (config_.instruction_tokens) {
-      require(config_.head.type == "nina-transformer",
+      require(takes_context_tokens(config_.head.type),
               "policy: instruction_tokens needs the nina-transformer head (head '" + config_.head.type +
                   "' takes one context vector); set \"instruction_tokens\": false");
       token_proj_ = register_module("token_proj", torch::nn::Linear(instruction_encoder_->output_dim(), config_.context_dim));
@@ -85,6 +85,7 @@ torch::Tensor PolicyImpl::encode(const std::map<std::string, torch::Tensor>& obs
 
 torch::Tensor PolicyImpl::encode(const PolicyInput& input) {
   std::vector<torch::Tensor> parts;
+  torch::Tensor tokens;  // with instruction_tokens: the words, projected to the context width
   int64_t B = -1;
   auto check_batch = [&](int64_t b, const std::string& what) {
     require(B < 0 || b == B, "policy: " + what + " has batch size " + std::to_string(b) + ", expected " + std::to_string(B));
@@ -128,10 +129,10 @@ torch::Tensor PolicyImpl::encode(const PolicyInput& input) {
                 std::to_string(input.instructions.size()));
     auto enc = instruction_encoder_->forward(input.instructions, /*fixed_length*/ bool(token_proj_));
     parts.push_back(enc.pooled);
-    if (token_proj_)  // (B x 1+L x C): the observation's vector, then the words
-      return torch::cat({encoder_->forward(torch::cat(parts, 1)).unsqueeze(1), token_proj_->forward(enc.tokens)}, 1);
+    if (token_proj_) tokens = token_proj_->forward(enc.tokens);  // (B x L x C)
   }
-  return encoder_->forward(torch::cat(parts, 1));
+  auto ctx = encoder_->forward(torch::cat(parts, 1));  // (B x C)
+  return tokens.defined() ? torch::cat({ctx.unsqueeze(1), tokens}, 1) : ctx;  // the observation's vector, then the words
 }
 
 ChunkResult PolicyImpl::predict_chunk_normalized(const std::map<std::string, torch::Tensor>& obs,

@@ -68,7 +68,7 @@ TrainConfig default_train_config(const std::string& type) {
 PolicyConfig default_policy_config(const std::string& type) {
   PolicyConfig p;
   p.head = default_head_config(type, p.horizon, 0, p.context_dim);
-  p.instruction_tokens = type == "nina-transformer";  // used only with "instruction" in obs
+  p.instruction_tokens = takes_context_tokens(type);  // used only with "instruction" in obs
   return p;
 }
 
