@@ -46,13 +46,16 @@ PolicyConfig vision_config(bool shared) {
   return c;
 }
 
-Policy vision_policy(bool shared) {
+// A policy over a 3-d "state" and 2-d actions, both normalized from [-1, 1], with seeded initial weights.
+Policy make_with(const PolicyConfig& c) {
   Normalizer n;
   n.keys["action"] = unit_stats(2);
   n.keys["state"] = unit_stats(3);
   torch::manual_seed(5);
-  return make_policy(vision_config(shared), n);
+  return make_policy(c, n);
 }
+
+Policy vision_policy(bool shared) { return make_with(vision_config(shared)); }
 
 PolicyObservation observation(int step, const std::string& instruction) {
   PolicyObservation o;
@@ -84,14 +87,6 @@ PolicyConfig token_config() {
   c.head.depth = 1;
   c.head.heads = 2;
   return c;
-}
-
-Policy make_with(const PolicyConfig& c) {
-  Normalizer n;
-  n.keys["action"] = unit_stats(2);
-  n.keys["state"] = unit_stats(3);
-  torch::manual_seed(5);
-  return make_policy(c, n);
 }
 
 PolicyInput token_input(const std::vector<std::string>& instructions) {
