@@ -46,14 +46,23 @@ inline int8_t round_q8(float v) {
   return int8_t(std::clamp(r, -127.0f, 127.0f));
 }
 
-float quantize_generic(const float* x, int K, int8_t* q) {
-  float amax = 0, bad = 0, inv;
-  for (int k = 0; k < K; ++k) {
-    const float a = std::abs(x[k]);
+// The row's scale (and inv) from a scan of max|x| and sum(x - x): the `lanes` partial results of a vector loop
+// over x[0..k), folded in lane order, then the scalar tail x[k..K). Every path folds in this one order.
+inline float scan_scale(const float* lane_max, const float* lane_bad, int lanes, const float* x, int k, int K,
+                        float& inv) {
+  float amax = 0, bad = 0;
+  for (int i = 0; i < lanes; ++i) amax = lane_max[i] > amax ? lane_max[i] : amax, bad += lane_bad[i];
+  for (int i = k; i < K; ++i) {
+    const float a = std::abs(x[i]);
     amax = a > amax ? a : amax;
-    bad += x[k] - x[k];
+    bad += x[i] - x[i];
   }
-  const float s = row_scale(amax, bad, inv);
+  return row_scale(amax, bad, inv);
+}
+
+float quantize_generic(const float* x, int K, int8_t* q) {
+  float inv;
+  const float s = scan_scale(nullptr, nullptr, 0, x, 0, K, inv);
   for (int k = 0; k < K; ++k) q[k] = round_q8(x[k] * inv);
   pad_groups(K, q);
   return s;
@@ -97,16 +106,10 @@ __attribute__((target("avx2"))) float quantize_avx2(const float* x, int K, int8_
     vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, v));
     vbad = _mm256_add_ps(vbad, _mm256_sub_ps(v, v));
   }
-  float m[8], bb[8], amax = 0, bad = 0, inv;
+  float m[8], bb[8], inv;
   _mm256_storeu_ps(m, vmax);
   _mm256_storeu_ps(bb, vbad);
-  for (int i = 0; i < 8; ++i) amax = m[i] > amax ? m[i] : amax, bad += bb[i];
-  for (int i = k; i < K; ++i) {
-    const float a = std::abs(x[i]);
-    amax = a > amax ? a : amax;
-    bad += x[i] - x[i];
-  }
-  const float s = row_scale(amax, bad, inv);
+  const float s = scan_scale(m, bb, 8, x, k, K, inv);
   const __m256 vinv = _mm256_set1_ps(inv);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   k = 0;
@@ -133,16 +136,10 @@ __attribute__((target("avx512f"))) float quantize_avx512(const float* x, int K, 
     vmax = _mm512_maskz_max_ps(kAll, vmax, _mm512_abs_ps(v));
     vbad = _mm512_add_ps(vbad, _mm512_sub_ps(v, v));
   }
-  float m[16], bb[16], amax = 0, bad = 0, inv;
+  float m[16], bb[16], inv;
   _mm512_storeu_ps(m, vmax);
   _mm512_storeu_ps(bb, vbad);
-  for (int i = 0; i < 16; ++i) amax = m[i] > amax ? m[i] : amax, bad += bb[i];
-  for (int i = k; i < K; ++i) {
-    const float a = std::abs(x[i]);
-    amax = a > amax ? a : amax;
-    bad += x[i] - x[i];
-  }
-  const float s = row_scale(amax, bad, inv);
+  const float s = scan_scale(m, bb, 16, x, k, K, inv);
   const __m512 vinv = _mm512_set1_ps(inv);
   k = 0;
   for (; k + 16 <= K; k += 16)  // vcvtps2dq rounds half to even; vpmovsdb saturates (|v| <= 127 anyway)
