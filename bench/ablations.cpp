@@ -211,13 +211,14 @@ nlohmann::json run_ablations(const AblationOptions& o) {
       if (s["axis"] != axis) continue;
       t.add({s["value"], s["head"], s["strategy"], cell(s["mean"]), cell(s["std"]), std::to_string(s["n"].get<size_t>()),
              cell(s["min"]), cell(s["max"])});
-      bars.bars.push_back({s["value"].get<std::string>() + (axis == "data" ? " " + s["head"].get<std::string>() : ""),
-                           s["mean"].get<double>()});
+      std::string label = s["value"].get<std::string>();  // appended in place: GCC 12 gives a false
+      if (axis == "data") label.append(" ").append(s["head"].get<std::string>());  // -Wstringop-overflow on " " + str
+      bars.bars.push_back({label, s["mean"].get<double>()});
       bars.errors.push_back(s["std"].get<double>());
       const std::string head = s["head"];
       if (!series.count(head)) {
         series[head] = lines.series.size();
-        lines.series.push_back({head, {}, {}});
+        lines.series.push_back({head, {}, {}, {}, {}});
       }
       lines.series[series[head]].x.push_back(s["x"].get<double>());
       lines.series[series[head]].y.push_back(s["mean"].get<double>());
