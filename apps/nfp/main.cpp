@@ -50,7 +50,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // One line, like every other error (CLI11's own adds a second line).
+    std::fprintf(stderr, "nfp: error: %s (see --help)\n", e.what());
+    return e.get_exit_code();
   } catch (const nfp::Error& e) {
     std::fprintf(stderr, "nfp: error: %s\n", e.what());
     return 1;
