@@ -156,6 +156,8 @@ Policy make_policy(PolicyConfig config, Normalizer normalizer);
 // Checkpoint directory: config.json, model.safetensors, stats.json (nfp/checkpoint.hpp writes them).
 void save_policy(Policy& policy, const std::filesystem::path& dir);  // into an existing directory
 Policy load_policy(const std::filesystem::path& dir);                 // dir or dir/checkpoint
+// The directory holding config.json: `dir` itself or dir/checkpoint (a run directory); throws if neither.
+std::filesystem::path checkpoint_dir(const std::filesystem::path& dir);
 
 // The strategies on a batch of contexts (B x C): chunks (B x H x A) normalized and their log p (B).
 struct StrategyResult {

@@ -278,12 +278,15 @@ void save_policy(Policy& policy, const std::filesystem::path& dir) {
   policy->normalizer().save(dir / "stats.json");
 }
 
+std::filesystem::path checkpoint_dir(const std::filesystem::path& dir) {
+  if (std::filesystem::exists(dir / "config.json")) return dir;
+  if (std::filesystem::exists(dir / "checkpoint" / "config.json")) return dir / "checkpoint";
+  std::string what = dir.string();  // (built by appending: GCC 12 warns falsely on "'" + string here)
+  throw Error("'" + what.append("' is not a checkpoint (no config.json); pass the --out directory of `nfp train`"));
+}
+
 Policy load_policy(const std::filesystem::path& dir_in) {
-  auto dir = dir_in;
-  if (!std::filesystem::exists(dir / "config.json") && std::filesystem::exists(dir / "checkpoint" / "config.json"))
-    dir = dir / "checkpoint";
-  require(std::filesystem::exists(dir / "config.json"),
-          "'" + dir_in.string() + "' is not a policy checkpoint (no config.json); pass the --out directory of `nfp train`");
+  const auto dir = checkpoint_dir(dir_in);
   PolicyConfig c = read_json_file(dir / "config.json").get<PolicyConfig>();
   Policy p = make_policy(c, Normalizer::load(dir / "stats.json"));
   load_module(*p, dir / "model.safetensors");

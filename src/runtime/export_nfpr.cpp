@@ -67,9 +67,7 @@ void export_flow(FlowImpl& flow, const RuntimeExportOptions& o, const std::files
 
 json export_checkpoint(const std::filesystem::path& dir_in, const std::filesystem::path& out) {
   require(std::filesystem::is_directory(dir_in), "'" + dir_in.string() + "' is not a checkpoint directory");
-  auto dir = dir_in;  // `nfp train --out RUN` may keep the checkpoint in RUN/checkpoint
-  if (!std::filesystem::exists(dir / "config.json") && std::filesystem::exists(dir / "checkpoint" / "config.json"))
-    dir = dir / "checkpoint";
+  const auto dir = checkpoint_dir(dir_in);  // `nfp train --out RUN` keeps the checkpoint in RUN/checkpoint
   const json cfg = read_json_file(dir / "config.json");
   const std::string type = cfg.value("type", "");
   RuntimeExportOptions o;
