@@ -141,5 +141,43 @@ TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {
   EXPECT_FALSE(fs::exists(root_ / "e.json"));
 }
 
+// `nfp tune` writes every setting's success; only --apply touches the checkpoint, and only its config.json.
+TEST_F(PolicyCli, TuneWritesEverySettingAndApplyChangesOnlyTheConfig) {
+  ASSERT_EQ(run_nfp(train_args("nfp-spline", "tuned", 5) + " --task push-two-goals").status, 0);
+  const fs::path ck = root_ / "tuned" / "checkpoint";
+  const auto config = read_file(ck / "config.json"), weights = read_file(ck / "model.safetensors");
+  const std::string grid = "tune --checkpoint " + p("tuned") +
+                           " --strategy sbs --candidates 4 --sigma 0.2,0.4 --n-action-steps 1,2 --episodes 1 --no-progress";
+  auto t = run_nfp(grid + " --out " + p("tune.json") + " --json");
+  ASSERT_EQ(t.status, 0) << t.out;
+  EXPECT_NE(t.out.find("[4/4] sbs sigma 0.4 N 4 n_action_steps 2"), std::string::npos) << t.out;
+  auto r = json::parse(read_file(root_ / "tune.json"));
+  EXPECT_EQ(r, last_line_json(t.out));
+  ASSERT_EQ(r["cells"].size(), 4u);
+  EXPECT_FALSE(r["applied"].get<bool>());
+  EXPECT_TRUE(read_file(ck / "config.json") == config) << "without --apply the checkpoint is untouched";
+
+  auto a = run_nfp(grid + " --out " + p("tune_applied.json") + " --apply");
+  ASSERT_EQ(a.status, 0) << a.out;
+  const auto best = json::parse(read_file(root_ / "tune_applied.json"));
+  const auto& cell = best["cells"][best["best"].get<size_t>()];
+  auto cfg = json::parse(read_file(ck / "config.json"));
+  EXPECT_EQ(cfg["inference"]["strategy"], "sbs");
+  EXPECT_EQ(cfg["inference"]["sigma"], cell["sigma"]);
+  EXPECT_EQ(cfg["inference"]["candidates"], 4);
+  EXPECT_EQ(cfg["n_action_steps"], cell["n_action_steps"]);
+  EXPECT_TRUE(read_file(ck / "model.safetensors") == weights);
+
+  // a bad grid fails before any episode and writes nothing
+  const auto applied = read_file(ck / "config.json");
+  const std::string bad = "tune --checkpoint " + p("tuned") + " --episodes 1 --no-progress --apply --out " + p("bad.json");
+  expect_one_line_error(run_nfp(bad + " --sigma 0.3,-1"), "sigma must be >= 0");
+  expect_one_line_error(run_nfp(bad + " --n-action-steps 99"), "n_action_steps must be in 1..8");
+  expect_one_line_error(run_nfp(bad + " --strategy best"), "unknown strategy 'best'");
+  expect_one_line_error(run_nfp(bad + " --sigma abc"), "--sigma");
+  EXPECT_FALSE(fs::exists(root_ / "bad.json"));
+  EXPECT_TRUE(read_file(ck / "config.json") == applied);
+}
+
 }  // namespace
 }  // namespace nfp

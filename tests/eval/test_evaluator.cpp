@@ -1,6 +1,7 @@
 // Evaluator: eval_info.json keys and values for an (untrained) policy, and task mismatch errors.
 #include <gtest/gtest.h>
 
+#include "eval_fixtures.hpp"
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/sim_env.hpp"
@@ -8,37 +9,7 @@
 namespace nfp {
 namespace {
 
-Policy push_policy(const std::string& head) {
-  auto spec = sim::task_spec("push-two-goals");
-  PolicyConfig c;
-  Normalizer n;
-  auto add = [&](const std::string& key, int d, NormMode mode) {
-    KeyStats s;
-    s.mode = mode;
-    s.min.assign(size_t(d), -0.4);
-    s.max.assign(size_t(d), 0.4);
-    s.mean.assign(size_t(d), 0.0);
-    s.std.assign(size_t(d), 0.2);
-    s.finalize();
-    n.keys[key] = s;
-  };
-  for (const auto& [k, d] : spec.obs_dims) {
-    c.obs_keys.push_back(k);
-    c.obs_dims.push_back(d);
-    add(k, d, NormMode::mean_std);
-  }
-  add("action", spec.action.dim, NormMode::min_max);
-  c.action_dim = spec.action.dim;
-  c.horizon = 8;
-  c.n_action_steps = 4;
-  c.encoder_hidden = 32;
-  c.context_dim = 16;
-  c.head = default_head_config(head);
-  c.head.hidden = 32;
-  c.head.layers = 2;
-  c.task = "push-two-goals";
-  return make_policy(c, n);
-}
+using test::push_policy;
 
 TEST(Evaluator, WritesLeRobotEvalInfo) {
   auto p = push_policy("nina-mlp");

@@ -1,0 +1,91 @@
+// `nfp tune`: pick a checkpoint's inference settings (strategy, sigma, SBS candidates, re-planning interval) by
+// closed-loop success on tuning seeds; --apply writes the best into its config.json.
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "command.hpp"
+#include "nfp/error.hpp"
+#include "nfp/runtime_setup.hpp"
+#include "nfp/tune.hpp"
+
+namespace nfp::cli {
+namespace {
+
+struct TuneArgs {
+  std::string checkpoint, task, out;
+  TuneGrid grid;
+  int64_t episodes = 20;
+  uint64_t seed = 200000;
+  int threads = 1;
+  bool apply = false, json_out = false, no_progress = false;
+};
+
+std::string describe(const json& c) {
+  std::ostringstream s;
+  s << c["strategy"].get<std::string>() << " sigma " << c["sigma"].get<double>();
+  if (c.contains("candidates")) s << " N " << c["candidates"].get<int64_t>();
+  s << " n_action_steps " << c["n_action_steps"].get<int64_t>();
+  return s.str();
+}
+
+void run_tune(const TuneArgs& a) {
+  configure_threads(a.threads);
+  Policy policy = load_policy(a.checkpoint);
+  TuneOptions o;
+  o.task = a.task.empty() ? policy->config().task : a.task;
+  require(!o.task.empty(), "--task is required (the checkpoint does not record its task)");
+  o.episodes = a.episodes;
+  o.seed = a.seed;
+  o.grid = a.grid;
+  o.progress = !a.no_progress;
+  o.on_cell = [](const json& c, size_t i, size_t n) {
+    std::cout << "[" << i + 1 << "/" << n << "] " << describe(c) << ": success " << std::fixed << std::setprecision(1)
+              << c["pc_success"].get<double>() << "% (worst goal " << c["worst_goal_pc_success"].get<double>()
+              << "%), chunk p50 " << c["chunk_latency_ms_p50"].get<double>() << " ms" << std::defaultfloat << std::endl;
+  };
+  json result = tune_inference(policy, o);
+  result["checkpoint"] = a.checkpoint;
+  const json& best = result["cells"][result["best"].get<size_t>()];
+  result["applied"] = a.apply;
+  write_json_file(a.out, result);
+  if (a.apply) apply_inference(a.checkpoint, best);
+  std::cout << "best: " << describe(best) << " (" << best["pc_success"].get<double>() << "% over "
+            << a.episodes * result["goals"].get<int64_t>() << " episodes from seed " << a.seed << ")"
+            << (a.apply ? "; written to the checkpoint's config.json" : "; --apply writes it to the checkpoint")
+            << " -> " << a.out << "\n";
+  if (a.json_out) print_json_line(result.dump());
+}
+
+void setup_tune(CLI::App& root) {
+  auto a = std::make_shared<TuneArgs>();
+  auto* c = root.add_subcommand(
+      "tune", "Pick inference settings (strategy, sigma, SBS candidates, re-planning) by success on tuning seeds");
+  c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or its checkpoint/)")->required();
+  c->add_option("--task", a->task, "task (default: the one recorded at training)");
+  c->add_option("--episodes", a->episodes, "episodes per setting (per goal on language-conditioned tasks)")
+      ->capture_default_str();
+  c->add_option("--seed", a->seed, "episode i uses seed + i; keep apart from collection and reporting seeds")
+      ->capture_default_str();
+  c->add_option("--strategy", a->grid.strategies, "comma list of sample, sbs, gr, denoise (default: the checkpoint's)")
+      ->delimiter(',');
+  c->add_option("--sigma", a->grid.sigmas, "comma list of sampling stds, e.g. 0.2,0.3,0.5 (default: the checkpoint's)")
+      ->delimiter(',');
+  c->add_option("--candidates", a->grid.candidates, "comma list of SBS candidate counts (default: the checkpoint's)")
+      ->delimiter(',');
+  c->add_option("--n-action-steps", a->grid.n_action_steps,
+                "comma list of actions executed per chunk (default: the checkpoint's)")
+      ->delimiter(',');
+  c->add_option("--threads", a->threads, "torch threads")->capture_default_str();
+  c->add_option("--out", a->out, "tune.json: every setting's success, and the best")->required();
+  c->add_flag("--apply", a->apply, "write the best setting into the checkpoint's config.json");
+  c->add_flag("--no-progress", a->no_progress, "no progress bar");
+  c->add_flag("--json", a->json_out, "print the result as one JSON line");
+  c->callback([a] { run_tune(*a); });
+}
+
+}  // namespace
+
+NFP_COMMAND("tune", setup_tune);
+
+}  // namespace nfp::cli

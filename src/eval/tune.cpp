@@ -1,0 +1,114 @@
+// Inference tuning over a grid of strategies, sigma, SBS candidates and re-planning intervals (nfp/tune.hpp).
+#include "nfp/tune.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "nfp/error.hpp"
+#include "nfp/evaluator.hpp"
+#include "nfp/sim_env.hpp"
+
+namespace nfp {
+
+namespace {
+
+template <typename T>
+std::vector<T> or_default(const std::vector<T>& values, const T& fallback) {
+  return values.empty() ? std::vector<T>{fallback} : values;
+}
+
+void check_grid(Policy& policy, const TuneGrid& g) {
+  const auto names = strategy_names();
+  const auto& pc = policy->config();
+  for (const auto& s : g.strategies) {
+    require(std::find(names.begin(), names.end(), s) != names.end(),
+            "tune: unknown strategy '" + s + "'; known: sample, sbs, gr, denoise");
+    require(s == "sample" || policy->head()->has_log_prob(),
+            "tune: strategy " + s + " needs a flow head; this checkpoint's head is '" + pc.head.type + "'");
+  }
+  for (double s : g.sigmas)
+    require(std::isfinite(s) && s >= 0, "tune: sigma must be >= 0, got " + std::to_string(s));
+  for (int64_t n : g.candidates) require(n >= 1, "tune: candidates must be >= 1, got " + std::to_string(n));
+  for (int64_t n : g.n_action_steps)
+    require(n >= 1 && n <= pc.horizon, "tune: n_action_steps must be in 1.." + std::to_string(pc.horizon) +
+                                           " (the horizon), got " + std::to_string(n));
+}
+
+// The grid's cells in a fixed order; candidates vary only for sbs (other strategies get one cell each).
+std::vector<json> grid_cells(const PolicyConfig& pc, const TuneGrid& g) {
+  std::vector<json> cells;
+  for (const auto& strategy : or_default(g.strategies, pc.inference.strategy))
+    for (double sigma : or_default(g.sigmas, pc.inference.sigma >= 0 ? pc.inference.sigma : pc.head.sigma))
+      for (int64_t n : strategy == "sbs" ? or_default(g.candidates, pc.inference.candidates) : std::vector<int64_t>{0})
+        for (int64_t steps : or_default(g.n_action_steps, pc.n_action_steps)) {
+          json c = {{"strategy", strategy}, {"sigma", sigma}, {"n_action_steps", steps}};
+          if (strategy == "sbs") c["candidates"] = n;
+          cells.push_back(c);
+        }
+  return cells;
+}
+
+// Orders cells: success, then the worst goal, then the faster.
+bool better(const json& a, const json& b) {
+  const double sa = a["pc_success"], sb = b["pc_success"];
+  if (sa != sb) return sa > sb;
+  const double wa = a["worst_goal_pc_success"], wb = b["worst_goal_pc_success"];
+  if (wa != wb) return wa > wb;
+  return a["chunk_latency_ms_p50"].get<double>() < b["chunk_latency_ms_p50"].get<double>();
+}
+
+}  // namespace
+
+void set_inference(PolicyConfig& c, const json& cell) {
+  c.inference.strategy = cell.at("strategy").get<std::string>();
+  c.inference.sigma = cell.at("sigma").get<double>();
+  if (cell.contains("candidates")) c.inference.candidates = cell["candidates"].get<int64_t>();
+  c.n_action_steps = cell.at("n_action_steps").get<int64_t>();
+}
+
+json tune_inference(Policy& policy, const TuneOptions& o) {
+  require(o.episodes >= 1, "tune: --episodes must be >= 1");
+  check_grid(policy, o.grid);
+  const int goals = int(sim::task_spec(o.task).instructions.size());
+  auto cells = grid_cells(policy->config(), o.grid);
+  size_t best = 0;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    json& cell = cells[i];
+    set_inference(policy->mutable_config(), cell);
+    EvalOptions e;
+    e.task = o.task;
+    e.episodes = o.episodes;
+    e.seed = o.seed;
+    e.progress = o.progress;
+    // Language-conditioned tasks: every goal on the same seeds (the same scenes), so goals weigh equally.
+    std::vector<double> success, latency;
+    json per_goal = json::array();
+    for (int g = 0; g < std::max(goals, 1); ++g) {
+      e.goal = goals > 1 ? g : -1;
+      const json agg = evaluate_policy(policy, e)["aggregated"];
+      success.push_back(agg["pc_success"].get<double>());
+      latency.push_back(agg["chunk_latency_ms_p50"].get<double>());
+      if (goals > 1) per_goal.push_back(agg["per_goal"][size_t(g)]);
+    }
+    double mean = 0;
+    for (double s : success) mean += s / double(success.size());
+    cell["pc_success"] = mean;
+    cell["worst_goal_pc_success"] = *std::min_element(success.begin(), success.end());
+    cell["chunk_latency_ms_p50"] = percentile(latency, 50);
+    if (goals > 1) cell["per_goal"] = per_goal;
+    if (i > 0 && better(cell, cells[best])) best = i;
+    if (o.on_cell) o.on_cell(cell, i, cells.size());
+  }
+  set_inference(policy->mutable_config(), cells[best]);
+  return {{"task", o.task}, {"seed", o.seed}, {"episodes", o.episodes}, {"goals", std::max(goals, 1)},
+          {"cells", cells}, {"best", best}};
+}
+
+void apply_inference(const std::filesystem::path& checkpoint, const json& cell) {
+  const auto path = checkpoint_dir(checkpoint) / "config.json";
+  PolicyConfig c = read_json_file(path).get<PolicyConfig>();
+  set_inference(c, cell);
+  write_json_file(path, c);
+}
+
+}  // namespace nfp

@@ -1,0 +1,43 @@
+// A small untrained policy with push-two-goals' observation and action shapes, for the evaluation tests.
+#pragma once
+#include <string>
+
+#include "nfp/policy.hpp"
+#include "nfp/sim_env.hpp"
+
+namespace nfp::test {
+
+// Horizon 8, n_action_steps 4, a `head` of 2 layers x 32 hidden units; min-max actions in [-0.4, 0.4].
+inline Policy push_policy(const std::string& head) {
+  auto spec = sim::task_spec("push-two-goals");
+  PolicyConfig c;
+  Normalizer n;
+  auto add = [&](const std::string& key, int d, NormMode mode) {
+    KeyStats s;
+    s.mode = mode;
+    s.min.assign(size_t(d), -0.4);
+    s.max.assign(size_t(d), 0.4);
+    s.mean.assign(size_t(d), 0.0);
+    s.std.assign(size_t(d), 0.2);
+    s.finalize();
+    n.keys[key] = s;
+  };
+  for (const auto& [k, d] : spec.obs_dims) {
+    c.obs_keys.push_back(k);
+    c.obs_dims.push_back(d);
+    add(k, d, NormMode::mean_std);
+  }
+  add("action", spec.action.dim, NormMode::min_max);
+  c.action_dim = spec.action.dim;
+  c.horizon = 8;
+  c.n_action_steps = 4;
+  c.encoder_hidden = 32;
+  c.context_dim = 16;
+  c.head = default_head_config(head);
+  c.head.hidden = 32;
+  c.head.layers = 2;
+  c.task = "push-two-goals";
+  return make_policy(c, n);
+}
+
+}  // namespace nfp::test
