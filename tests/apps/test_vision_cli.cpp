@@ -113,6 +113,30 @@ TEST_F(VisionCli, InstructionPolicyEvaluatesWithReplacedBlankAndUnknownInstructi
   }
 }
 
+// On a language-conditioned task `nfp tune` runs every goal on the same seeds and weighs goals equally.
+TEST_F(VisionCli, TuneRunsEveryGoalOfALanguageTask) {
+  auto t = run_nfp("train --data " + p("multi.hdf5") + " --policy nfp-spline --obs state,instruction --config " +
+                   p("tiny.json") + " --steps 3 --task multi-task --no-progress --out " + p("tune_run"));
+  ASSERT_EQ(t.status, 0) << t.out;
+  auto r = run_nfp("tune --checkpoint " + p("tune_run") + " --sigma 0.3 --episodes 1 --no-progress --out " +
+                   p("tune_multi.json"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto tj = json::parse(read_file(root_ / "tune_multi.json"));
+  EXPECT_EQ(tj["goals"], 10);
+  ASSERT_EQ(tj["cells"].size(), 1u);
+  const auto& cell = tj["cells"][0];
+  ASSERT_EQ(cell["per_goal"].size(), 10u);
+  double mean = 0, worst = 100;
+  for (int g = 0; g < 10; ++g) {
+    EXPECT_EQ(cell["per_goal"][size_t(g)]["goal"], g);
+    EXPECT_EQ(cell["per_goal"][size_t(g)]["episodes"], 1);
+    const double s = cell["per_goal"][size_t(g)]["pc_success"];
+    mean += s / 10, worst = std::min(worst, s);
+  }
+  EXPECT_DOUBLE_EQ(cell["pc_success"].get<double>(), mean);
+  EXPECT_DOUBLE_EQ(cell["worst_goal_pc_success"].get<double>(), worst);
+}
+
 TEST_F(VisionCli, TransformerReadsInstructionTokensAndEvalRunsOneGoal) {
   auto t = run_nfp("train --data " + p("multi.hdf5") + " --policy nina-transformer --obs state,instruction --config " +
                    p("tiny.json") + " --steps 3 --task multi-task --no-progress --out " + p("tokens_run"));
