@@ -21,6 +21,12 @@ struct TuneArgs {
   bool apply = false, json_out = false, no_progress = false;
 };
 
+std::string fixed1(double v) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1) << v;
+  return s.str();
+}
+
 std::string describe(const json& c) {
   std::ostringstream s;
   s << c["strategy"].get<std::string>() << " sigma " << c["sigma"].get<double>();
@@ -40,9 +46,9 @@ void run_tune(const TuneArgs& a) {
   o.grid = a.grid;
   o.progress = !a.no_progress;
   o.on_cell = [](const json& c, size_t i, size_t n) {
-    std::cout << "[" << i + 1 << "/" << n << "] " << describe(c) << ": success " << std::fixed << std::setprecision(1)
-              << c["pc_success"].get<double>() << "% (worst goal " << c["worst_goal_pc_success"].get<double>()
-              << "%), chunk p50 " << c["chunk_latency_ms_p50"].get<double>() << " ms" << std::defaultfloat << std::endl;
+    std::cout << "[" << i + 1 << "/" << n << "] " << describe(c) << ": success " << fixed1(c["pc_success"])
+              << "% (worst goal " << fixed1(c["worst_goal_pc_success"]) << "%), chunk p50 "
+              << fixed1(c["chunk_latency_ms_p50"]) << " ms" << std::endl;
   };
   json result = tune_inference(policy, o);
   result["checkpoint"] = a.checkpoint;
@@ -50,7 +56,7 @@ void run_tune(const TuneArgs& a) {
   result["applied"] = a.apply;
   write_json_file(a.out, result);
   if (a.apply) apply_inference(a.checkpoint, best);
-  std::cout << "best: " << describe(best) << " (" << best["pc_success"].get<double>() << "% over "
+  std::cout << "best: " << describe(best) << " (" << fixed1(best["pc_success"]) << "% over "
             << a.episodes * result["goals"].get<int64_t>() << " episodes from seed " << a.seed << ")"
             << (a.apply ? "; written to the checkpoint's config.json" : "; --apply writes it to the checkpoint")
             << " -> " << a.out << "\n";
