@@ -1,4 +1,4 @@
-// A small untrained policy with push-two-goals' observation and action shapes, for the evaluation tests.
+// Small untrained policies for the evaluation tests.
 #pragma once
 #include <string>
 
@@ -7,21 +7,24 @@
 
 namespace nfp::test {
 
+// Statistics of `d` values in [-r, r] with mean 0 and std r / 2.
+inline KeyStats symmetric_stats(int d, NormMode mode, double r) {
+  KeyStats s;
+  s.mode = mode;
+  s.min.assign(size_t(d), -r);
+  s.max.assign(size_t(d), r);
+  s.mean.assign(size_t(d), 0.0);
+  s.std.assign(size_t(d), r / 2);
+  s.finalize();
+  return s;
+}
+
 // Horizon 8, n_action_steps 4, a `head` of 2 layers x 32 hidden units; min-max actions in [-0.4, 0.4].
 inline Policy push_policy(const std::string& head) {
   auto spec = sim::task_spec("push-two-goals");
   PolicyConfig c;
   Normalizer n;
-  auto add = [&](const std::string& key, int d, NormMode mode) {
-    KeyStats s;
-    s.mode = mode;
-    s.min.assign(size_t(d), -0.4);
-    s.max.assign(size_t(d), 0.4);
-    s.mean.assign(size_t(d), 0.0);
-    s.std.assign(size_t(d), 0.2);
-    s.finalize();
-    n.keys[key] = s;
-  };
+  auto add = [&](const std::string& key, int d, NormMode mode) { n.keys[key] = symmetric_stats(d, mode, 0.4); };
   for (const auto& [k, d] : spec.obs_dims) {
     c.obs_keys.push_back(k);
     c.obs_dims.push_back(d);

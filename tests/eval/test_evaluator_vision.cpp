@@ -2,6 +2,7 @@
 // size (the policy would throw otherwise), --instruction is recorded, and a camera the task lacks is an error.
 #include <gtest/gtest.h>
 
+#include "eval_fixtures.hpp"
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/sim_env.hpp"
@@ -12,16 +13,7 @@ namespace {
 Policy image_policy(const std::string& task, const std::string& camera) {
   auto spec = sim::task_spec(task);
   Normalizer n;
-  auto add = [&](const std::string& key, int d) {
-    KeyStats s;
-    s.mode = NormMode::min_max;
-    s.min.assign(size_t(d), -1.0);
-    s.max.assign(size_t(d), 1.0);
-    s.mean.assign(size_t(d), 0.0);
-    s.std.assign(size_t(d), 1.0);
-    s.finalize();
-    n.keys[key] = s;
-  };
+  auto add = [&](const std::string& key, int d) { n.keys[key] = test::symmetric_stats(d, NormMode::min_max, 1.0); };
   PolicyConfig c;
   c.obs = {"state", "images", "instruction"};
   c.obs_keys = {"state"};
