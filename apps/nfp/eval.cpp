@@ -60,7 +60,7 @@ void run_eval(const EvalArgs& a) {
   info["head_parameters"] = count_parameters(*policy->head());
   write_json_file(a.out, info);
   const auto& g = info["aggregated"];
-  std::cout << "eval " << o.task << " " << policy->config().head.type << " (" << inf.strategy << "): success "
+  std::cout << "eval " << o.task << " " << policy->config().head.type << " (" << describe_inference(policy) << "): success "
             << g["pc_success"].get<double>() << "% over " << a.episodes << " episodes, chunk latency p50 "
             << g["chunk_latency_ms_p50"].get<double>() << " ms, p99 " << g["chunk_latency_ms_p99"].get<double>()
             << " ms -> " << a.out << "\n";

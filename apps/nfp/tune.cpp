@@ -27,14 +27,6 @@ std::string fixed1(double v) {
   return s.str();
 }
 
-std::string describe(const json& c) {
-  std::ostringstream s;
-  s << c["strategy"].get<std::string>() << " sigma " << c["sigma"].get<double>();
-  if (c.contains("candidates")) s << " N " << c["candidates"].get<int64_t>();
-  s << " n_action_steps " << c["n_action_steps"].get<int64_t>();
-  return s.str();
-}
-
 void run_tune(const TuneArgs& a) {
   configure_threads(a.threads);
   Policy policy = load_policy(a.checkpoint);
@@ -45,8 +37,9 @@ void run_tune(const TuneArgs& a) {
   o.seed = a.seed;
   o.grid = a.grid;
   o.progress = !a.no_progress;
-  o.on_cell = [](const json& c, size_t i, size_t n) {
-    std::cout << "[" << i + 1 << "/" << n << "] " << describe(c) << ": success " << fixed1(c["pc_success"])
+  // called while the policy holds the cell's settings
+  o.on_cell = [&policy](const json& c, size_t i, size_t n) {
+    std::cout << "[" << i + 1 << "/" << n << "] " << describe_inference(policy) << ": success " << fixed1(c["pc_success"])
               << "% (worst goal " << fixed1(c["worst_goal_pc_success"]) << "%), chunk p50 "
               << fixed1(c["chunk_latency_ms_p50"]) << " ms" << std::endl;
   };
@@ -56,7 +49,7 @@ void run_tune(const TuneArgs& a) {
   result["applied"] = a.apply;
   write_json_file(a.out, result);
   if (a.apply) apply_inference(a.checkpoint, best);
-  std::cout << "best: " << describe(best) << " (" << fixed1(best["pc_success"]) << "% over "
+  std::cout << "best: " << describe_inference(policy) << " (" << fixed1(best["pc_success"]) << "% over "
             << a.episodes * result["goals"].get<int64_t>() << " episodes from seed " << a.seed << ")"
             << (a.apply ? "; written to the checkpoint's config.json" : "; --apply writes it to the checkpoint")
             << " -> " << a.out << "\n";

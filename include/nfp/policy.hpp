@@ -156,6 +156,9 @@ Policy make_policy(PolicyConfig config, Normalizer normalizer);
 // Checkpoint directory: config.json, model.safetensors, stats.json (nfp/checkpoint.hpp writes them).
 void save_policy(Policy& policy, const std::filesystem::path& dir);  // into an existing directory
 Policy load_policy(const std::filesystem::path& dir);                 // dir or dir/checkpoint
+// The settings act() samples with, as one line: "sbs, sigma 0.1, N 32, n_action_steps 4" (flow heads),
+// "sample, steps 10, n_action_steps 2" (diffusion / flow matching), "sample, n_action_steps 2" (regression).
+std::string describe_inference(Policy& policy);
 // The directory holding config.json: `dir` itself or dir/checkpoint (a run directory); throws if neither.
 std::filesystem::path checkpoint_dir(const std::filesystem::path& dir);
 

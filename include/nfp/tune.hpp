@@ -31,7 +31,8 @@ struct TuneOptions {
   uint64_t seed = 200000;  // episode i uses seed + i (each goal the same seeds)
   TuneGrid grid;
   bool progress = true;
-  std::function<void(const json& cell, size_t index, size_t cells)> on_cell;  // after each cell
+  // after each cell, while the policy still holds the cell's settings
+  std::function<void(const json& cell, size_t index, size_t cells)> on_cell;
 };
 
 // Checks the whole grid against the policy (strategies known and supported by its head, sigma >= 0,

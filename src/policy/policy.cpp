@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <sstream>
 
 #include "nfp/error.hpp"
 #include "nfp/tensor_io.hpp"
@@ -276,6 +277,19 @@ void save_policy(Policy& policy, const std::filesystem::path& dir) {
   write_json_file(dir / "config.json", json(policy->config()));
   save_module(*policy, dir / "model.safetensors", {{"format", "nfp-policy"}, {"type", policy->config().head.type}});
   policy->normalizer().save(dir / "stats.json");
+}
+
+std::string describe_inference(Policy& policy) {
+  const auto& c = policy->config();
+  const auto& o = c.inference;
+  std::ostringstream s;
+  s << o.strategy;
+  if (policy->head()->has_log_prob() && o.strategy != "denoise") s << ", sigma " << (o.sigma >= 0 ? o.sigma : c.head.sigma);
+  if (o.strategy == "sbs") s << ", N " << o.candidates;
+  if (o.strategy == "gr") s << ", " << o.gr_steps << " Adam steps";
+  if (c.head.type == "diffusion" || c.head.type == "flow-matching") s << ", steps " << (o.steps > 0 ? o.steps : c.head.infer_steps);
+  s << ", n_action_steps " << c.n_action_steps;
+  return s.str();
 }
 
 std::filesystem::path checkpoint_dir(const std::filesystem::path& dir) {

@@ -150,7 +150,7 @@ TEST_F(PolicyCli, TuneWritesEverySettingAndApplyChangesOnlyTheConfig) {
                            " --strategy sbs --candidates 4 --sigma 0.2,0.4 --n-action-steps 1,2 --episodes 1 --no-progress";
   auto t = run_nfp(grid + " --out " + p("tune.json") + " --json");
   ASSERT_EQ(t.status, 0) << t.out;
-  EXPECT_NE(t.out.find("[4/4] sbs sigma 0.4 N 4 n_action_steps 2"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("[4/4] sbs, sigma 0.4, N 4, n_action_steps 2"), std::string::npos) << t.out;
   auto r = json::parse(read_file(root_ / "tune.json"));
   EXPECT_EQ(r, last_line_json(t.out));
   ASSERT_EQ(r["cells"].size(), 4u);

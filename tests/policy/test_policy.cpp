@@ -104,6 +104,23 @@ TEST(Policy, LikelihoodStrategiesNeedAFlowHead) {
   EXPECT_THROW(run_strategy(*p->head(), torch::randn({1, 16}), o, gen), Error);
 }
 
+// What `nfp eval` and `nfp tune` print: only the settings the head and strategy use.
+TEST(Policy, DescribeInferenceNamesTheSettingsInUse) {
+  auto flow = small_policy("nfp-spline");
+  EXPECT_EQ(describe_inference(flow), "sample, sigma 0.5, n_action_steps 3");  // the head's sigma when unset
+  auto& inf = flow->mutable_config().inference;
+  inf.strategy = "sbs", inf.sigma = 0.1, inf.candidates = 16;
+  EXPECT_EQ(describe_inference(flow), "sbs, sigma 0.1, N 16, n_action_steps 3");
+  inf.strategy = "gr", inf.gr_steps = 5;
+  EXPECT_EQ(describe_inference(flow), "gr, sigma 0.1, 5 Adam steps, n_action_steps 3");
+  inf.strategy = "denoise";
+  EXPECT_EQ(describe_inference(flow), "denoise, n_action_steps 3");
+  auto diffusion = small_policy("diffusion");
+  EXPECT_EQ(describe_inference(diffusion), "sample, steps 10, n_action_steps 3");
+  auto regression = small_policy("regression");
+  EXPECT_EQ(describe_inference(regression), "sample, n_action_steps 3");
+}
+
 TEST(Policy, SbsReturnsTheCandidateOfHighestLogProb) {
   auto p = small_policy("nina-mlp");
   p->eval();
