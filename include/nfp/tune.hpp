@@ -1,7 +1,7 @@
 // Inference tuning: NF-P tunes the sampling std sigma per task, and the re-planning interval and the number of
 // SBS candidates matter as much on precise tasks. tune_inference evaluates every combination of a grid on the
-// same episodes and picks the best; apply_inference writes it into a checkpoint's config.json so that
-// `nfp eval`, `nfp serve` and `nfp export` use it by default.
+// same episodes and picks the best; apply_inference writes it into a checkpoint's config.json so that `nfp eval`
+// and a loaded policy's act() use it by default.
 //   best = highest mean success (on language-conditioned tasks: the mean over goals, each goal run `episodes`
 //          times), ties broken by the higher worst-goal success, then by the lower chunk latency p50.
 // Tune on seeds apart from both the collection seeds and the seeds you report on (the docs collect on 0..,
