@@ -29,7 +29,7 @@ void write_file_atomic(const fs::path& path, const std::string& bytes) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
   fs::create_directories(dir, ec);
-  require(!ec, "cannot create directory '" + dir.string() + "': " + ec.message());
+  require(!ec, "cannot create directory " + quoted(dir.string()) + ": " + ec.message());
   const fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + unique_suffix());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   require(fd >= 0, "cannot write '" + tmp.string() + "': " + std::strerror(errno));
@@ -65,7 +65,7 @@ std::string read_file(const fs::path& path) {
 StagedDir::StagedDir(fs::path final_dir) : final_(std::move(final_dir)) {
   require(!final_.empty(), "the output directory name is empty; pass a path such as --out runs/model");
   if (fs::exists(final_)) {
-    require(fs::is_directory(final_), "'" + final_.string() + "' exists and is not a directory; choose another --out");
+    require(fs::is_directory(final_), quoted(final_.string()) + " exists and is not a directory; choose another --out");
   }
   fs::path parent = final_.has_parent_path() ? final_.parent_path() : fs::path(".");
   std::error_code ec;

@@ -140,7 +140,7 @@ Normalizer Normalizer::from_json(const nlohmann::json& j, const std::string& sou
 void Normalizer::save(const std::filesystem::path& path) const { write_json_file(path, to_json()); }
 
 Normalizer Normalizer::load(const std::filesystem::path& path) {
-  return from_json(read_json_file(path), "'" + path.string() + "'");
+  return from_json(read_json_file(path), quoted(path.string()));
 }
 
 Normalizer compute_normalizer(const EpisodeStore& train, const NormOptions& options) {

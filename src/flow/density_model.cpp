@@ -175,7 +175,7 @@ void DensityModel::save(const std::filesystem::path& dir) const {
 
 DensityModel DensityModel::load(const std::filesystem::path& dir) {
   require(std::filesystem::is_directory(dir),
-          "'" + dir.string() + "' is not a model directory; pass the --out directory of `nfp density fit`");
+          quoted(dir.string()) + " is not a model directory; pass the --out directory of `nfp density fit`");
   DensityModel m(read_json_file(dir / "config.json").get<DensityModelConfig>());
   load_module(*m.flow_, dir / "model.safetensors");
   m.flow_->eval();

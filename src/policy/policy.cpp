@@ -295,8 +295,7 @@ std::string describe_inference(Policy& policy) {
 std::filesystem::path checkpoint_dir(const std::filesystem::path& dir) {
   if (std::filesystem::exists(dir / "config.json")) return dir;
   if (std::filesystem::exists(dir / "checkpoint" / "config.json")) return dir / "checkpoint";
-  std::string what = dir.string();  // (built by appending: GCC 12 warns falsely on "'" + string here)
-  throw Error("'" + what.append("' is not a checkpoint (no config.json); pass the --out directory of `nfp train`"));
+  throw Error(quoted(dir.string()) + " is not a checkpoint (no config.json); pass the --out directory of `nfp train`");
 }
 
 Policy load_policy(const std::filesystem::path& dir_in) {

@@ -44,7 +44,7 @@ TEST(SvgPlot, BarHeightsAreProportionalOnALinearAxis) {
 TEST(SvgPlot, ScatterAndLines) {
   ScatterPlot p{"s", "ms", "%", {{"a", 1, 50}, {"b", 100, 90}}, true};
   EXPECT_EQ(count(svg_scatter(p), "<circle"), 2u);
-  LineChart l{"l", "demos", "%", {{"flow", {10, 50, 200}, {20, 60, 90}}, {"diffusion", {10, 50}, {10, 40}}}, false};
+  LineChart l{"l", "demos", "%", {{"flow", {10, 50, 200}, {20, 60, 90}, {}, {}}, {"diffusion", {10, 50}, {10, 40}, {}, {}}}, false};
   const auto s = svg_line_chart(l);
   EXPECT_EQ(count(s, "<polyline"), 2u);
   EXPECT_EQ(count(s, "<circle"), 5u);  // a marker per point
@@ -72,7 +72,7 @@ TEST(SvgPlot, LineWhiskersSpanLoToHi) {
 
 TEST(SvgPlot, RefusesBadInput) {
   EXPECT_THROW(svg_bar_chart(BarChart{}), Error);
-  LineChart l{"l", "x", "y", {{"bad", {1, 2}, {1}}}, false};
+  LineChart l{"l", "x", "y", {{"bad", {1, 2}, {1}, {}, {}}}, false};
   EXPECT_THROW(svg_line_chart(l), Error);
   BarChart c{"t", "ms", {{"a", 1.0}}, false, {1.0, 2.0}};
   EXPECT_THROW(svg_bar_chart(c), Error);
