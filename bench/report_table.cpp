@@ -33,7 +33,7 @@ void ReportTable::add(std::vector<std::string> row) {
 std::string ReportTable::csv() const {
   std::string s;
   auto line = [&](const std::vector<std::string>& r) {
-    for (size_t i = 0; i < r.size(); ++i) s += (i ? "," : "") + csv_field(r[i]);
+    for (size_t i = 0; i < r.size(); ++i) (s += i ? "," : "") += csv_field(r[i]);
     s += "\n";
   };
   line(columns);
@@ -45,7 +45,7 @@ std::string ReportTable::markdown() const {
   std::string s;
   auto line = [&](const std::vector<std::string>& r) {
     s += "|";
-    for (const auto& c : r) s += " " + md_field(c) + " |";
+    for (const auto& c : r) ((s += " ") += md_field(c)) += " |";
     s += "\n";
   };
   line(columns);

@@ -30,7 +30,9 @@ void write_file_atomic(const fs::path& path, const std::string& bytes) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   require(!ec, "cannot create directory " + quoted(dir.string()) + ": " + ec.message());
-  const fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + unique_suffix());
+  std::string name = ".";  // appended, not "." + string: GCC 12 -O2 warns falsely on the latter (see quoted())
+  name += path.filename().string();
+  const fs::path tmp = dir / (name + ".tmp-" + unique_suffix());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   require(fd >= 0, "cannot write '" + tmp.string() + "': " + std::strerror(errno));
   size_t done = 0;
