@@ -35,12 +35,7 @@ void run_eval(const EvalArgs& a) {
                                                               std::to_string(policy->config().horizon) + ")");
     policy->mutable_config().n_action_steps = a.n_action_steps;
   }
-  const auto names = strategy_names();
-  require(std::find(names.begin(), names.end(), inf.strategy) != names.end(),
-          "unknown --strategy '" + inf.strategy + "'; known: sample, sbs, gr, denoise");
-  require(inf.strategy == "sample" || policy->head()->has_log_prob(),
-          "--strategy " + inf.strategy + " needs a flow head; this checkpoint's head is '" + policy->config().head.type +
-              "' (use --strategy sample)");
+  check_strategy(inf.strategy, *policy->head());
   EvalOptions o;
   o.task = a.task.empty() ? policy->config().task : a.task;
   require(!o.task.empty(), "--task is required (the checkpoint does not record its task)");

@@ -39,6 +39,9 @@ struct InferenceOptions {
 void to_json(json& j, const InferenceOptions& o);
 void from_json(const json& j, InferenceOptions& o);
 std::vector<std::string> strategy_names();
+// Throws nfp::Error unless `strategy` is one of strategy_names() and `head` supports it (all but "sample" need a
+// likelihood, i.e. a flow head). run_strategy, `nfp eval` and `nfp tune` all check through it.
+void check_strategy(const std::string& strategy, const ActionHeadImpl& head);
 
 // Every key with its default; config.json holds this with "type" = the head's type.
 struct PolicyConfig {

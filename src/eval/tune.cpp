@@ -18,14 +18,8 @@ std::vector<T> or_default(const std::vector<T>& values, const T& fallback) {
 }
 
 void check_grid(Policy& policy, const TuneGrid& g) {
-  const auto names = strategy_names();
   const auto& pc = policy->config();
-  for (const auto& s : g.strategies) {
-    require(std::find(names.begin(), names.end(), s) != names.end(),
-            "tune: unknown strategy '" + s + "'; known: sample, sbs, gr, denoise");
-    require(s == "sample" || policy->head()->has_log_prob(),
-            "tune: strategy " + s + " needs a flow head; this checkpoint's head is '" + pc.head.type + "'");
-  }
+  for (const auto& s : g.strategies) check_strategy(s, *policy->head());
   for (double s : g.sigmas)
     require(std::isfinite(s) && s >= 0, "tune: sigma must be >= 0, got " + std::to_string(s));
   for (int64_t n : g.candidates) require(n >= 1, "tune: candidates must be >= 1, got " + std::to_string(n));

@@ -1,4 +1,5 @@
 // Inference strategies (NF-P section "inference"; TarFlow's denoising step). All run on normalized chunks.
+#include <algorithm>
 #include <cmath>
 
 #include "nfp/error.hpp"
@@ -7,6 +8,17 @@
 namespace nfp {
 
 std::vector<std::string> strategy_names() { return {"sample", "sbs", "gr", "denoise"}; }
+
+void check_strategy(const std::string& strategy, const ActionHeadImpl& head) {
+  const auto names = strategy_names();
+  std::string known;
+  for (const auto& n : names) (known += known.empty() ? "" : ", ") += n;
+  require(std::find(names.begin(), names.end(), strategy) != names.end(),
+          "unknown strategy " + quoted(strategy) + "; known: " + known);
+  require(strategy == "sample" || head.has_log_prob(),
+          "strategy " + quoted(strategy) + " needs a likelihood, which head " + quoted(head.config().type) +
+              " does not have; use --strategy sample or a flow head");
+}
 
 namespace {
 
@@ -61,12 +73,7 @@ StrategyResult denoise_step(ActionHeadImpl& head, const torch::Tensor& ctx, cons
 
 StrategyResult run_strategy(ActionHeadImpl& head, const torch::Tensor& ctx_in, const InferenceOptions& o,
                             at::Generator& gen) {
-  const auto& names = strategy_names();
-  require(std::find(names.begin(), names.end(), o.strategy) != names.end(),
-          "unknown strategy '" + o.strategy + "'; known: sample, sbs, gr, denoise");
-  require(o.strategy == "sample" || head.has_log_prob(),
-          "strategy '" + o.strategy + "' needs a likelihood, which head '" + head.config().type +
-              "' does not have; use --strategy sample or a flow head");
+  check_strategy(o.strategy, head);
   const auto ctx = ctx_in.detach();
   SampleOptions so;
   so.sigma = o.sigma;
