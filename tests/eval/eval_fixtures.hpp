@@ -2,10 +2,21 @@
 #pragma once
 #include <string>
 
+#include "nfp/evaluator.hpp"
 #include "nfp/policy.hpp"
 #include "nfp/sim_env.hpp"
 
 namespace nfp::test {
+
+// Options for a test rollout: no progress bar; max_steps 0 runs to the task's limit.
+inline EvalOptions quiet_options(const std::string& task, int64_t episodes, int64_t max_steps = 0) {
+  EvalOptions o;
+  o.task = task;
+  o.episodes = episodes;
+  o.max_steps = max_steps;
+  o.progress = false;
+  return o;
+}
 
 // Statistics of `d` values in [-r, r] with mean 0 and std r / 2.
 inline KeyStats symmetric_stats(int d, NormMode mode, double r) {

@@ -13,11 +13,8 @@ using test::push_policy;
 
 TEST(Evaluator, WritesLeRobotEvalInfo) {
   auto p = push_policy("nina-mlp");
-  EvalOptions o;
-  o.task = "push-two-goals";
-  o.episodes = 2;
+  EvalOptions o = test::quiet_options("push-two-goals", 2);
   o.seed = 100000;
-  o.progress = false;
   json info = evaluate_policy(p, o);
   ASSERT_EQ(info["per_episode"].size(), 2u);
   EXPECT_EQ(info["per_episode"][1]["seed"], 100001);
@@ -36,10 +33,7 @@ TEST(Evaluator, WritesLeRobotEvalInfo) {
 
 TEST(Evaluator, TaskMismatchIsAClearError) {
   auto p = push_policy("regression");
-  EvalOptions o;
-  o.task = "lift";
-  o.episodes = 1;
-  o.progress = false;
+  EvalOptions o = test::quiet_options("lift", 1);
   EXPECT_THROW(evaluate_policy(p, o), Error);
   o.task = "no-such-task";
   EXPECT_THROW(evaluate_policy(p, o), Error);

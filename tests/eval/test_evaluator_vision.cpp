@@ -42,11 +42,7 @@ Policy image_policy(const std::string& task, const std::string& camera) {
 
 TEST(EvaluatorVision, RendersTrainedCamerasAndRecordsInstruction) {
   auto p = image_policy("lift", "top");
-  EvalOptions o;
-  o.task = "lift";
-  o.episodes = 1;
-  o.max_steps = 4;
-  o.progress = false;
+  EvalOptions o = test::quiet_options("lift", 1, 4);
   o.instruction = "";
   json info = evaluate_policy(p, o);
   EXPECT_EQ(info["per_episode"][0]["steps"].get<int64_t>(), 4);
@@ -56,11 +52,7 @@ TEST(EvaluatorVision, RendersTrainedCamerasAndRecordsInstruction) {
 
 TEST(EvaluatorVision, LanguageTasksRecordGoalAndInstructionPerEpisode) {
   auto p = image_policy("multi-task", "top");
-  EvalOptions o;
-  o.task = "multi-task";
-  o.episodes = 2;
-  o.max_steps = 2;
-  o.progress = false;
+  EvalOptions o = test::quiet_options("multi-task", 2, 2);
   o.instruction = "lift the blue block";  // the override reaches the policy; the record keeps the task's own
   json info = evaluate_policy(p, o);
   for (const auto& e : info["per_episode"]) {
@@ -74,11 +66,7 @@ TEST(EvaluatorVision, LanguageTasksRecordGoalAndInstructionPerEpisode) {
 
 TEST(EvaluatorVision, SuccessPerGoalAndAFixedGoal) {
   auto p = image_policy("multi-task", "top");
-  EvalOptions o;
-  o.task = "multi-task";
-  o.episodes = 6;
-  o.max_steps = 1;
-  o.progress = false;
+  EvalOptions o = test::quiet_options("multi-task", 6, 1);
   json info = evaluate_policy(p, o);
   int64_t episodes = 0;
   for (const auto& g : info["aggregated"]["per_goal"]) {
@@ -106,10 +94,7 @@ TEST(EvaluatorVision, SuccessPerGoalAndAFixedGoal) {
 
 TEST(EvaluatorVision, UnknownCameraIsAnError) {
   auto p = image_policy("lift", "side");
-  EvalOptions o;
-  o.task = "lift";
-  o.episodes = 1;
-  o.progress = false;
+  EvalOptions o = test::quiet_options("lift", 1);
   try {
     evaluate_policy(p, o);
     FAIL() << "expected an error";
