@@ -1,5 +1,6 @@
 // Policy rollouts in the simulated task suite and LeRobot's eval_info.json:
-//   {"per_episode": [{episode_ix, seed, sum_reward, max_reward, success, steps[, goal, instruction]}, ...],
+//   {"per_episode": [{episode_ix, seed, sum_reward, max_reward, success, steps, actions_fnv1a[, goal, instruction]}, ...],
+//    (actions_fnv1a: FNV-1a of the executed actions' float bytes, to check that two runs acted bit-identically)
 //    "aggregated": {avg_sum_reward, avg_max_reward, pc_success (percent), eval_s, eval_ep_s,
 //                   chunk_latency_ms_p50, chunk_latency_ms_p99, mean_log_prob, chunks
 //                   [, per_goal: [{goal, instruction, episodes, pc_success}, ...] on language-conditioned tasks]},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "nfp/error.hpp"
 #include "nfp/progress.hpp"
@@ -23,6 +24,22 @@ PolicyObservation policy_observation(const sim::Observation& obs, const std::opt
                          .clone();
   po.instruction = instruction ? *instruction : obs.instruction;
   return po;
+}
+
+constexpr uint64_t kFnvOffset = 14695981039346656037ull;
+
+// FNV-1a over the bytes of every executed action: two runs executed bit-identical actions iff (up to a 2^-64
+// collision) their digests match. Makes reproducibility checkable from eval_info.json alone.
+uint64_t fnv1a(uint64_t h, const void* data, size_t bytes) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
 }
 
 }  // namespace
@@ -94,6 +111,7 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
       video->write(frame.pixels.data());
     }
     double sum_r = 0, max_r = 0;
+    uint64_t digest = kFnvOffset;
     bool success = false;
     int64_t steps = 0;
     for (; steps < max_steps; ++steps) {
@@ -103,6 +121,7 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
         latencies.push_back(policy->last_chunk().latency_s * 1e3);
         if (std::isfinite(policy->last_chunk().log_prob)) log_probs.push_back(policy->last_chunk().log_prob);
       }
+      digest = fnv1a(digest, action.data(), action.size() * sizeof(float));
       auto r = env->step(action);
       if (video) video->write(env->render(camera).pixels.data());
       sum_r += r.reward;
@@ -120,7 +139,8 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
     sum_rewards += sum_r;
     sum_max += max_r;
     per_episode.push_back({{"episode_ix", ep}, {"seed", seed}, {"sum_reward", sum_r}, {"max_reward", max_r},
-                           {"success", success}, {"steps", steps}});
+                           {"success", success}, {"steps", steps},
+                           {"actions_fnv1a", hex64(digest)}});
     if (env->goal() >= 0) {  // language-conditioned tasks: success per goal is read from these
       per_episode.back()["goal"] = env->goal();
       per_episode.back()["instruction"] = episode_instruction;
