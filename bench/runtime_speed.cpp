@@ -17,7 +17,7 @@
 #include "nfp/error.hpp"
 #include "nfp/policy.hpp"
 #include "nfp/runtime.hpp"
-#include "nfp/runtime_export.hpp"
+#include "nfp/export.hpp"
 #include "runtime/kernels.hpp"
 #include "runtime/model.hpp"
 

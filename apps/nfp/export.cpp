@@ -4,7 +4,7 @@
 #include "command.hpp"
 #include "nfp/error.hpp"
 #include "nfp/runtime.hpp"
-#include "nfp/runtime_export.hpp"
+#include "nfp/export.hpp"
 
 namespace nfp::cli {
 namespace {

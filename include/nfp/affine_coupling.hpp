@@ -24,9 +24,15 @@ class AffineCouplingImpl : public TransformImpl {
   TransformResult forward(const torch::Tensor& x, const torch::Tensor& ctx) override;
   TransformResult inverse(const torch::Tensor& y, const torch::Tensor& ctx) override;
 
+  const CouplingOptions& options() const { return options_; }
+  const ConditionerConfig& conditioner() const { return conditioner_; }
+  bool separate_nets() const { return shift_net_ != nullptr; }
+
  private:
   // -> {s (bounded log-scale), t}, each (B x Dt)
   std::pair<torch::Tensor, torch::Tensor> scale_shift(const torch::Tensor& x_cond, const torch::Tensor& ctx);
+  CouplingOptions options_;
+  ConditionerConfig conditioner_;
   std::shared_ptr<CouplingSplit> split_;
   Conditioner scale_net_, shift_net_;  // shift_net_ null when one conditioner gives both
 };

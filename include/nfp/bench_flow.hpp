@@ -11,7 +11,7 @@
 namespace nfp::bench {
 
 // The reference flow of NinA-MLP's size: 18 affine layers, hidden 256, PLU, 10x7 chunk, 256-d context.
-// Inline: the standalone nfp_runtime_bench links this header without the nfp_bench library.
+// Inline, so a bench program can use it without the nfp_bench library.
 inline FlowConfig nina_mlp_sized_flow() {
   FlowConfig c;
   c.dim = 70;

@@ -12,8 +12,14 @@ class SplineCouplingImpl : public TransformImpl {
   TransformResult forward(const torch::Tensor& x, const torch::Tensor& ctx) override;
   TransformResult inverse(const torch::Tensor& y, const torch::Tensor& ctx) override;
 
+  const CouplingOptions& options() const { return options_; }
+  const ConditionerConfig& conditioner() const { return conditioner_; }
+  const SplineOptions& spline() const { return spline_; }
+
  private:
   TransformResult apply(const torch::Tensor& v, const torch::Tensor& ctx, bool inverse);
+  CouplingOptions options_;
+  ConditionerConfig conditioner_;
   std::shared_ptr<CouplingSplit> split_;
   SplineOptions spline_;
   Conditioner net_;

@@ -5,7 +5,7 @@
 namespace nfp {
 
 AffineCouplingImpl::AffineCouplingImpl(const CouplingOptions& o, const ConditionerConfig& c, bool separate_nets)
-    : split_(std::make_shared<CouplingSplit>(o.dim, o.cond_dim, o.mask)) {
+    : options_(o), conditioner_(c), split_(std::make_shared<CouplingSplit>(o.dim, o.cond_dim, o.mask)) {
   ConditionerShape s{split_->cond_dim(), split_->trans_dim(), 2, o.context_dim, o.token_dim, 2};
   if (separate_nets) {
     s.params_per_dim = 1;

@@ -8,7 +8,7 @@
 namespace nfp {
 
 SplineCouplingImpl::SplineCouplingImpl(const CouplingOptions& o, const ConditionerConfig& c, const SplineOptions& s)
-    : split_(std::make_shared<CouplingSplit>(o.dim, o.cond_dim, o.mask)), spline_(s) {
+    : options_(o), conditioner_(c), split_(std::make_shared<CouplingSplit>(o.dim, o.cond_dim, o.mask)), spline_(s) {
   require(s.bins >= 2, "spline coupling: bins must be >= 2");
   require(s.bound > 0, "spline coupling: bound must be > 0");
   require(s.min_bin_width * double(s.bins) < 1.0 && s.min_bin_height * double(s.bins) < 1.0,

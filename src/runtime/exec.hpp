@@ -45,4 +45,17 @@ void transformer_backward(Workspace& ws, const TransformerNet& t, const float* c
 
 double std_normal_log_prob(const float* z, int D);
 
+// The layer kinds' passes (layer_kinds.hpp's LayerOps): apply in exec_flow.cpp, backward in exec_grad.cpp.
+// apply: x (R x D) in place, logdet (R) += log|det|; backward: grad (R x D) from d/d(output) to d/d(input).
+void actnorm_apply(Workspace& ws, size_t layer, float* x, int R, double* logdet, bool inverse);
+void permutation_apply(Workspace& ws, size_t layer, float* x, int R, double* logdet, bool inverse);
+void plu_apply(Workspace& ws, size_t layer, float* x, int R, double* logdet, bool inverse);
+void affine_apply(Workspace& ws, size_t layer, float* x, int R, double* logdet, bool inverse);
+void spline_apply(Workspace& ws, size_t layer, float* x, int R, double* logdet, bool inverse);
+void actnorm_backward(Workspace& ws, size_t layer, const float* xin, float* grad, int R);
+void permutation_backward(Workspace& ws, size_t layer, const float* xin, float* grad, int R);
+void plu_backward(Workspace& ws, size_t layer, const float* xin, float* grad, int R);
+void affine_backward(Workspace& ws, size_t layer, const float* xin, float* grad, int R);
+void spline_backward(Workspace& ws, size_t layer, const float* xin, float* grad, int R);
+
 }  // namespace nfp::rt

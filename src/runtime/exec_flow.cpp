@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "runtime/exec.hpp"
+#include "runtime/layer_kinds.hpp"
 #include "runtime/rq_spline.hpp"
 
 namespace nfp::rt {
@@ -59,8 +60,10 @@ const float* cache_of(const Workspace& ws, size_t layer, size_t net) {
   return ws.ctx_cache.data() + ws.ctx_offset[2 * layer + net];
 }
 
+}  // namespace
+
 // Affine coupling: s = tanh(raw), t; forward y_t = x_t e^s + t, inverse x_t = (y_t - t) e^-s.
-void affine(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
+void affine_apply(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
   const Layer& L = ws.model->layers[li];
   const int D = ws.model->dim, Dc = L.cond_dim, Dt = D - Dc;
   const bool separate = L.nets.size() == 2;
@@ -86,10 +89,10 @@ void affine(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inve
   }
 }
 
-void spline(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
+void spline_apply(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
   const Model& m = *ws.model;
   const Layer& L = m.layers[li];
-  const int D = m.dim, Dc = L.cond_dim, Dt = D - Dc, K = m.spline.bins, P = 3 * K - 1;
+  const int D = m.dim, Dc = L.cond_dim, Dt = D - Dc, K = L.spline.bins, P = 3 * K - 1;
   net_forward(ws, L.nets[0], cache_of(ws, li, 0), x, D, R, ws.params[0].data(), nullptr);
   double w[64], h[64], d[64];
   double* ex = ws.spline_exp.data();  // (Dt x 2K) the softmax exponentials of one row, in one vectorized batch
@@ -111,7 +114,7 @@ void spline(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inve
       for (int k = 0; k < K; ++k) w[k] = p[k], h[k] = p[K + k];
       for (int k = 0; k < K - 1; ++k) d[k] = p[2 * K + k];
       double y, ld;
-      rq_spline<double>(double(xt[i]), w, h, d, m.spline, inverse, y, ld, ex + size_t(i) * 2 * K);
+      rq_spline<double>(double(xt[i]), w, h, d, L.spline, inverse, y, ld, ex + size_t(i) * 2 * K);
       xt[i] = float(y);
       sum += ld;
     }
@@ -119,7 +122,9 @@ void spline(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inve
   }
 }
 
-void permute(Workspace& ws, const std::vector<int>& perm, float* x, int R) {
+void permutation_apply(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
+  const Layer& L = ws.model->layers[li];
+  const std::vector<int>& perm = inverse ? L.inverse_perm : L.perm;
   const int D = ws.model->dim;
   for (int r = 0; r < R; ++r) {
     float* xr = x + size_t(r) * D;
@@ -129,48 +134,37 @@ void permute(Workspace& ws, const std::vector<int>& perm, float* x, int R) {
   }
 }
 
-void linear(Workspace& ws, const PackedMatrix& w, float* x, int R) {
-  const int D = ws.model->dim;
-  kernels().gemm(x, D, R, w, nullptr, ws.tmp.data(), D, false);
-  std::memcpy(x, ws.tmp.data(), size_t(R) * D * sizeof(float));
-}
-
-void apply_layer(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
+void actnorm_apply(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
   const Layer& L = ws.model->layers[li];
   const int D = ws.model->dim;
-  switch (L.kind) {
-    case LayerKind::ActNorm:
-      for (int r = 0; r < R; ++r) {
-        float* xr = x + size_t(r) * D;
-        for (int i = 0; i < D; ++i)
-          xr[i] = inverse ? xr[i] * std::exp(-L.log_scale[size_t(i)]) - L.bias[size_t(i)]
-                          : (xr[i] + L.bias[size_t(i)]) * std::exp(L.log_scale[size_t(i)]);
-        logdet[r] += inverse ? -L.logdet : L.logdet;
-      }
-      break;
-    case LayerKind::Permutation: permute(ws, inverse ? L.inverse_perm : L.perm, x, R); break;
-    case LayerKind::Affine: affine(ws, li, x, R, logdet, inverse); break;
-    case LayerKind::Spline: spline(ws, li, x, R, logdet, inverse); break;
-    case LayerKind::PLU:
-      linear(ws, inverse ? L.w_inv : L.w_fwd, x, R);
-      for (int r = 0; r < R; ++r) logdet[r] += inverse ? -L.logdet : L.logdet;
-      break;
+  for (int r = 0; r < R; ++r) {
+    float* xr = x + size_t(r) * D;
+    for (int i = 0; i < D; ++i)
+      xr[i] = inverse ? xr[i] * std::exp(-L.log_scale[size_t(i)]) - L.bias[size_t(i)]
+                      : (xr[i] + L.bias[size_t(i)]) * std::exp(L.log_scale[size_t(i)]);
+    logdet[r] += inverse ? -L.logdet : L.logdet;
   }
 }
 
-}  // namespace
+void plu_apply(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
+  const Layer& L = ws.model->layers[li];
+  const int D = ws.model->dim;
+  kernels().gemm(x, D, R, inverse ? L.w_inv : L.w_fwd, nullptr, ws.tmp.data(), D, false);
+  std::memcpy(x, ws.tmp.data(), size_t(R) * D * sizeof(float));
+  for (int r = 0; r < R; ++r) logdet[r] += inverse ? -L.logdet : L.logdet;
+}
 
 void flow_forward(Workspace& ws, float* x, int R, double* logdet, float* acts) {
   const size_t n = ws.model->layers.size(), block = size_t(R) * ws.model->dim;
   for (size_t l = 0; l < n; ++l) {
     if (acts) std::memcpy(acts + l * block, x, block * sizeof(float));
-    apply_layer(ws, l, x, R, logdet, false);
+    ws.model->layers[l].ops->apply(ws, l, x, R, logdet, false);
   }
   if (acts) std::memcpy(acts + n * block, x, block * sizeof(float));
 }
 
 void flow_inverse(Workspace& ws, float* x, int R, double* logdet) {
-  for (size_t l = ws.model->layers.size(); l-- > 0;) apply_layer(ws, l, x, R, logdet, true);
+  for (size_t l = ws.model->layers.size(); l-- > 0;) ws.model->layers[l].ops->apply(ws, l, x, R, logdet, true);
 }
 
 }  // namespace nfp::rt

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "runtime/exec.hpp"
+#include "runtime/layer_kinds.hpp"
 #include "runtime/rq_spline.hpp"
 
 namespace nfp::rt {
@@ -16,8 +17,6 @@ void net_backward(Workspace& ws, const Net& net, const float* cache, const float
   if (net.transformer) transformer_backward(ws, net.tf, cache, xc, ldx, R, net.P, dout, dxc, lddx);
   else mlp_backward(ws, net.mlp, R, dout, tape, dxc, lddx);
 }
-
-namespace {
 
 void affine_backward(Workspace& ws, size_t li, const float* x, float* g, int R) {
   const Layer& L = ws.model->layers[li];
@@ -51,7 +50,7 @@ void affine_backward(Workspace& ws, size_t li, const float* x, float* g, int R) 
 void spline_backward(Workspace& ws, size_t li, const float* x, float* g, int R) {
   const Model& m = *ws.model;
   const Layer& L = m.layers[li];
-  const int D = m.dim, Dc = L.cond_dim, Dt = D - Dc, K = m.spline.bins, P = 3 * K - 1;
+  const int D = m.dim, Dc = L.cond_dim, Dt = D - Dc, K = L.spline.bins, P = 3 * K - 1;
   net_forward(ws, L.nets[0], ws.ctx_cache.data() + ws.ctx_offset[2 * li], x, D, R, ws.params[0].data(), &ws.tape[0]);
   Dual w[64], h[64], d[64];
   for (int r = 0; r < R; ++r) {
@@ -66,7 +65,7 @@ void spline_backward(Workspace& ws, size_t li, const float* x, float* g, int R) 
         for (int k = 0; k < K; ++k) w[k] = Dual(p[k], dir == k), h[k] = Dual(p[K + k], dir == K + k);
         for (int k = 0; k < K - 1; ++k) d[k] = Dual(p[2 * K + k], dir == 2 * K + k);
         Dual y, ld;
-        rq_spline<Dual>(Dual(xv, dir == -1), w, h, d, m.spline, false, y, ld);
+        rq_spline<Dual>(Dual(xv, dir == -1), w, h, d, L.spline, false, y, ld);
         const double v = double(gy) * y.d + ld.d;
         if (dir < 0) gx = v;
         else dp[dir] = float(v);
@@ -78,7 +77,29 @@ void spline_backward(Workspace& ws, size_t li, const float* x, float* g, int R) 
                g, D);
 }
 
-}  // namespace
+void actnorm_backward(Workspace& ws, size_t li, const float* x, float* g, int R) {
+  const Layer& L = ws.model->layers[li];
+  const int D = ws.model->dim;
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < D; ++i) g[size_t(r) * D + i] *= std::exp(L.log_scale[size_t(i)]);
+}
+
+void permutation_backward(Workspace& ws, size_t li, const float* x, float* g, int R) {  // y[i] = x[perm[i]]
+  const Layer& L = ws.model->layers[li];
+  const int D = ws.model->dim;
+  for (int r = 0; r < R; ++r) {
+    float* gr = g + size_t(r) * D;
+    std::memcpy(ws.grad_tmp.data(), gr, size_t(D) * sizeof(float));
+    for (int i = 0; i < D; ++i) gr[L.perm[size_t(i)]] = ws.grad_tmp[size_t(i)];
+  }
+}
+
+void plu_backward(Workspace& ws, size_t li, const float* x, float* g, int R) {  // z = x W^T: dx = dz W
+  const Layer& L = ws.model->layers[li];
+  const int D = ws.model->dim;
+  kernels().gemm(g, D, R, L.w_back, nullptr, ws.grad_tmp.data(), D, false);
+  std::memcpy(g, ws.grad_tmp.data(), size_t(R) * D * sizeof(float));
+}
 
 void flow_log_prob_grad(Workspace& ws, const float* x, int R, float* grad, double* logp) {
   const Model& m = *ws.model;
@@ -91,27 +112,7 @@ void flow_log_prob_grad(Workspace& ws, const float* x, int R, float* grad, doubl
   for (int r = 0; r < R; ++r) logp[r] += std_normal_log_prob(z + size_t(r) * D, D);
   for (size_t i = 0; i < block; ++i) grad[i] = -z[i];  // d log N(z) / dz
   for (size_t l = n; l-- > 0;) {
-    const Layer& L = m.layers[l];
-    const float* xin = ws.acts.data() + l * block;
-    switch (L.kind) {
-      case LayerKind::ActNorm:
-        for (int r = 0; r < R; ++r)
-          for (int i = 0; i < D; ++i) grad[size_t(r) * D + i] *= std::exp(L.log_scale[size_t(i)]);
-        break;
-      case LayerKind::Permutation:  // y[i] = x[perm[i]]
-        for (int r = 0; r < R; ++r) {
-          float* gr = grad + size_t(r) * D;
-          std::memcpy(ws.grad_tmp.data(), gr, size_t(D) * sizeof(float));
-          for (int i = 0; i < D; ++i) gr[L.perm[size_t(i)]] = ws.grad_tmp[size_t(i)];
-        }
-        break;
-      case LayerKind::PLU:  // z = x W^T: dx = dz W
-        kernels().gemm(grad, D, R, L.w_back, nullptr, ws.grad_tmp.data(), D, false);
-        std::memcpy(grad, ws.grad_tmp.data(), block * sizeof(float));
-        break;
-      case LayerKind::Affine: affine_backward(ws, l, xin, grad, R); break;
-      case LayerKind::Spline: spline_backward(ws, l, xin, grad, R); break;
-    }
+    m.layers[l].ops->backward(ws, l, ws.acts.data() + l * block, grad, R);
   }
 }
 

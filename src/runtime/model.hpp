@@ -1,5 +1,5 @@
 // The runtime model: plain structs of hyperparameters and packed weights (ggml style), immutable after load.
-// Mirrors src/flow exactly (see docs/RUNTIME.md for the file format and the names of the weights).
+// Built from the file's explicit layers[] (see docs/RUNTIME.md for the file format and the weight names).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -58,22 +58,25 @@ struct Net {
   TransformerNet tf;
 };
 
-enum class LayerKind { ActNorm, Permutation, Affine, Spline, PLU };
+struct SplineParams {
+  int bins = 8;
+  double bound = 3, min_bin_width = 1e-3, min_bin_height = 1e-3, min_derivative = 1e-3;
+};
 
+struct LayerOps;  // a layer kind's builder and passes (runtime/layer_kinds.hpp)
+
+// One entry of the file's layers[] (a masked coupling becomes permutation, coupling, permutation).
 struct Layer {
-  LayerKind kind = LayerKind::Permutation;
-  std::string name;                     // e.g. "affine2" (the flow module's name)
+  const LayerOps* ops = nullptr;        // how this kind is applied and differentiated
+  std::string kind;                     // e.g. "affine_coupling", as in the file
+  std::string name;                     // its tensors' prefix, e.g. "flow.affine2"
   std::vector<float> bias, log_scale;   // ActNorm (D)
   std::vector<int> perm, inverse_perm;  // Permutation (D)
   int cond_dim = 0;                     // couplings: the first cond_dim features pass through
   std::vector<Net> nets;                // affine: {scale, shift} or {joint (P = 2)}; spline: {net}
   PackedMatrix w_fwd, w_inv, w_back;    // PLU: W^T, W^-1^T, W
   double logdet = 0;                    // ActNorm / PLU: the constant forward log-det
-};
-
-struct SplineParams {
-  int bins = 8;
-  double bound = 3, min_bin_width = 1e-3, min_bin_height = 1e-3, min_derivative = 1e-3;
+  SplineParams spline;                  // spline coupling
 };
 
 // A policy's observation encoder (include/nfp/policy.hpp): normalized obs history (+ prev action) ->
@@ -95,7 +98,6 @@ struct Model {
   int context_tokens = 1;    // N context vectors per observation (N x C)
   int obs_dim = 0;           // what the caller passes: N x C (or the encoder's input)
   int hidden_max = 0;        // the widest activation, for workspace sizing
-  SplineParams spline;
   std::vector<Layer> layers;  // data -> latent order
   Encoder encoder;            // kind "policy": obs (obs_dim) -> context (C)
   float action_clamp = 0;     // > 0: sampled chunks are clamped to [-c, c] (normalized) before denormalizing

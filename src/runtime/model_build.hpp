@@ -17,6 +17,32 @@ struct WeightSource {
   virtual void touch(const std::string& name) = 0;  // present but not needed by the runtime
 };
 
+// A coupling's conditioner as a layer entry describes it ("conditioner": {...}).
+struct ConditionerSpec {
+  std::string type = "mlp";  // "mlp" | "transformer"
+  int hidden = 256, depth = 2;
+  int heads = 4, token_dim = 0;  // transformer: attention heads, A features per token
+  bool positional = false, feedforward = false;
+};
+
+// Reads the networks' weights by name (model_nets.cpp); names are `prefix + name`.
+struct NetBuilder {
+  WeightSource& w;
+  std::string prefix;
+
+  Linear linear(const std::string& name, int out, int in);
+  LayerNorm norm(const std::string& name, int dim);
+  // torch::nn::Sequential numbering: Linear 3i, LayerNorm 3i+1, GELU 3i+2 (no weights), final Linear 3L.
+  MlpNet encoder(int in, int hidden, int layers, int out);
+  // A coupling's conditioner under `name`: x_cond (B x Dc), ctx (C) -> (B x Dt x P); `groups` output heads.
+  Net net(const std::string& name, const ConditionerSpec& c, int Dc, int Dt, int P, int C, int groups);
+
+ private:
+  MlpNet mlp(const std::string& n, int Dc, int C, int hidden, int depth, int out);
+  Attention attention(const std::string& n, int H, int heads);
+  TransformerNet transformer(const std::string& n, const ConditionerSpec& c, int Dc, int Dt, int P, int C, int groups);
+};
+
 void build_model(Model& m, const JsonValue& config, WeightSource& weights);
 
 }  // namespace nfp::rt

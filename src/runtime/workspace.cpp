@@ -44,7 +44,9 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
   z.assign(RD, 0.0f);
   logdet.assign(size_t(R), 0.0);
   logp.assign(size_t(R), 0.0);
-  spline_exp.assign(size_t(D) * 2 * size_t(m.spline.bins), 0.0);
+  size_t bins = 1;
+  for (const auto& L : m.layers) bins = std::max(bins, size_t(L.spline.bins));
+  spline_exp.assign(size_t(D) * 2 * bins, 0.0);
   const size_t RT = size_t(R) * T;
   for (int j = 0; j < 2; ++j) {
     params[j].assign(size_t(R) * pmax, 0.0f);

@@ -6,7 +6,7 @@
 #include "nfp/flow.hpp"
 #include "nfp/policy.hpp"
 #include "nfp/runtime.hpp"
-#include "nfp/runtime_export.hpp"
+#include "nfp/export.hpp"
 
 namespace nfp::test {
 

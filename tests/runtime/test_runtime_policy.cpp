@@ -9,7 +9,7 @@
 #include "nfp/instruction_encoder.hpp"
 #include "nfp/policy.hpp"
 #include "nfp/runtime.hpp"
-#include "nfp/runtime_export.hpp"
+#include "nfp/export.hpp"
 #include "nfp_cli.hpp"
 #include "runtime_fixtures.hpp"
 

@@ -3,7 +3,7 @@
 // affine stats, so the runtime takes observations and returns chunks in data units.
 #include "nfp/error.hpp"
 #include "nfp/policy.hpp"
-#include "nfp/runtime_export.hpp"
+#include "nfp/export.hpp"
 #include "nfp/tensor_io.hpp"
 
 namespace nfp {

@@ -1,56 +1,51 @@
-// Flow / checkpoint -> .nfpr (the runtime's file). Tensor names are the flow module's own under "flow.";
-// PLU layers also get their W and W^-1 ("flow.pluI.weight" / ".inverse_weight"), computed here in double so
-// the runtime never factorizes anything.
-#include <sstream>
-
+// Flow / checkpoint -> .nfpr (the runtime's file). The flow's transforms are walked in order, each written by
+// its kind's exporter (layer_exporters.cpp) under the flow module's own names ("flow.affine2...") and listed
+// in the config's layers[], from which the runtime builds its model.
+#include "export/layer_exporters.hpp"
 #include "nfp/atomic_file.hpp"
 #include "nfp/density_model.hpp"
 #include "nfp/error.hpp"
-#include "nfp/plu_linear.hpp"
+#include "nfp/export.hpp"
 #include "nfp/policy.hpp"
-#include "nfp/runtime_export.hpp"
-#include "nfp/safetensors.hpp"
-#include "nfp/tensor_io.hpp"
 
 namespace nfp {
 
-void add_flow(FlowImpl& flow, const RuntimeExportOptions& o, SafeTensorsFile& file, json& cfg) {
-  const FlowConfig& c = flow.config();
-  torch::NoGradGuard ng;
-  for (const auto& p : flow.named_parameters(true)) file.tensors["flow." + p.key()] = to_safetensor(p.value().to(torch::kFloat32));
-  for (const auto& b : flow.named_buffers(true)) {
-    auto v = b.value();
-    file.tensors["flow." + b.key()] = to_safetensor(v.is_floating_point() ? v.to(torch::kFloat32) : v.to(torch::kLong));
-  }
-  for (const auto& m : flow.named_children()) {
-    if (!std::dynamic_pointer_cast<PLULinearImpl>(m.value())) continue;
-    auto params = m.value()->named_parameters(false);
-    auto buffers = m.value()->named_buffers(false);
-    auto d = [](const torch::Tensor& t) { return t.detach().to(torch::kFloat64); };
-    const int64_t D = c.dim;
-    auto eye = torch::eye(D, torch::kFloat64);
-    auto L = d(params["lower"]) * d(buffers["lower_mask"]) + eye;
-    auto U = d(params["upper"]) * d(buffers["upper_mask"]) + torch::diag(d(buffers["sign"]) * torch::exp(d(params["log_s"])));
-    auto W = torch::matmul(d(buffers["perm"]), torch::matmul(L, U));
-    auto Winv = torch::linalg_inv(W);
-    file.tensors["flow." + m.key() + ".weight"] = to_safetensor(W.to(torch::kFloat32));
-    file.tensors["flow." + m.key() + ".inverse_weight"] = to_safetensor(Winv.to(torch::kFloat32));
-  }
+void add_transforms(const std::vector<NamedTransform>& layers, int64_t dim, int64_t context_dim,
+                    const RuntimeExportOptions& o, SafeTensorsFile& file, json& cfg) {
+  require(!layers.empty(), "export: the flow has no transforms");
+  json list = json::array();
+  for (const auto& l : layers) list.push_back(export_layer(*l.transform, l.name, file));
   json norm = json::object();
   auto put = [&](const char* key, const std::vector<double>& v, int64_t size) {
     if (v.empty()) return;
     require(int64_t(v.size()) == size, std::string("export: ") + key + " needs " + std::to_string(size) + " values");
     norm[key] = v;
   };
-  put("obs_mean", o.obs_mean, o.context_tokens * c.context_dim);
-  put("obs_std", o.obs_std, o.context_tokens * c.context_dim);
-  put("action_mean", o.action_mean, c.dim);
-  put("action_std", o.action_std, c.dim);
-  const int64_t T = o.horizon > 0 ? o.horizon : (c.tokens > 0 ? c.tokens : 1);
-  require(c.dim % T == 0, "export: horizon must divide the flow dim");
-  cfg = {{"format", "nfp-runtime"},    {"version", 1},          {"kind", o.kind},
-              {"flow", json(c)},            {"horizon", T},          {"action_dim", c.dim / T},
-              {"context_tokens", o.context_tokens}, {"normalization", norm}};
+  put("obs_mean", o.obs_mean, o.context_tokens * context_dim);
+  put("obs_std", o.obs_std, o.context_tokens * context_dim);
+  put("action_mean", o.action_mean, dim);
+  put("action_std", o.action_std, dim);
+  const int64_t T = o.horizon > 0 ? o.horizon : 1;
+  require(dim % T == 0, "export: horizon must divide the flow dim");
+  cfg = {{"format", "nfp-runtime"}, {"version", 2},          {"kind", o.kind},
+         {"dim", dim},              {"context_dim", context_dim}, {"horizon", T},
+         {"action_dim", dim / T},   {"context_tokens", o.context_tokens}, {"normalization", norm},
+         {"layers", list}};
+}
+
+void add_flow(FlowImpl& flow, const RuntimeExportOptions& o, SafeTensorsFile& file, json& cfg) {
+  const FlowConfig& c = flow.config();
+  std::vector<NamedTransform> layers;
+  for (const auto& m : flow.named_children()) {  // registration order = the order FlowImpl applies them
+    auto t = std::dynamic_pointer_cast<TransformImpl>(m.value());
+    require(t != nullptr, "export: the flow's module '" + m.key() + "' is not a transform");
+    layers.push_back({"flow." + m.key(), t});
+  }
+  require(layers.size() == flow.transforms().size(), "export: the flow's modules and transforms disagree");
+  RuntimeExportOptions opts = o;
+  if (opts.horizon <= 0) opts.horizon = c.tokens > 0 ? c.tokens : 1;
+  add_transforms(layers, c.dim, c.context_dim, opts, file, cfg);
+  cfg["flow"] = json(c);  // provenance only: the runtime builds from layers[]
 }
 
 void write_nfpr(SafeTensorsFile& file, const json& cfg, const std::filesystem::path& out) {
