@@ -15,9 +15,11 @@
 namespace nfp {
 namespace {
 
-// The transforms are float64 in libtorch and float32 in the file and the runtime: the weights' rounding
-// (2^-24 relative) and f32 arithmetic through one layer stay far below 1e-4 (observed: ~1e-6).
-constexpr double kTol = 1e-4;
+// The transforms are float64 in libtorch and float32 in the file and the runtime. Actions and log p (relative
+// to max(1, |log p|)): 1e-4, the runtime's bound; observed up to 1.4e-5. Gradients, relative to max(1, max|∇|):
+// the cases' weights are perturbed by 0.3 (steep splines), and f32 differentiation through a spline's bin
+// softmax reaches 5e-5 of max|∇| (spline_transformer_pos_ff); 1e-3 keeps a margin across kernel variants.
+constexpr double kTol = 1e-4, kGradTol = 1e-3;
 
 std::vector<std::string> exporter_kinds() {
   std::vector<std::string> out;
@@ -85,7 +87,7 @@ void expect_runtime_matches(const testing::TransformCase& tc, const Transform& t
   ASSERT_EQ(ws.log_prob_grad(obs_v, to_vec(a), n, lp.data(), g), NFP_RT_OK) << tc.name;
   EXPECT_LE((torch::tensor(lp, torch::kFloat64) - lp_ref.detach()).abs().max().item<double>(), kTol * scale) << tc.name;
   const double gscale = std::max(1.0, grad_ref.abs().max().item<double>());
-  EXPECT_LE((from(g, n, D).to(torch::kFloat64) - grad_ref).abs().max().item<double>(), kTol * gscale) << tc.name;
+  EXPECT_LE((from(g, n, D).to(torch::kFloat64) - grad_ref).abs().max().item<double>(), kGradTol * gscale) << tc.name;
 }
 
 class LayerKind : public ::testing::TestWithParam<std::string> {};
