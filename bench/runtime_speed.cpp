@@ -50,7 +50,7 @@ double runtime_flops(const rt::Model& m, int R) {
   double f = 0;
   auto lin = [&](const rt::Linear& l, double rows) { f += 2.0 * rows * l.in * l.out; };
   for (const auto& L : m.layers) {
-    if (L.kind == rt::LayerKind::PLU) f += 2.0 * R * m.dim * m.dim;
+    if (L.kind == "plu_linear") f += 2.0 * R * m.dim * m.dim;
     for (const auto& n : L.nets) {
       if (!n.transformer) {
         for (const auto& l : n.mlp.hidden_x) lin(l, R);
@@ -95,7 +95,7 @@ double weight_bytes(const rt::Model& m) {
   };
   if (m.encoder.present) mlp(m.encoder.net);
   for (const auto& L : m.layers) {
-    if (L.kind == rt::LayerKind::PLU) b += stored_bytes(L.w_inv);
+    if (L.kind == "plu_linear") b += stored_bytes(L.w_inv);
     for (const auto& n : L.nets) {
       if (!n.transformer) {
         mlp(n.mlp);
