@@ -8,6 +8,15 @@
 namespace nfp::rt {
 namespace {
 
+// A key this runtime does not read would be a parameter it silently ignores (a newer exporter's): refuse it.
+void check_keys(const JsonValue& j, std::initializer_list<const char*> known, const std::string& where) {
+  for (const auto& [key, v] : j.obj) {
+    bool ok = key == "kind" || key == "name" || key == "tensors";
+    for (const char* k : known) ok = ok || key == k;
+    if (!ok) throw LoadError(where + ": unknown key '" + key + "' (exported by a newer nfp? update the runtime)");
+  }
+}
+
 int get_required_int(const JsonValue& j, const std::string& key, const std::string& where) {
   return int(j.at(key, where).integer(where + " " + key));
 }
@@ -15,6 +24,7 @@ int get_required_int(const JsonValue& j, const std::string& key, const std::stri
 ConditionerSpec conditioner_spec(const LayerInput& in) {
   const std::string w = in.where + " conditioner";
   const JsonValue& c = in.json.at("conditioner", in.where);
+  check_keys(c, {"type", "hidden", "depth", "heads", "token_dim", "positional", "feedforward"}, w);
   ConditionerSpec s;
   s.type = c.at("type", w).string(w + " type");
   s.hidden = get_required_int(c, "hidden", w);
@@ -88,6 +98,7 @@ void check_token_split(const ConditionerSpec& c, int Dc, int Dt, const std::stri
 }
 
 void build_affine(const LayerInput& in, std::vector<Layer>& out) {
+  check_keys(in.json, {"cond_dim", "mask", "separate_nets", "conditioner"}, in.where);
   const Split s = coupling_split(in);
   const ConditionerSpec c = conditioner_spec(in);
   const int Dc = s.cond_dim, Dt = in.dim - Dc;
@@ -105,6 +116,7 @@ void build_affine(const LayerInput& in, std::vector<Layer>& out) {
 }
 
 void build_spline(const LayerInput& in, std::vector<Layer>& out) {
+  check_keys(in.json, {"cond_dim", "mask", "conditioner", "spline"}, in.where);
   const Split s = coupling_split(in);
   const ConditionerSpec c = conditioner_spec(in);
   const int Dc = s.cond_dim, Dt = in.dim - Dc;
@@ -114,6 +126,7 @@ void build_spline(const LayerInput& in, std::vector<Layer>& out) {
   L.name = in.json.at("name", in.where).string(in.where);
   const std::string w = in.where + " spline";
   const JsonValue& j = in.json.at("spline", in.where);
+  check_keys(j, {"bins", "bound", "min_bin_width", "min_bin_height", "min_derivative"}, w);
   SplineParams& p = L.spline;
   p.bins = get_required_int(j, "bins", w);
   p.bound = j.at("bound", w).number(w + " bound");
@@ -128,6 +141,7 @@ void build_spline(const LayerInput& in, std::vector<Layer>& out) {
 }
 
 void build_actnorm(const LayerInput& in, std::vector<Layer>& out) {
+  check_keys(in.json, {}, in.where);
   Layer L;
   L.name = in.json.at("name", in.where).string(in.where);
   L.bias = in.nets.w.floats(L.name + ".bias", {in.dim});
@@ -138,6 +152,7 @@ void build_actnorm(const LayerInput& in, std::vector<Layer>& out) {
 }
 
 void build_permutation(const LayerInput& in, std::vector<Layer>& out) {
+  check_keys(in.json, {}, in.where);
   Layer L;
   L.name = in.json.at("name", in.where).string(in.where);
   L.perm = in.nets.w.indices(L.name + ".perm", in.dim);
@@ -149,6 +164,7 @@ void build_permutation(const LayerInput& in, std::vector<Layer>& out) {
 
 // W and W^-1 were computed in double by the exporter; the PLU factors are kept in the file for provenance.
 void build_plu(const LayerInput& in, std::vector<Layer>& out) {
+  check_keys(in.json, {}, in.where);
   Layer L;
   L.name = in.json.at("name", in.where).string(in.where);
   const int D = in.dim;

@@ -166,6 +166,12 @@ TEST(LayerKinds, UnknownKindIsRefusedWithOneLine) {
   std::filesystem::remove(path);
 }
 
+TEST(LayerKinds, UnknownLayerKeyIsRefused) {  // a parameter the runtime would ignore
+  const auto path = edited_export("unknown_key.nfpr", [](json& c) { c["layers"][2]["scale_bound"] = 2.0; });
+  EXPECT_NE(c_api_error(path).find("unknown key 'scale_bound'"), std::string::npos);
+  std::filesystem::remove(path);
+}
+
 TEST(LayerKinds, LayerEntryAndWeightsMustAgree) {
   const auto path = edited_export("tensor_list.nfpr", [](json& c) { c["layers"][0]["tensors"].erase(0); });
   EXPECT_NE(c_api_error(path).find("that its tensors[] does not list"), std::string::npos);
