@@ -54,6 +54,12 @@ void run_once(Row& r, const torch::Tensor& ctx, at::Generator& gen) {
     run_strategy(*r.head, ctx, r.strategy, gen);
 }
 
+// A sampling-steps head whose sampler is selectable (diffusion's DDPM / DDIM): its rows name the sampler.
+bool has_sampler_choice(const std::string& type) {
+  const auto& opts = head_options(type);
+  return head_traits(type).has_sampling_steps && std::find(opts.begin(), opts.end(), "sampler") != opts.end();
+}
+
 HeadConfig head_config(const std::string& type, const LatencyOptions& o, int64_t action_dim) {
   HeadConfig c = default_head_config(type, o.horizon, action_dim, o.context_dim);
   if (o.head_overrides.contains(type)) {
@@ -96,12 +102,12 @@ void add_e2e_rows(const LatencyOptions& o, int64_t action_dim, std::vector<Row>&
     inf.strategy = sp.mode;
     inf.candidates = o.candidates;
     std::string row = sp.head;
-    if (sp.head == "diffusion") {
+    if (has_sampler_choice(sp.head)) {  // diffusion: DDPM runs all train_steps
       inf.steps = cfg.sampler == "ddim" ? std::min<int64_t>(sp.steps, cfg.train_steps) : cfg.train_steps;
-      row = "diffusion-" + cfg.sampler + "-" + std::to_string(inf.steps);
-    } else if (sp.head == "flow-matching") {
+      row += "-" + cfg.sampler + "-" + std::to_string(inf.steps);
+    } else if (head_traits(sp.head).has_sampling_steps) {
       inf.steps = sp.steps;
-      row = "flow-matching-" + std::to_string(sp.steps);
+      row += "-" + std::to_string(sp.steps);
     } else if (sp.mode == "sbs") {
       row += "-sbs-" + std::to_string(o.candidates);
     }
@@ -138,22 +144,22 @@ std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim) {
       gr.strategy.gr_steps = o.gr_steps;
       gr.name = type + "-gr-" + std::to_string(o.gr_steps);
       rows.push_back(gr);
-    } else if (type == "diffusion") {
+    } else if (has_sampler_choice(type)) {  // diffusion: DDPM over every training step, DDIM over 10
       Row ddpm = base;
       ddpm.sample.sampler = "ddpm";
       ddpm.sample.steps = cfg.train_steps;
-      ddpm.name = "diffusion-ddpm-" + std::to_string(cfg.train_steps);
+      ddpm.name = type + "-ddpm-" + std::to_string(cfg.train_steps);
       rows.push_back(ddpm);
       Row ddim = base;
       ddim.sample.sampler = "ddim";
       ddim.sample.steps = std::min<int64_t>(10, cfg.train_steps);
-      ddim.name = "diffusion-ddim-" + std::to_string(ddim.sample.steps);
+      ddim.name = type + "-ddim-" + std::to_string(ddim.sample.steps);
       rows.push_back(ddim);
-    } else if (type == "flow-matching") {
+    } else if (head_traits(type).has_sampling_steps) {  // flow matching: Euler steps
       for (int64_t k : {4, 10}) {
         Row fm = base;
         fm.sample.steps = k;
-        fm.name = "flow-matching-" + std::to_string(k);
+        fm.name = type + "-" + std::to_string(k);
         rows.push_back(fm);
       }
     } else {

@@ -33,8 +33,6 @@ std::string utc_now() {
   return b;
 }
 
-bool is_flow(const std::string& head) { return head == "nina-mlp" || head == "nina-transformer" || head == "nfp-spline"; }
-
 void write_reports(const SuiteOptions& o, const SuiteProfile& p, const nlohmann::json& rows, const std::string& started,
                    const std::string& load_start) {
   ReportTable t;
@@ -123,7 +121,7 @@ nlohmann::json run_suite(const SuiteOptions& o) {
       ev.task = task;
       ev.episodes = p.eval_episodes;
       ev.threads = o.threads;
-      ev.inference.strategy = is_flow(head) ? "sbs" : "sample";
+      ev.inference.strategy = head_traits(head).has_likelihood ? "sbs" : "sample";
       const auto e = eval_cell(run, ev, o.out / "evals" / task / (head + ".json"));
       log(task + " " + head + ": success " + cell(e["pc_success"]) + "% over " + std::to_string(p.eval_episodes) +
           " episodes, chunk p50 " + cell(e["chunk_p50_ms"], 2) + " ms");

@@ -20,6 +20,13 @@ struct TrainArgs {
   bool resume = false, deterministic = false, json_out = false, no_progress = false;
 };
 
+// "a, b, c": the registered heads, for --help.
+std::string head_list() {
+  std::string s;
+  for (const auto& n : head_names()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void request_stop(int sig) { g_stop_signal = sig; }
 
@@ -94,7 +101,7 @@ void setup_train(CLI::App& root) {
   auto a = std::make_shared<TrainArgs>();
   auto* c = root.add_subcommand("train", "Train a policy (flow head or baseline) on demonstrations");
   c->add_option("--data", a->data, "demonstrations: HDF5 file, directory or glob (robomimic / LIBERO / ACT)");
-  c->add_option("--policy", a->policy, "head: nina-mlp, nina-transformer, nfp-spline, diffusion, flow-matching, regression")
+  c->add_option("--policy", a->policy, "head: " + head_list())
       ->capture_default_str();
   c->add_option("--out", a->out, "run directory (checkpoint/, metrics.csv, train_config.json)")->required();
   c->add_option("--config", a->config, "JSON {\"policy\": {...}, \"train\": {...}} overriding the defaults");

@@ -11,11 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "nfp/head_registry.hpp"
 #include "nfp/json_io.hpp"
 
 namespace nfp {
 
-// Every key with its default (per type, see default_head_config); JSON round-trips through to_json/from_json.
+// One struct for every head's options; each head reads only its own keys (head_options(type)) and its file sets
+// their defaults (default_head_config). JSON round-trips through to_json/from_json.
+// The member initializers below are what checkpoints written before the registry stored for the keys of OTHER
+// heads (from_json accepts such a key only with that value): changing one breaks loading those checkpoints.
 struct HeadConfig {
   std::string type = "nina-mlp";  // nina-mlp | nina-transformer | nfp-spline | diffusion | flow-matching | regression
   int64_t horizon = 16;           // H, action steps per chunk
@@ -43,11 +47,13 @@ struct HeadConfig {
   std::string sampler = "ddim";   // diffusion: "ddim" (eta 0) | "ddpm"
 };
 
+// Writes the common keys and only head c.type's options.
 void to_json(json& j, const HeadConfig& c);
-void from_json(const json& j, HeadConfig& c);  // starts from default_head_config(j["type"]); bad keys throw
+// Starts from default_head_config(j["type"]), then reads the common keys and the head's options and checks
+// their values. A key of no head, or a key of another head with a value other than its default here (old
+// checkpoints stored every key), throws nfp::Error naming the head and its keys.
+void from_json(const json& j, HeadConfig& c);
 
-// The registered head names, in a fixed order.
-std::vector<std::string> head_names();
 // Defaults for `type` (Error listing the names if unknown) with the given shapes.
 HeadConfig default_head_config(const std::string& type, int64_t horizon = 16, int64_t action_dim = 0,
                                int64_t context_dim = 0);
@@ -80,11 +86,7 @@ class ActionHeadImpl : public torch::nn::Module {
 };
 using ActionHead = std::shared_ptr<ActionHeadImpl>;
 
-// Creates a head by config.type; an unknown name throws nfp::Error listing head_names().
+// Creates a head by config.type after checking its values; an unknown name throws nfp::Error listing head_names().
 ActionHead make_head(const HeadConfig& config);
-
-// Whether head `type` attends over a context of tokens (B x N x C): only the Transformer conditioner does; the
-// other heads take one context vector (B x C).
-bool takes_context_tokens(const std::string& type);
 
 }  // namespace nfp

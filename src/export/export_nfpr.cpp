@@ -76,11 +76,11 @@ json export_checkpoint(const std::filesystem::path& dir_in, const std::filesyste
     o.action_mean = dc.mean;
     o.action_std = dc.std;
     export_flow(*m.flow(), o, out);
-  } else if (type == "nina-mlp" || type == "nina-transformer" || type == "nfp-spline") {
+  } else if (is_head_name(type) && head_traits(type).exportable) {
     o.kind = "policy";
     Policy p = load_policy(dir);
     export_policy(*p, out);
-  } else if (type == "diffusion" || type == "flow-matching" || type == "regression") {
+  } else if (is_head_name(type)) {
     throw Error("'" + dir_in.string() + "' is a '" + type + "' policy; the runtime runs flow heads only " +
                 "(nina-mlp, nina-transformer, nfp-spline) and density models");
   } else {

@@ -25,7 +25,7 @@ void append_stats(const KeyStats& s, int64_t dim, int64_t repeat, std::vector<do
 void export_policy(PolicyImpl& policy, const std::filesystem::path& out) {
   const PolicyConfig& c = policy.config();
   const std::string& type = c.head.type;
-  require(type == "nina-mlp" || type == "nina-transformer" || type == "nfp-spline",
+  require(head_traits(type).exportable,
           "policy head '" + type + "' cannot be exported: the runtime runs flow heads only (nina-mlp, "
           "nina-transformer, nfp-spline)");
   for (const auto& m : c.obs)

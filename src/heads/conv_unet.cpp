@@ -43,10 +43,7 @@ TORCH_MODULE(ResBlock);
 
 class ConvUnetImpl : public DenoiserImpl {
  public:
-  explicit ConvUnetImpl(const HeadConfig& c) : c_(c) {
-    require(!c.down_dims.empty() && c.kernel >= 1 && c.kernel % 2 == 1,
-            "unet denoiser: down_dims must be non-empty and kernel odd");
-    for (auto d : c.down_dims) require(d >= 8 && d % 8 == 0, "unet denoiser: every down_dims entry must be a multiple of 8");
+  explicit ConvUnetImpl(const HeadConfig& c) : c_(c) {  // c passed check_denoiser
     const int64_t tdim = c.down_dims.front(), cond = tdim + c.context_dim, k = c.kernel;
     time_mlp_ = register_module("time_mlp", nn::Sequential(nn::Linear(tdim, 4 * tdim), nn::Mish(), nn::Linear(4 * tdim, tdim)));
     const int64_t L = int64_t(c.down_dims.size());

@@ -47,6 +47,23 @@ class MlpDenoiserImpl : public DenoiserImpl {
 
 }  // namespace
 
+std::vector<std::string> denoiser_options() { return {"denoiser", "down_dims", "kernel"}; }
+
+void set_denoiser_defaults(HeadConfig& c) {
+  c.denoiser = "unet";         // Diffusion Policy's 1-D conv UNet (FiLM); "mlp" trains faster on a CPU
+  c.down_dims = {32, 64, 128};  // UNet widths per level (CPU-sized; GPU: 256, 512, 1024)
+  c.kernel = 5;                 // UNet conv kernel
+}
+
+void check_denoiser(const HeadConfig& c) {
+  require(c.denoiser == "unet" || c.denoiser == "mlp",
+          "head '" + c.type + "': unknown denoiser '" + c.denoiser + "'; known: unet, mlp");
+  if (c.denoiser != "unet") return;  // the MLP reads layers and hidden (checked for every head)
+  require(!c.down_dims.empty() && c.kernel >= 1 && c.kernel % 2 == 1,
+          "unet denoiser: down_dims must be non-empty and kernel odd");
+  for (auto d : c.down_dims) require(d >= 8 && d % 8 == 0, "unet denoiser: every down_dims entry must be a multiple of 8");
+}
+
 Denoiser make_denoiser(const HeadConfig& c) {
   if (c.denoiser == "mlp") return std::make_shared<MlpDenoiserImpl>(c);
   if (c.denoiser == "unet") return make_conv_unet(c);

@@ -13,6 +13,12 @@ class DenoiserImpl : public torch::nn::Module {
 };
 using Denoiser = std::shared_ptr<DenoiserImpl>;
 
+// The options the denoiser reads (denoiser, down_dims, kernel; the MLP also layers and hidden), their defaults
+// and value checks, shared by the diffusion and flow-matching entries.
+std::vector<std::string> denoiser_options();
+void set_denoiser_defaults(HeadConfig& c);
+void check_denoiser(const HeadConfig& c);
+
 // config.denoiser: "unet" (Diffusion Policy's ConditionalUnet1D, FiLM) or "mlp"; otherwise nfp::Error.
 Denoiser make_denoiser(const HeadConfig& config);
 Denoiser make_conv_unet(const HeadConfig& config);

@@ -28,10 +28,8 @@ std::vector<double> squared_cosine_alpha_bars(int64_t T) {
 
 class DiffusionHeadImpl : public ActionHeadImpl {
  public:
+  // c passed check_diffusion
   explicit DiffusionHeadImpl(const HeadConfig& c) : config_(c), alpha_bars_(squared_cosine_alpha_bars(c.train_steps)) {
-    require(c.train_steps >= 2 && c.infer_steps >= 1 && c.infer_steps <= c.train_steps,
-            "diffusion head: need train_steps >= 2 and 1 <= infer_steps <= train_steps");
-    require(c.sampler == "ddim" || c.sampler == "ddpm", "diffusion head: sampler must be ddim or ddpm (got '" + c.sampler + "')");
     net_ = register_module("denoiser", make_denoiser(c));
     register_buffer("alpha_bars", torch::tensor(alpha_bars_, torch::kFloat64).to(torch::kFloat32));
   }
@@ -90,8 +88,33 @@ class DiffusionHeadImpl : public ActionHeadImpl {
   Denoiser net_;
 };
 
+void check_diffusion(const HeadConfig& c) {
+  check_denoiser(c);
+  require(c.train_steps >= 2 && c.infer_steps >= 1 && c.infer_steps <= c.train_steps,
+          "diffusion head: need train_steps >= 2 and 1 <= infer_steps <= train_steps");
+  require(c.sampler == "ddim" || c.sampler == "ddpm", "diffusion head: sampler must be ddim or ddpm (got '" + c.sampler + "')");
+}
+
 }  // namespace
 
-ActionHead make_diffusion_head(const HeadConfig& config) { return std::make_shared<DiffusionHeadImpl>(config); }
+HeadEntry diffusion_head_entry() {
+  HeadEntry e;
+  e.traits.name = "diffusion";
+  e.traits.has_sampling_steps = true;
+  e.options = denoiser_options();
+  for (const char* k : {"train_steps", "infer_steps", "sampler"}) e.options.push_back(k);
+  e.set_defaults = [](HeadConfig& c) {
+    c.layers = 3;  // MLP denoiser option
+    c.hidden = 256;
+    set_denoiser_defaults(c);
+    c.train_steps = 100;  // DDPM steps (squared-cosine schedule)
+    c.infer_steps = 10;   // sampling steps
+    c.sampler = "ddim";   // "ddim" (eta 0) | "ddpm"
+  };
+  e.check = check_diffusion;
+  e.make = [](const HeadConfig& c) -> ActionHead { return std::make_shared<DiffusionHeadImpl>(c); };
+  e.train_defaults = {{"steps", 4000}};
+  return e;
+}
 
 }  // namespace nfp

@@ -1,55 +1,16 @@
-// Flow heads: a conditional normalizing flow over the normalized action chunk, flattened (H x A -> D).
-//   nina-mlp          affine couplings (tanh-bounded scale), separate scale / shift MLPs on cat(half, ctx),
-//                     random permutations, optional PLU (NinA's MLP variant)
-//   nina-transformer  affine couplings whose conditioner is a Transformer over the chunk's time steps
-//   nfp-spline        rational-quadratic spline couplings (NF-P)
+// Flow heads: a conditional normalizing flow over the normalized action chunk, flattened (H x A -> D). The
+// variants (coupling, conditioner) live in nina_mlp_head.cpp, nina_transformer_head.cpp and nfp_spline_head.cpp.
 // Training: a' = clamp(a + sigma_a * eps, -1, 1), loss = -mean log p(a' | ctx) (nats per chunk), as NinA.
-#include "heads_internal.hpp"
+#include "flow_head.hpp"
+
 #include "nfp/error.hpp"
-#include "nfp/flow.hpp"
 
 namespace nfp {
 namespace {
 
-FlowConfig flow_config(const HeadConfig& c) {
-  FlowConfig f;
-  f.dim = c.horizon * c.action_dim;
-  f.context_dim = c.context_dim;
-  f.layers = c.layers;
-  f.plu = c.plu;
-  f.permutation = "random";
-  f.seed = c.seed;
-  f.conditioner.hidden = c.hidden;
-  f.conditioner.depth = 2;
-  if (c.type == "nina-mlp") {
-    f.coupling = "affine";
-    f.conditioner.type = "mlp";
-    f.separate_nets = true;
-  } else if (c.type == "nina-transformer") {
-    require(c.horizon >= 2, "nina-transformer needs a horizon >= 2 (it splits the chunk over time)");
-    f.coupling = "affine";
-    f.conditioner.type = "transformer";
-    f.conditioner.depth = c.depth;
-    f.conditioner.heads = c.heads;
-    f.conditioner.dropout = c.dropout;
-    f.tokens = c.horizon;
-  } else {
-    f.coupling = "spline";
-    f.conditioner.type = "mlp";
-    f.conditioner.zero_init = true;  // each coupling starts as the identity: stable spline training
-    f.spline.bins = c.bins;
-    f.spline.bound = c.bound;
-  }
-  require(f.dim >= 2, "flow head: horizon x action_dim must be >= 2");
-  return f;
-}
-
 class FlowHeadImpl : public ActionHeadImpl {
  public:
-  explicit FlowHeadImpl(const HeadConfig& c) : config_(c), flow_(flow_config(c)) {
-    require(c.action_noise >= 0 && c.sigma >= 0, "flow head: action_noise and sigma must be >= 0");
-    register_module("flow", flow_);
-  }
+  FlowHeadImpl(const HeadConfig& c, const FlowConfig& f) : config_(c), flow_(f) { register_module("flow", flow_); }
 
   torch::Tensor loss(const torch::Tensor& actions, const torch::Tensor& ctx, at::Generator& gen) override {
     check_chunk(config_, actions, "loss");
@@ -88,6 +49,34 @@ class FlowHeadImpl : public ActionHeadImpl {
 
 }  // namespace
 
-ActionHead make_flow_head(const HeadConfig& config) { return std::make_shared<FlowHeadImpl>(config); }
+std::vector<std::string> flow_head_options() { return {"plu", "action_noise", "sigma"}; }
+
+void set_flow_head_defaults(HeadConfig& c) {
+  c.plu = true;
+  c.action_noise = 0.05;
+  c.sigma = 1.0;
+}
+
+void check_flow_head(const HeadConfig& c) {
+  require(c.action_noise >= 0 && c.sigma >= 0, "flow head: action_noise and sigma must be >= 0");
+}
+
+FlowConfig base_flow_config(const HeadConfig& c) {
+  FlowConfig f;
+  f.dim = c.horizon * c.action_dim;
+  f.context_dim = c.context_dim;
+  f.layers = c.layers;
+  f.plu = c.plu;
+  f.permutation = "random";
+  f.seed = c.seed;
+  f.conditioner.hidden = c.hidden;
+  f.conditioner.depth = 2;
+  return f;
+}
+
+ActionHead make_flow_head(const HeadConfig& c, const FlowConfig& f) {
+  require(f.dim >= 2, "flow head: horizon x action_dim must be >= 2");
+  return std::make_shared<FlowHeadImpl>(c, f);
+}
 
 }  // namespace nfp

@@ -11,7 +11,6 @@ namespace {
 class FlowMatchingHeadImpl : public ActionHeadImpl {
  public:
   explicit FlowMatchingHeadImpl(const HeadConfig& c) : config_(c) {
-    require(c.infer_steps >= 1, "flow-matching head: infer_steps must be >= 1");
     net_ = register_module("denoiser", make_denoiser(c));
   }
 
@@ -50,8 +49,25 @@ class FlowMatchingHeadImpl : public ActionHeadImpl {
 
 }  // namespace
 
-ActionHead make_flow_matching_head(const HeadConfig& config) {
-  return std::make_shared<FlowMatchingHeadImpl>(config);
+HeadEntry flow_matching_head_entry() {
+  HeadEntry e;
+  e.traits.name = "flow-matching";
+  e.traits.has_sampling_steps = true;
+  e.options = denoiser_options();
+  e.options.push_back("infer_steps");
+  e.set_defaults = [](HeadConfig& c) {
+    c.layers = 3;
+    c.hidden = 256;
+    set_denoiser_defaults(c);
+    c.infer_steps = 4;  // Euler steps (FLOWER's)
+  };
+  e.check = [](const HeadConfig& c) {
+    check_denoiser(c);
+    require(c.infer_steps >= 1, "flow-matching head: infer_steps must be >= 1");
+  };
+  e.make = [](const HeadConfig& c) -> ActionHead { return std::make_shared<FlowMatchingHeadImpl>(c); };
+  e.train_defaults = {{"steps", 4000}};
+  return e;
 }
 
 }  // namespace nfp

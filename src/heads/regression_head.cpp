@@ -43,6 +43,16 @@ class RegressionHeadImpl : public ActionHeadImpl {
 
 }  // namespace
 
-ActionHead make_regression_head(const HeadConfig& config) { return std::make_shared<RegressionHeadImpl>(config); }
+HeadEntry regression_head_entry() {
+  HeadEntry e;
+  e.traits.name = "regression";
+  e.set_defaults = [](HeadConfig& c) {  // reads only layers and hidden
+    c.layers = 3;
+    c.hidden = 256;
+  };
+  e.check = [](const HeadConfig&) {};
+  e.make = [](const HeadConfig& c) -> ActionHead { return std::make_shared<RegressionHeadImpl>(c); };
+  return e;
+}
 
 }  // namespace nfp

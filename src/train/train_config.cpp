@@ -51,24 +51,17 @@ void from_json(const json& j, TrainConfig& c) {
 }
 
 TrainConfig default_train_config(const std::string& type) {
-  default_head_config(type);  // unknown names fail here, listing the heads
   TrainConfig c;
-  if (type == "nina-mlp" || type == "nina-transformer") {
-    c.schedule.kind = "tri-stage";  // NinA: 5% warm-up, 10% hold, cosine
-    c.lr = 5e-4;
-    c.adamw.beta2 = 0.95;
-  } else if (type == "nfp-spline") {
-    c.lr = 5e-4;
-  } else if (type == "diffusion" || type == "flow-matching") {
-    c.steps = 4000;
-  }
+  // The head's registry entry carries its changes to the defaults as TrainConfig JSON keys (unknown heads
+  // fail there, listing the heads); e.g. the NinA heads' tri-stage schedule, lr 5e-4, AdamW beta2 0.95.
+  from_json(head_train_defaults(type), c);
   return c;
 }
 
 PolicyConfig default_policy_config(const std::string& type) {
   PolicyConfig p;
   p.head = default_head_config(type, p.horizon, 0, p.context_dim);
-  p.instruction_tokens = takes_context_tokens(type);  // used only with "instruction" in obs
+  p.instruction_tokens = head_traits(type).reads_context_tokens;  // used only with "instruction" in obs
   return p;
 }
 
