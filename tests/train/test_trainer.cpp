@@ -119,6 +119,22 @@ TEST_F(TrainerTest, ResumeIsBitForBit) {
   EXPECT_EQ(sa.metadata, sb.metadata);
 }
 
+// Each head's train defaults (carried by its registry entry) are what the per-head branches gave before.
+TEST(TrainDefaults, PerHeadValuesUnchanged) {
+  for (const auto& head : head_names()) {
+    const TrainConfig c = default_train_config(head), base;
+    const bool nina = head == "nina-mlp" || head == "nina-transformer";
+    EXPECT_EQ(c.schedule.kind, nina ? "tri-stage" : "cosine") << head;
+    EXPECT_EQ(c.lr, nina || head == "nfp-spline" ? 5e-4 : 1e-3) << head;
+    EXPECT_EQ(c.adamw.beta2, nina ? 0.95 : 0.999) << head;
+    EXPECT_EQ(c.steps, head == "diffusion" || head == "flow-matching" ? 4000 : 3000) << head;
+    // and nothing else differs
+    json a = c, b = base;
+    for (const char* k : {"schedule", "lr", "beta2", "steps"}) a.erase(k), b.erase(k);
+    EXPECT_EQ(a, b) << head;
+  }
+}
+
 TEST_F(TrainerTest, BadRequestsFailClearly) {
   EXPECT_THROW(default_train_config("unet-flow"), Error);
   auto r = request("regression", "bad", 5);
