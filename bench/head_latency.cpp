@@ -11,6 +11,7 @@
 #include "nfp/bench_latency.hpp"
 #include "nfp/error.hpp"
 #include "nfp/flow.hpp"
+#include "nfp/head_registry.hpp"
 #include "nfp/policy.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/sim_env.hpp"

@@ -11,6 +11,7 @@
 #include "nfp/bench_svg.hpp"
 #include "nfp/bench_table.hpp"
 #include "nfp/error.hpp"
+#include "nfp/head_registry.hpp"
 #include "nfp/sim_env.hpp"
 
 namespace fs = std::filesystem;

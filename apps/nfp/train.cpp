@@ -5,6 +5,7 @@
 
 #include "command.hpp"
 #include "nfp/error.hpp"
+#include "nfp/head_registry.hpp"
 #include "nfp/progress.hpp"
 #include "nfp/trainer.hpp"
 

@@ -1,5 +1,6 @@
 // TrainConfig <-> JSON and the default configs per head.
 #include "nfp/error.hpp"
+#include "nfp/head_registry.hpp"
 #include "nfp/trainer.hpp"
 
 namespace nfp {
