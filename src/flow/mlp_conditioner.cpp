@@ -1,19 +1,14 @@
 // MLP conditioner (NinA-MLP): cat(x_cond, context) -> [Linear -> LayerNorm -> GELU] x depth -> Linear.
 #include "nfp/conditioner.hpp"
 #include "nfp/error.hpp"
+#include "nfp/mlp_blocks.hpp"
 #include "flow/conditioners.hpp"
 
 namespace nfp {
 
 MlpConditionerImpl::MlpConditionerImpl(const ConditionerConfig& c, const ConditionerShape& s) : shape_(s) {
   require(c.depth >= 1 && c.hidden >= 1, "mlp conditioner: depth and hidden must be >= 1");
-  int64_t in = s.cond_dim + s.context_dim;
-  for (int64_t i = 0; i < c.depth; ++i) {
-    body_->push_back(torch::nn::Linear(in, c.hidden));
-    body_->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden})));
-    body_->push_back(torch::nn::GELU());
-    in = c.hidden;
-  }
+  const int64_t in = append_mlp_blocks(body_, s.cond_dim + s.context_dim, c.hidden, c.depth, MlpActivation::gelu);
   out_ = torch::nn::Linear(in, s.trans_dim * s.params_per_dim);
   if (c.zero_init) {
     torch::NoGradGuard g;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "nfp/error.hpp"
+#include "nfp/mlp_blocks.hpp"
 
 namespace nfp {
 
@@ -22,14 +23,8 @@ class MlpDenoiserImpl : public DenoiserImpl {
     time_mlp_ = register_module("time_mlp", torch::nn::Sequential(torch::nn::Linear(kTimeDim, 4 * kTimeDim),
                                                                    torch::nn::Mish(),
                                                                    torch::nn::Linear(4 * kTimeDim, kTimeDim)));
-    int64_t in = c.horizon * c.action_dim + kTimeDim + c.context_dim;
-    for (int64_t i = 0; i < c.layers; ++i) {
-      net_->push_back(torch::nn::Linear(in, c.hidden));
-      net_->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden})));
-      net_->push_back(torch::nn::Mish());
-      in = c.hidden;
-    }
-    net_->push_back(torch::nn::Linear(in, c.horizon * c.action_dim));
+    append_mlp(net_, c.horizon * c.action_dim + kTimeDim + c.context_dim, c.hidden, c.layers, c.horizon * c.action_dim,
+               MlpActivation::mish);
     register_module("net", net_);
   }
 

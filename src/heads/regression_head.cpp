@@ -1,6 +1,7 @@
 // Regression head: an MLP from the context to the chunk, trained with MSE. Deterministic: every sample of a
 // context row is the same chunk, so on bimodal demonstrations it predicts their average.
 #include "heads_internal.hpp"
+#include "nfp/mlp_blocks.hpp"
 
 namespace nfp {
 namespace {
@@ -8,14 +9,7 @@ namespace {
 class RegressionHeadImpl : public ActionHeadImpl {
  public:
   explicit RegressionHeadImpl(const HeadConfig& c) : config_(c) {
-    int64_t in = c.context_dim;
-    for (int64_t i = 0; i < c.layers; ++i) {
-      net_->push_back(torch::nn::Linear(in, c.hidden));
-      net_->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden})));
-      net_->push_back(torch::nn::GELU());
-      in = c.hidden;
-    }
-    net_->push_back(torch::nn::Linear(in, c.horizon * c.action_dim));
+    append_mlp(net_, c.context_dim, c.hidden, c.layers, c.horizon * c.action_dim, MlpActivation::gelu);
     register_module("net", net_);
   }
 
