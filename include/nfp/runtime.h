@@ -39,7 +39,6 @@ typedef struct {
   int context_dim;    /* C */
   int context_tokens; /* N */
   int layers;         /* transforms in the flow */
-  int has_gradient;   /* 1 if log_prob_grad / gr are supported */
   const char* kind;   /* "flow", "density" or "policy" */
   const char* kernels; /* the compute kernels in use: "avx512", "avx2" or "generic" */
   float sigma;         /* the base std the policy was configured to sample with (1 for flow / density) */

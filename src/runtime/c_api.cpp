@@ -11,7 +11,6 @@
 
 struct nfp_rt_model {
   nfp::rt::Model m;
-  bool has_gradient = true;
 };
 
 struct nfp_rt_workspace {
@@ -112,7 +111,6 @@ void nfp_rt_model_info(const nfp_rt_model* model, nfp_rt_info* info) {
   info->context_dim = m.context_dim;
   info->context_tokens = m.context_tokens;
   info->layers = int(m.layers.size());
-  info->has_gradient = model->has_gradient ? 1 : 0;
   info->kind = m.kind.c_str();
   info->sigma = m.sigma;
   info->kernels = nfp::rt::kernels().name;
@@ -206,7 +204,6 @@ nfp_rt_status nfp_rt_log_prob_grad(nfp_rt_workspace* ws, const float* obs, const
                                    double* log_prob, float* grad) {
   if (nfp_rt_status s = check(ws, obs, n)) return s;
   if (!actions || !grad) return NFP_RT_BAD_ARGUMENT;
-  if (!ws->model->has_gradient) return NFP_RT_UNSUPPORTED;
   Workspace& w = ws->w;
   nfp::rt::set_context(w, obs);
   normalize(*w.model, actions, w.action_out.data(), n);
@@ -220,7 +217,6 @@ nfp_rt_status nfp_rt_gr(nfp_rt_workspace* ws, const float* obs, int steps, float
   if (nfp_rt_status s = check(ws, obs, 1)) return s;
   if (steps < 0 || !(step_size >= 0) || !std::isfinite(step_size) || !(sigma >= 0) || !std::isfinite(sigma))
     return NFP_RT_BAD_ARGUMENT;
-  if (!ws->model->has_gradient) return NFP_RT_UNSUPPORTED;
   Workspace& w = ws->w;
   const int D = w.model->dim;
   nfp::rt::set_context(w, obs);

@@ -67,10 +67,8 @@ TEST(RuntimeApi, CallsDoNotAllocate) {
     ASSERT_EQ(ws.sample(fx.obs, 1.0f, 7, x, lp.data(), 1), NFP_RT_OK);  // the batch-1 (GEMV) path
     ASSERT_EQ(ws.sbs(fx.obs, n, 0.8f, 7, x, lp.data()), NFP_RT_OK);
     ASSERT_EQ(ws.log_prob(fx.obs, x, n, lp.data()), NFP_RT_OK);
-    if (fx.model->info().has_gradient) {
-      ASSERT_EQ(ws.log_prob_grad(fx.obs, x, n, lp.data(), g), NFP_RT_OK);
-      ASSERT_EQ(ws.gr(fx.obs, 3, 0.01f, 0.8f, 7, x, lp.data()), NFP_RT_OK);
-    }
+    ASSERT_EQ(ws.log_prob_grad(fx.obs, x, n, lp.data(), g), NFP_RT_OK);
+    ASSERT_EQ(ws.gr(fx.obs, 3, 0.01f, 0.8f, 7, x, lp.data()), NFP_RT_OK);
     EXPECT_EQ(g_allocations.load() - before, 0) << name << " " << weights;
     std::filesystem::remove(fx.path);
   }
