@@ -1,4 +1,4 @@
-// The ablation axes of NF-P and NinA, and data scaling (see nfp/bench_ablations.hpp).
+// The ablation axes of NF-P and NinA, and data scaling (see bench/bench_ablations.hpp).
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -6,10 +6,10 @@
 #include <map>
 
 #include "nfp/atomic_file.hpp"
-#include "nfp/bench_ablations.hpp"
-#include "nfp/bench_cell.hpp"
-#include "nfp/bench_svg.hpp"
-#include "nfp/bench_table.hpp"
+#include "bench_ablations.hpp"
+#include "bench_cell.hpp"
+#include "bench_svg.hpp"
+#include "bench_table.hpp"
 #include "nfp/error.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp/sim_env.hpp"

@@ -1,6 +1,6 @@
 #include <cmath>
 
-#include "nfp/bench_flow.hpp"
+#include "bench_flow.hpp"
 #include "nfp/density_model.hpp"
 #include "nfp/progress.hpp"
 #include "nfp/toy_densities.hpp"

@@ -1,7 +1,7 @@
-// Image policies with random weights for the end-to-end latency rows (see nfp/bench_e2e.hpp).
+// Image policies with random weights for the end-to-end latency rows (see bench/bench_e2e.hpp).
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "nfp/bench_e2e.hpp"
+#include "bench_e2e.hpp"
 #include "nfp/error.hpp"
 #include "nfp/normalizer.hpp"
 #include "nfp/sim_env.hpp"
@@ -22,7 +22,7 @@ Policy make_e2e_policy(const std::string& task, const ImageEncoderConfig& encode
   else
     for (const auto& [k, d] : spec.obs_dims) pc.obs_keys.push_back(k);
   for (const auto& k : pc.obs_keys) pc.obs_dims.push_back(spec.obs_dims.at(k));
-  pc.cameras = {spec.cameras.front() + "_image"};  // `nfp collect` names camera datasets <camera>_image
+  pc.cameras = {camera_key(spec.cameras.front())};  // `nfp collect` names camera datasets <camera>_image
   pc.image_hw = {image_size, image_size};
   pc.image_encoder = encoder;
   pc.action_dim = spec.action.dim;
@@ -50,20 +50,22 @@ Policy make_e2e_policy(const std::string& task, const ImageEncoderConfig& encode
   }
   Policy p = make_policy(pc, norm);
   p->eval();  // no random shift: inference as `nfp eval` runs it
-  p->reset(head.seed);
   return p;
 }
 
-PolicyObservation e2e_observation(Policy& policy, uint64_t seed) {
-  const auto& c = policy->config();
+Observation e2e_observation(const PolicyImpl& policy, uint64_t seed) {
+  const auto& c = policy.config();
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  PolicyObservation obs;
+  Observation obs;
   for (size_t i = 0; i < c.obs_keys.size(); ++i) {
     auto x = torch::randn({c.obs_dims[i]}, gen).contiguous();
     obs.lowdim[c.obs_keys[i]] = std::vector<float>(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
   }
-  for (const auto& cam : c.cameras)
-    obs.images[cam] = torch::randint(0, 256, {c.image_hw[0], c.image_hw[1], 3}, gen, torch::kUInt8);
+  for (const auto& cam : c.cameras) {
+    auto px = torch::randint(0, 256, {c.image_hw[0], c.image_hw[1], 3}, gen, torch::kUInt8).contiguous();
+    obs.images[cam] = {int(c.image_hw[0]), int(c.image_hw[1]),
+                       std::vector<uint8_t>(px.data_ptr<uint8_t>(), px.data_ptr<uint8_t>() + px.numel())};
+  }
   return obs;
 }
 

@@ -1,9 +1,10 @@
-// Benchmark cells: collect once, train once, evaluate once, each resumable (see nfp/bench_cell.hpp).
+// Benchmark cells: collect once, train once, evaluate once, each resumable (see bench/bench_cell.hpp).
 #include <chrono>
 #include <ctime>
 
 #include "nfp/atomic_file.hpp"
-#include "nfp/bench_cell.hpp"
+#include "bench_cell.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/flow.hpp"
@@ -78,17 +79,17 @@ json eval_cell(const fs::path& run, const CellEval& spec, const fs::path& out) {
   if (fs::exists(out)) return read_json_file(out);
   configure_threads(spec.threads);
   Policy policy = load_policy(run);
-  auto& inf = policy->mutable_config().inference;
-  inf = spec.inference;
-  require(inf.strategy == "sample" || policy->head()->has_log_prob(),
-          "bench: strategy " + inf.strategy + " needs a flow head, not " + policy->config().head.type);
+  RunnerOptions options = policy->default_options();
+  options.inference = spec.inference;
+  policy->check_options(options);
+  const auto& inf = options.inference;
   EvalOptions o;
   o.task = spec.task;
   o.episodes = spec.episodes;
   o.seed = spec.seed;
   o.progress = false;
   const auto t0 = std::chrono::steady_clock::now();
-  const json info = evaluate_policy(policy, o);
+  const json info = evaluate_policy(policy, options, o);
   const auto& g = info["aggregated"];
   json r = {{"pc_success", g["pc_success"]},
             {"episodes", spec.episodes},

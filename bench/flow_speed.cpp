@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "nfp/bench_flow.hpp"
+#include "bench_flow.hpp"
 #include "nfp/flow.hpp"
 #include "nfp/runtime_setup.hpp"
 

@@ -1,18 +1,19 @@
-// `nfp bench latency`: heads timed interleaved, with parameters and FLOPs (see nfp/bench_latency.hpp).
+// `nfp bench latency`: heads timed interleaved, with parameters and FLOPs (see bench/bench_latency.hpp).
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 
+#include "bench_e2e.hpp"
+#include "bench_flops.hpp"
+#include "bench_latency.hpp"
 #include "nfp/action_head.hpp"
-#include "nfp/bench_e2e.hpp"
-#include "nfp/bench_flops.hpp"
-#include "nfp/bench_latency.hpp"
 #include "nfp/error.hpp"
 #include "nfp/flow.hpp"
 #include "nfp/head_registry.hpp"
-#include "nfp/policy.hpp"
+#include "nfp/policy_runner.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/sim_env.hpp"
 
@@ -28,10 +29,10 @@ struct Row {
   SampleOptions sample;
   InferenceOptions strategy;
   std::vector<double> ms;
-  // end-to-end rows: the whole image policy on one observation (strategy in its config's inference options)
+  // end-to-end rows: the whole image policy on one observation (strategy in its runner's options)
   std::string encoder;       // "" for head-only rows
-  Policy policy{nullptr};
-  PolicyObservation obs;
+  std::shared_ptr<PolicyRunner> runner;  // shared: head rows are copied from one another
+  Observation obs;
 };
 
 double elapsed_ms(Clock::time_point t0) {
@@ -44,8 +45,8 @@ double nearest_rank(const std::vector<double>& sorted, double p) {
 }
 
 void run_once(Row& r, const torch::Tensor& ctx, at::Generator& gen) {
-  if (r.policy) {  // pushes the frame (history of 2: the previous call's frame is reused), encodes, samples
-    r.policy->predict_chunk(r.obs);
+  if (r.runner) {  // pushes the frame (history of 2: the previous call's frame is reused), encodes, samples
+    r.runner->plan(r.obs);
     return;
   }
   torch::NoGradGuard ng;  // gr switches gradients back on for its own steps
@@ -96,10 +97,11 @@ void add_e2e_rows(const LatencyOptions& o, int64_t action_dim, std::vector<Row>&
     r.type = sp.head;
     r.mode = sp.mode;
     r.encoder = sp.encoder;
-    r.policy = make_e2e_policy(o.task, enc, o.image_size, cfg, o.horizon, o.context_dim);
-    r.obs = e2e_observation(r.policy, o.seed);
-    r.head = r.policy->head();
-    auto& inf = r.policy->mutable_config().inference;
+    Policy policy = make_e2e_policy(o.task, enc, o.image_size, cfg, o.horizon, o.context_dim);
+    r.obs = e2e_observation(*policy, o.seed);
+    r.head = policy->head();
+    RunnerOptions run = policy->default_options();
+    auto& inf = run.inference;
     inf.strategy = sp.mode;
     inf.candidates = o.candidates;
     std::string row = sp.head;
@@ -112,6 +114,8 @@ void add_e2e_rows(const LatencyOptions& o, int64_t action_dim, std::vector<Row>&
     } else if (sp.mode == "sbs") {
       row += "-sbs-" + std::to_string(o.candidates);
     }
+    r.runner = std::make_shared<PolicyRunner>(policy, run);
+    r.runner->reset(cfg.seed);
     r.name = "e2e-" + (sp.encoder == "conv" ? "conv" + px : sp.encoder + "-" + px) + "-" + row;
     rows.push_back(std::move(r));
   }
@@ -249,7 +253,7 @@ nlohmann::json head_latency(const LatencyOptions& o) {
                      {"head", r.type},
                      {"mode", r.mode},
                      {"encoder", r.encoder.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.encoder)},
-                     {"params", r.policy ? count_parameters(*r.policy) : count_parameters(*r.head)},
+                     {"params", r.runner ? count_parameters(*r.runner->policy()) : count_parameters(*r.head)},
                      {"flops", flops[i].total},
                      {"flops_matmul", flops[i].matmul},
                      {"flops_conv", flops[i].conv},
@@ -270,7 +274,7 @@ nlohmann::json head_latency(const LatencyOptions& o) {
           {"image_size", o.image_size},
           {"end_to_end",
            o.end_to_end ? "e2e-* rows: a random-weight image policy (one camera image_size^2 + state, history 2, "
-                          "state MLP), predict_chunk on one observation: frame push, encoder, head, strategy; "
+                          "state MLP), PolicyRunner::plan on one observation: frame push, encoder, head, strategy; "
                           "params are the whole policy's"
                         : "off"},
           {"heads", heads}};

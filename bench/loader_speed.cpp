@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <random>
 
-#include "nfp/bench_loader.hpp"
+#include "bench_loader.hpp"
 #include "nfp/data_loader.hpp"
 
 namespace nfp::bench {
@@ -61,7 +61,7 @@ nlohmann::json loader_speed(const LoaderSpeedOptions& o) {
     out["dataset"] = {{"episodes", o.episodes},       {"frames", int64_t(o.episodes) * o.frames},
                       {"cameras", 2},                 {"image_size", o.image_size},
                       {"batch_size", o.batch_size},   {"history", o.history},
-                      {"horizon", o.horizon},         {"augment", o.augment},
+                      {"horizon", o.horizon},
                       {"consumer_ms", o.consumer_ms},
                       {"file_mb", std::filesystem::file_size(path) / 1e6}};
     out["results"] = nlohmann::json::array();
@@ -77,7 +77,6 @@ nlohmann::json loader_speed(const LoaderSpeedOptions& o) {
         LoaderOptions lo;
         lo.batch_size = o.batch_size;
         lo.workers = workers;
-        lo.augment.kind = parse_augment(o.augment);
         DataLoader loader(ds, lo);
         int64_t epoch = 0, batches = 0;
         loader.start_epoch(epoch);

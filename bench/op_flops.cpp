@@ -1,9 +1,9 @@
-// FLOP counting through torch's legacy profiler (see nfp/bench_flops.hpp for what is counted and how).
+// FLOP counting through torch's legacy profiler (see bench/bench_flops.hpp for what is counted and how).
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <string>
 
-#include "nfp/bench_flops.hpp"
+#include "bench_flops.hpp"
 
 namespace nfp::bench {
 

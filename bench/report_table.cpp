@@ -1,8 +1,8 @@
-// Mixed text/number result tables as CSV and Markdown (see nfp/bench_table.hpp).
+// Mixed text/number result tables as CSV and Markdown (see bench/bench_table.hpp).
 #include <cmath>
 #include <cstdio>
 
-#include "nfp/bench_table.hpp"
+#include "bench_table.hpp"
 #include "nfp/error.hpp"
 
 namespace nfp::bench {

@@ -11,11 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nfp/bench_runtime.hpp"
+#include "bench_runtime.hpp"
 #include "nfp/density_model.hpp"
-#include "nfp/bench_flow.hpp"
+#include "bench_flow.hpp"
 #include "nfp/error.hpp"
-#include "nfp/policy.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/runtime.hpp"
 #include "nfp/export.hpp"
 #include "runtime/kernels.hpp"
@@ -237,18 +237,18 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     if (C == 0) return {};
     if (policy) {
       const auto& pc = policy->config();
-      std::map<std::string, torch::Tensor> parts;
+      ObservationBatch in;
       int64_t at = 0;
       for (size_t i = 0; i < pc.obs_keys.size(); ++i) {
         const int64_t n = pc.history * pc.obs_dims[i];
-        parts[pc.obs_keys[i]] = policy->normalizer()
+        in.lowdim[pc.obs_keys[i]] = policy->normalizer()
                                     .normalize(pc.obs_keys[i], obs.narrow(0, at, n).view({pc.history, pc.obs_dims[i]}))
                                     .unsqueeze(0);
         at += n;
       }
-      torch::Tensor prev;
-      if (pc.prev_action) prev = policy->normalizer().normalize("action", obs.narrow(0, at, pc.action_dim)).unsqueeze(0);
-      return policy->encode(parts, prev);
+      if (pc.prev_action)
+        in.prev_action = policy->normalizer().normalize(kActionKey, obs.narrow(0, at, pc.action_dim)).unsqueeze(0);
+      return policy->encode(in);
     }
     auto ctx_n = obs.narrow(0, 0, C).clone();
     if (!obs_mean.empty())

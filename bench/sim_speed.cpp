@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "nfp/bench_sim.hpp"
+#include "bench_sim.hpp"
 #include "nfp/sim_env.hpp"
 #include "nfp/sim_record.hpp"
 

@@ -1,4 +1,4 @@
-// The train + evaluate matrix (see nfp/bench_suite.hpp).
+// The train + evaluate matrix (see bench/bench_suite.hpp).
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -6,10 +6,10 @@
 
 #include "nfp/action_head.hpp"
 #include "nfp/atomic_file.hpp"
-#include "nfp/bench_cell.hpp"
-#include "nfp/bench_suite.hpp"
-#include "nfp/bench_svg.hpp"
-#include "nfp/bench_table.hpp"
+#include "bench_cell.hpp"
+#include "bench_suite.hpp"
+#include "bench_svg.hpp"
+#include "bench_table.hpp"
 #include "nfp/error.hpp"
 #include "nfp/head_registry.hpp"
 #include "nfp/sim_env.hpp"

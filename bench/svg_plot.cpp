@@ -1,9 +1,9 @@
-// SVG charts for the benchmark reports (see nfp/bench_svg.hpp). Plain SVG 1.1 text, fixed 720x440 canvas.
+// SVG charts for the benchmark reports (see bench/bench_svg.hpp). Plain SVG 1.1 text, fixed 720x440 canvas.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "nfp/bench_svg.hpp"
+#include "bench_svg.hpp"
 #include "nfp/error.hpp"
 
 namespace nfp::bench {

@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "command.hpp"
-#include "nfp/bench_flow.hpp"
+#include "bench_flow.hpp"
 
 namespace nfp::cli {
 namespace {

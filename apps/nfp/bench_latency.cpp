@@ -1,9 +1,9 @@
-// `nfp bench latency`: every action head on the same context, timed interleaved (nfp/bench_latency.hpp).
+// `nfp bench latency`: every action head on the same context, timed interleaved (bench/bench_latency.hpp).
 #include <cstdio>
 
 #include "command.hpp"
-#include "nfp/bench_latency.hpp"
-#include "nfp/bench_plots.hpp"
+#include "bench_latency.hpp"
+#include "bench_plots.hpp"
 #include "nfp/json_io.hpp"
 
 namespace nfp::cli {

@@ -2,16 +2,16 @@
 #include <cstdio>
 
 #include "command.hpp"
-#include "nfp/bench_loader.hpp"
+#include "bench_loader.hpp"
 
 namespace {
 
 void run_bench_loader(const nfp::bench::LoaderSpeedOptions& o, bool json) {
   const nlohmann::json r = nfp::bench::loader_speed(o);
   const auto& d = r["dataset"];
-  std::printf("loader: %d episodes x %d frames, 2 cameras %dx%d uint8 (%.0f MB), batch %d, m=%d n=%d, augment %s\n",
+  std::printf("loader: %d episodes x %d frames, 2 cameras %dx%d uint8 (%.0f MB), batch %d, m=%d n=%d\n",
               o.episodes, o.frames, o.image_size, o.image_size, d["file_mb"].get<double>(), o.batch_size, o.history,
-              o.horizon, o.augment.c_str());
+              o.horizon);
   for (const auto& x : r["results"])
     std::printf("  workers %d  images %-9s %9.0f windows/s  %7.2f ms/batch  cpu %6.2f ms/batch  waiting %6.2f ms/batch\n",
                 x["workers"].get<int>(), x["lazy"].get<bool>() ? "lazy" : "in memory",
@@ -31,7 +31,6 @@ void setup_bench_loader(CLI::App& root) {
   cmd->add_option("--batch-size", o->batch_size, "Windows per batch")->check(CLI::PositiveNumber);
   cmd->add_option("--history", o->history, "Observation history m")->check(CLI::PositiveNumber);
   cmd->add_option("--horizon", o->horizon, "Action horizon n")->check(CLI::PositiveNumber);
-  cmd->add_option("--augment", o->augment, "none, random_shift or random_crop");
   cmd->add_option("--workers", o->workers, "Worker counts to measure, e.g. --workers 0 1 2");
   cmd->add_option("--seconds", o->seconds, "Measuring time per configuration")->check(CLI::PositiveNumber);
   cmd->add_option("--consumer-ms", o->consumer_ms, "Simulated training step per batch (ms of one busy core)");

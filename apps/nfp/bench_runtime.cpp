@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "command.hpp"
-#include "nfp/bench_runtime.hpp"
+#include "bench_runtime.hpp"
 #include "nfp/error.hpp"
 
 namespace nfp::cli {

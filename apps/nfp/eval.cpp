@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/flow.hpp"
@@ -24,7 +25,8 @@ struct EvalArgs {
 void run_eval(const EvalArgs& a) {
   configure_threads(a.threads);
   Policy policy = load_policy(a.checkpoint);
-  auto& inf = policy->mutable_config().inference;
+  RunnerOptions run = policy->default_options();
+  auto& inf = run.inference;
   if (!a.strategy.empty()) inf.strategy = a.strategy;
   if (a.sigma >= 0) inf.sigma = a.sigma;
   if (a.candidates > 0) inf.candidates = a.candidates;
@@ -33,9 +35,9 @@ void run_eval(const EvalArgs& a) {
   if (a.n_action_steps > 0) {
     require(a.n_action_steps <= policy->config().horizon, "--n-action-steps must be <= the horizon (" +
                                                               std::to_string(policy->config().horizon) + ")");
-    policy->mutable_config().n_action_steps = a.n_action_steps;
+    run.n_action_steps = a.n_action_steps;
   }
-  check_strategy(inf.strategy, *policy->head());
+  policy->check_options(run);
   EvalOptions o;
   o.task = a.task.empty() ? policy->config().task : a.task;
   require(!o.task.empty(), "--task is required (the checkpoint does not record its task)");
@@ -49,13 +51,13 @@ void run_eval(const EvalArgs& a) {
   }
   o.goal = a.goal;
   o.progress = !a.no_progress;
-  json info = evaluate_policy(policy, o);
+  json info = evaluate_policy(policy, run, o);
   info["checkpoint"] = a.checkpoint;
   info["parameters"] = count_parameters(*policy);
   info["head_parameters"] = count_parameters(*policy->head());
   write_json_file(a.out, info);
   const auto& g = info["aggregated"];
-  std::cout << "eval " << o.task << " " << policy->config().head.type << " (" << describe_inference(policy) << "): success "
+  std::cout << "eval " << o.task << " " << policy->config().head.type << " (" << describe_inference(*policy, run) << "): success "
             << g["pc_success"].get<double>() << "% over " << a.episodes << " episodes, chunk latency p50 "
             << g["chunk_latency_ms_p50"].get<double>() << " ms, p99 " << g["chunk_latency_ms_p99"].get<double>()
             << " ms -> " << a.out << "\n";

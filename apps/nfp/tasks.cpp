@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "command.hpp"
-#include "nfp/bench_sim.hpp"
+#include "bench_sim.hpp"
 #include "nfp/sim_env.hpp"
 
 namespace {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "command.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/tune.hpp"
@@ -37,19 +38,19 @@ void run_tune(const TuneArgs& a) {
   o.seed = a.seed;
   o.grid = a.grid;
   o.progress = !a.no_progress;
-  // called while the policy holds the cell's settings
-  o.on_cell = [&policy](const json& c, size_t i, size_t n) {
-    std::cout << "[" << i + 1 << "/" << n << "] " << describe_inference(policy) << ": success " << fixed1(c["pc_success"])
+  const RunnerOptions base = policy->default_options();
+  o.on_cell = [&policy, &base](const json& c, size_t i, size_t n) {
+    std::cout << "[" << i + 1 << "/" << n << "] " << describe_inference(*policy, cell_options(base, c)) << ": success " << fixed1(c["pc_success"])
               << "% (worst goal " << fixed1(c["worst_goal_pc_success"]) << "%), chunk p50 "
               << fixed1(c["chunk_latency_ms_p50"]) << " ms" << std::endl;
   };
-  json result = tune_inference(policy, o);
+  json result = tune_inference(policy, base, o);
   result["checkpoint"] = a.checkpoint;
   const json& best = result["cells"][result["best"].get<size_t>()];
   result["applied"] = a.apply;
   write_json_file(a.out, result);
   if (a.apply) apply_inference(a.checkpoint, best);
-  std::cout << "best: " << describe_inference(policy) << " (" << fixed1(best["pc_success"]) << "% over "
+  std::cout << "best: " << describe_inference(*policy, cell_options(base, best)) << " (" << fixed1(best["pc_success"]) << "% over "
             << a.episodes * result["goals"].get<int64_t>() << " episodes from seed " << a.seed << ")"
             << (a.apply ? "; written to the checkpoint's config.json" : "; --apply writes it to the checkpoint")
             << " -> " << a.out << "\n";

@@ -1,5 +1,5 @@
-// Batches of training windows for the trainer: seeded shuffling, background prefetching on worker threads,
-// image augmentation (off for evaluation). Batches come out in a fixed order for a given seed and epoch,
+// Batches of training windows for the trainer: seeded shuffling, background prefetching on worker threads.
+// Batches come out in a fixed order for a given seed and epoch,
 // whatever the number of workers.
 #pragma once
 #include <condition_variable>
@@ -24,7 +24,6 @@ struct LoaderOptions {
   int workers = 1;           // background threads building batches (0: build in next(), no threads)
   int prefetch = 4;          // batches built ahead of the consumer
   bool flat_actions = false; // actions (B x n*A) for MLP heads instead of (B x n x A)
-  AugmentOptions augment;    // set augment.train = false (or kind none) for evaluation
 };
 
 class DataLoader {

@@ -4,7 +4,7 @@
 //    "aggregated": {avg_sum_reward, avg_max_reward, pc_success (percent), eval_s, eval_ep_s,
 //                   chunk_latency_ms_p50, chunk_latency_ms_p99, mean_log_prob, chunks
 //                   [, per_goal: [{goal, instruction, episodes, pc_success}, ...] on language-conditioned tasks]},
-//    "task", "checkpoint", "inference": {...}}
+//    "task", "checkpoint", "inference": {...}, "n_action_steps"}
 // Image policies get the cameras they were trained on, rendered at their training size.
 // Episode i starts from reset(seed + i); use seeds disjoint from the ones the demonstrations were collected on
 // (the docs use collection seeds 0.. and evaluation seeds 100000..).
@@ -33,7 +33,11 @@ struct EvalOptions {
   std::function<void(int64_t done, double pc_success)> on_episode;
 };
 
-json evaluate_policy(Policy& policy, const EvalOptions& options);
+// Rolls `policy` out with one runner using `run` (a checkpoint's defaults: policy->default_options()).
+json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalOptions& options);
+inline json evaluate_policy(const Policy& policy, const EvalOptions& options) {
+  return evaluate_policy(policy, policy->default_options(), options);
+}
 
 // p-th percentile (0..100) by linear interpolation; NaN for an empty list.
 double percentile(std::vector<double> values, double p);

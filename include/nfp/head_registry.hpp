@@ -33,7 +33,4 @@ const std::vector<std::string>& common_head_options();
 // that the heads layer does not depend on the train layer (default_train_config applies them).
 const json& head_train_defaults(const std::string& type);
 
-// Whether head `type` attends over a context of tokens (B x N x C); same as head_traits(type).reads_context_tokens.
-bool takes_context_tokens(const std::string& type);
-
 }  // namespace nfp

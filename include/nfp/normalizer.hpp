@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "nfp/episode_store.hpp"
+#include "nfp/observation.hpp"
 
 namespace nfp {
 
@@ -36,7 +37,7 @@ KeyStats compute_key_stats(const std::vector<const std::vector<float>*>& arrays,
 
 class Normalizer {
  public:
-  static constexpr const char* kActionKey = "action";  // the key actions are stored under, whatever the file calls them
+  static constexpr const char* kActionKey = nfp::kActionKey;  // the key actions are stored under, whatever the file calls them
 
   std::map<std::string, KeyStats> keys;
 

@@ -1,7 +1,10 @@
-// Policy = normalizer + observation encoders + action head, with LeRobot's chunked execution: predict_chunk() plans H actions, act() serves the first
-// n_action_steps of a chunk from a queue and then re-plans; reset() starts an episode.
-//   nfp::Policy p = nfp::load_policy("runs/push");            // a checkpoint directory
-//   p->reset();  std::vector<float> a = p->act(obs.lowdim);    // one action per control step
+// Policy = normalizer + observation encoders + action head: the immutable model, loaded once and shared (MuJoCo's
+// mjModel). What changes during an episode (history, chunk queue, previous action, RNG, inference options) lives in
+// a PolicyRunner (nfp/policy_runner.hpp), one per episode or client; many runners share one Policy, from several
+// threads. Checkpoints are read and written by nfp/checkpoint.hpp.
+//   nfp::Policy policy = nfp::load_policy("runs/push");
+//   nfp::PolicyRunner runner(policy);   runner.reset(seed);
+//   nfp::ActStep step = runner.act(obs);   // step.action; step.planned holds the chunk when one was planned
 // Encoders (NF-P conditioning): the low-dim history and, per camera, image features of every history frame
 // (nfp/image_encoder.hpp), the last executed action (prev_action), and the instruction's pooled embedding
 // (nfp/instruction_encoder.hpp) are concatenated and mapped by the state MLP to the head's context; with
@@ -14,7 +17,6 @@
 #pragma once
 #include <torch/torch.h>
 
-#include <deque>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -25,6 +27,7 @@
 #include "nfp/instruction_encoder.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp/normalizer.hpp"
+#include "nfp/observation_batch.hpp"
 
 namespace nfp {
 
@@ -68,68 +71,49 @@ struct PolicyConfig {
   // one vector); its default there.
   bool instruction_tokens = false;
   HeadConfig head;
-  InferenceOptions inference;              // defaults used by act() / nfp eval
+  InferenceOptions inference;              // a runner's defaults (act(), nfp eval)
   std::string task;                        // the simulated task the data came from ("" if unknown)
 };
 void to_json(json& j, const PolicyConfig& c);
 void from_json(const json& j, PolicyConfig& c);
 
-struct ChunkResult {
-  torch::Tensor actions;   // (H x A) in data units, clamped to the normalized range [-1, 1] first
+// One planned chunk.
+struct Chunk {
+  torch::Tensor actions;     // (H x A) in data units, clamped to the normalized range [-1, 1] first
   torch::Tensor normalized;  // (H x A) the head's chunk, normalized, unclamped
-  double log_prob = NAN;   // log p(normalized chunk | obs) for flow heads, NaN otherwise
-  double latency_s = 0;    // wall time of encoder + head
+  double log_prob = NAN;     // log p(normalized chunk | obs) for heads with a likelihood, NaN otherwise
+  double latency_s = 0;      // wall time of encoder + head + strategy
+};
+
+// What a runner does with the model: how it samples, and how much of each chunk it executes before re-planning.
+// A checkpoint's defaults are PolicyImpl::default_options() (config.json's "inference" and "n_action_steps").
+struct RunnerOptions {
+  InferenceOptions inference;
+  int64_t n_action_steps = 2;
 };
 
 bool has_modality(const PolicyConfig& c, const std::string& modality);
-
-// A batch of encoder inputs (B = batch).
-struct PolicyInput {
-  std::map<std::string, torch::Tensor> lowdim;  // key -> (B x m x d) normalized
-  std::map<std::string, torch::Tensor> images;  // camera key -> (B x m x 3 x H x W) float in [0, 1]
-  std::vector<std::string> instructions;        // (B), with "instruction" in obs
-  torch::Tensor prev_action;                    // (B x A) normalized, with prev_action
-};
-
-// One control step's observation in data units (what an environment gives).
-struct PolicyObservation {
-  std::map<std::string, std::vector<float>> lowdim;
-  std::map<std::string, torch::Tensor> images;  // camera key -> (H x W x 3) uint8 RGB
-  std::string instruction;
-};
 
 class PolicyImpl : public torch::nn::Module {
  public:
   PolicyImpl(PolicyConfig config, Normalizer normalizer);
 
-  // Training: encoder inputs -> context (B x C), or (B x 1+max_tokens x C) with instruction_tokens.
-  torch::Tensor encode(const PolicyInput& input);
-  torch::Tensor encode(const std::map<std::string, torch::Tensor>& obs, const torch::Tensor& prev_action);
-  ActionHead head() { return head_; }
+  // Encoder inputs (normalized, B rows) -> context (B x C), or (B x 1+max_tokens x C) with instruction_tokens.
+  // Training calls it on a Batch (which is an ObservationBatch); predict() on one history.
+  torch::Tensor encode(const ObservationBatch& input);
+  // The chunk for one observation history (`history`: B = 1, as a runner builds it). In eval mode (load_policy
+  // sets it) it reads nothing but the weights, so several threads may call it at once (each with its own
+  // generator). Throws nfp::Error in training mode, on bad shapes, or if the head produced non-finite actions.
+  Chunk predict(const ObservationBatch& history, const InferenceOptions& options, at::Generator& gen) const;
 
-  // Chunk for one observation history: obs[key] (m x d) normalized, prev (A) normalized or undefined.
-  ChunkResult predict_chunk_normalized(const std::map<std::string, torch::Tensor>& obs, const torch::Tensor& prev,
-                                       const InferenceOptions& options, at::Generator& gen);
-  // Same with images (m x 3 x H x W) and an instruction: `input` holds one unbatched observation history.
-  ChunkResult predict_chunk_normalized(const PolicyInput& input, const InferenceOptions& options, at::Generator& gen);
-
-  // Episode interface (data units). act() throws nfp::Error on missing keys, wrong sizes or non-finite values.
-  void reset(uint64_t seed = 0);  // clears history and queue; seeds the policy's sampling generator
-  std::vector<float> act(const std::map<std::string, std::vector<float>>& obs);
-  std::vector<float> act(const PolicyObservation& obs);  // with images / instruction
-  // Plans a chunk from the current history after pushing `obs` (as act does, without the queue).
-  ChunkResult predict_chunk(const std::map<std::string, std::vector<float>>& obs);
-  ChunkResult predict_chunk(const PolicyObservation& obs);
-  const ChunkResult& last_chunk() const { return last_; }
-  int64_t chunks_planned() const { return chunks_; }
-
+  ActionHead head() const { return head_; }
   const PolicyConfig& config() const { return config_; }
-  PolicyConfig& mutable_config() { return config_; }
   const Normalizer& normalizer() const { return normalizer_; }
+  RunnerOptions default_options() const { return {config_.inference, config_.n_action_steps}; }
+  // Throws nfp::Error unless the strategy exists and the head supports it, and 1 <= n_action_steps <= horizon.
+  void check_options(const RunnerOptions& options) const;
 
  private:
-  void push_observation(const PolicyObservation& obs);
-  PolicyInput history_input() const;
   ImageEncoder camera_encoder(size_t camera) { return image_encoders_[image_encoders_.size() == 1 ? 0 : camera]; }
 
   PolicyConfig config_;
@@ -139,31 +123,14 @@ class PolicyImpl : public torch::nn::Module {
   InstructionEncoder instruction_encoder_{nullptr};
   torch::nn::Linear token_proj_{nullptr};  // instruction token (D) -> context width (C), with instruction_tokens
   ActionHead head_;
-  // episode state
-  struct Frame {
-    std::vector<float> lowdim;          // normalized, cat of keys
-    std::vector<torch::Tensor> images;  // per camera (3 x H x W) float in [0, 1]
-  };
-  std::deque<Frame> frames_;              // newest last
-  std::string instruction_;               // the latest observation's instruction
-  std::deque<std::vector<float>> queue_;   // actions to execute (data units)
-  std::vector<float> prev_normalized_;     // last executed action, normalized
-  at::Generator gen_;
-  ChunkResult last_;
-  int64_t chunks_ = 0;
 };
 TORCH_MODULE(Policy);
 
 // Builds a policy for `config` (head.context_dim / action_dim / horizon filled in from it).
 Policy make_policy(PolicyConfig config, Normalizer normalizer);
-// Checkpoint directory: config.json, model.safetensors, stats.json (nfp/checkpoint.hpp writes them).
-void save_policy(Policy& policy, const std::filesystem::path& dir);  // into an existing directory
-Policy load_policy(const std::filesystem::path& dir);                 // dir or dir/checkpoint
-// The settings act() samples with, as one line: "sbs, sigma 0.1, N 32, n_action_steps 4" (flow heads),
+// The settings a runner samples with, as one line: "sbs, sigma 0.1, N 32, n_action_steps 4" (flow heads),
 // "sample, steps 10, n_action_steps 2" (diffusion / flow matching), "sample, n_action_steps 2" (regression).
-std::string describe_inference(Policy& policy);
-// The directory holding config.json: `dir` itself or dir/checkpoint (a run directory); throws if neither.
-std::filesystem::path checkpoint_dir(const std::filesystem::path& dir);
+std::string describe_inference(const PolicyImpl& policy, const RunnerOptions& options);
 
 // The strategies on a batch of contexts (B x C): chunks (B x H x A) normalized and their log p (B).
 struct StrategyResult {

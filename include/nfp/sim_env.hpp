@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "nfp/observation.hpp"
+
 struct mjModel_;
 struct mjData_;
 
@@ -48,17 +50,11 @@ struct EnvOptions {
   int goal = -1;                      // multi-task: fixed goal index; -1 = drawn from the reset seed
 };
 
-// A camera image, row 0 at the top.
-struct Image {
-  int height = 0, width = 0;
-  std::vector<uint8_t> pixels;  // (height x width x 3) RGB
-};
-
-struct Observation {
-  std::map<std::string, std::vector<float>> lowdim;  // "state" (arm joints + gripper openings), "object_state"
-  std::map<std::string, Image> images;               // "<camera>_image", present when EnvOptions::images
-  std::string instruction;                           // natural-language goal
-};
+// The observation is the one every layer shares (nfp/observation.hpp): low-dim keys such as "state" (arm joints
+// + gripper openings) and "object_state", camera images under "<camera>_image" (when EnvOptions::images), and
+// the natural-language goal.
+using Image = nfp::Image;
+using Observation = nfp::Observation;
 
 struct StepResult {
   Observation obs;

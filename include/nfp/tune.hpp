@@ -31,7 +31,7 @@ struct TuneOptions {
   uint64_t seed = 200000;  // episode i uses seed + i (each goal the same seeds)
   TuneGrid grid;
   bool progress = true;
-  // after each cell, while the policy still holds the cell's settings
+  // after each cell
   std::function<void(const json& cell, size_t index, size_t cells)> on_cell;
 };
 
@@ -39,11 +39,12 @@ struct TuneOptions {
 // candidates >= 1, 1 <= n_action_steps <= horizon) before any episode runs; throws nfp::Error naming the value.
 // Returns {"task", "seed", "episodes", "goals", "cells": [{strategy, sigma, candidates (sbs only),
 // n_action_steps, pc_success, worst_goal_pc_success, per_goal?, chunk_latency_ms_p50}], "best": index}.
-// The policy is left with the best cell's settings.
-json tune_inference(Policy& policy, const TuneOptions& options);
+// Cells not on the grid keep `base`'s values (the checkpoint's defaults: policy->default_options()); the policy
+// itself is never changed.
+json tune_inference(const Policy& policy, const RunnerOptions& base, const TuneOptions& options);
 
-// Sets the policy's inference options and n_action_steps to one cell of tune_inference's result.
-void set_inference(PolicyConfig& config, const json& cell);
+// `base` with one cell of tune_inference's result (strategy, sigma, candidates, n_action_steps).
+RunnerOptions cell_options(RunnerOptions base, const json& cell);
 
 // Rewrites `checkpoint`'s config.json (a run directory or its checkpoint/) with the cell's settings, atomically;
 // the weights and statistics are untouched.

@@ -8,7 +8,7 @@
 
 namespace nfp {
 
-// Distinct streams for shuffling and augmentation, derived from (seed, epoch, batch) only.
+// The shuffle stream of an epoch, derived from (seed, epoch) only.
 static uint64_t mix(uint64_t a, uint64_t b) {
   uint64_t x = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull + (a << 6) + (a >> 2));
   x ^= x >> 31;
@@ -64,8 +64,7 @@ Batch DataLoader::build(int64_t k) const {
   const int64_t b = options_.batch_size;
   const int64_t begin = k * b, end = std::min<int64_t>(begin + b, int64_t(order_.size()));
   std::vector<int64_t> idx(order_.begin() + begin, order_.begin() + end);
-  return dataset_->make_batch(idx, options_.augment, mix(mix(options_.seed, uint64_t(epoch_)), uint64_t(k) + 1),
-                              options_.flat_actions);
+  return dataset_->make_batch(idx, options_.flat_actions);
 }
 
 void DataLoader::worker_loop() {

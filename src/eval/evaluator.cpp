@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "nfp/error.hpp"
+#include "nfp/policy_runner.hpp"
 #include "nfp/progress.hpp"
 #include "nfp/sim_env.hpp"
 #include "nfp/video_writer.hpp"
@@ -13,18 +14,6 @@
 namespace nfp {
 
 namespace {
-
-// The environment's observation as the policy takes it (images as (H x W x 3) uint8 tensors).
-PolicyObservation policy_observation(const sim::Observation& obs, const std::optional<std::string>& instruction) {
-  PolicyObservation po;
-  po.lowdim = obs.lowdim;
-  for (const auto& [key, img] : obs.images)
-    po.images[key] = torch::from_blob(const_cast<uint8_t*>(img.pixels.data()), {img.height, img.width, 3},
-                                      torch::kUInt8)
-                         .clone();
-  po.instruction = instruction ? *instruction : obs.instruction;
-  return po;
-}
 
 constexpr uint64_t kFnvOffset = 14695981039346656037ull;
 
@@ -52,7 +41,7 @@ double percentile(std::vector<double> v, double p) {
   return v[lo] + (pos - double(lo)) * (v[hi] - v[lo]);
 }
 
-json evaluate_policy(Policy& policy, const EvalOptions& o) {
+json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalOptions& o) {
   require(o.episodes >= 1, "eval: --episodes must be >= 1");
   const auto spec = sim::task_spec(o.task);
   const auto& pc = policy->config();
@@ -71,14 +60,12 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
           goals > 1 ? "eval: task '" + o.task + "' has goals 0.." + std::to_string(goals - 1) + ", got " + std::to_string(o.goal)
                     : "eval: task '" + o.task + "' has one goal; --goal is for language-conditioned tasks (multi-task)");
   env_options.goal = o.goal;
-  const std::string suffix = "_image";
   for (const auto& key : pc.cameras) {
-    require(key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0,
-            "eval: camera key '" + key + "' is not a simulator camera (<camera>_image)");
-    const std::string cam = key.substr(0, key.size() - suffix.size());
-    require(std::find(spec.cameras.begin(), spec.cameras.end(), cam) != spec.cameras.end(),
-            "eval: task '" + o.task + "' has no camera '" + cam + "' (the policy was trained on it)");
-    env_options.cameras.push_back(cam);
+    const auto cam = camera_name(key);
+    require(cam.has_value(), "eval: camera key '" + key + "' is not a simulator camera (<camera>" + kImageSuffix + ")");
+    require(std::find(spec.cameras.begin(), spec.cameras.end(), *cam) != spec.cameras.end(),
+            "eval: task '" + o.task + "' has no camera '" + *cam + "' (the policy was trained on it)");
+    env_options.cameras.push_back(*cam);
   }
   if (!pc.cameras.empty()) {
     require(pc.image_hw.size() == 2 && pc.image_hw[0] == pc.image_hw[1],
@@ -86,7 +73,7 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
     env_options.images = true;
     env_options.image_size = int(pc.image_hw[0]);
   }
-  policy->eval();
+  PolicyRunner runner(policy, run);
   torch::NoGradGuard ng;
   auto env = sim::make_env(o.task, env_options);
   const int64_t max_steps = o.max_steps > 0 ? o.max_steps : spec.max_steps;
@@ -100,7 +87,7 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
     const uint64_t seed = o.seed + uint64_t(ep);
     auto obs = env->reset(seed);
     const std::string episode_instruction = obs.instruction;
-    policy->reset(seed);
+    runner.reset(seed);
     std::unique_ptr<VideoWriter> video;
     std::string camera = spec.cameras.empty() ? "" : spec.cameras.front();
     if (!o.video_dir.empty() && ep < o.video_episodes && !camera.empty()) {
@@ -115,14 +102,14 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
     bool success = false;
     int64_t steps = 0;
     for (; steps < max_steps; ++steps) {
-      const int64_t planned = policy->chunks_planned();
-      auto action = policy->act(policy_observation(obs, o.instruction));
-      if (policy->chunks_planned() != planned) {
-        latencies.push_back(policy->last_chunk().latency_s * 1e3);
-        if (std::isfinite(policy->last_chunk().log_prob)) log_probs.push_back(policy->last_chunk().log_prob);
+      if (o.instruction) obs.instruction = *o.instruction;
+      const ActStep step = runner.act(obs);
+      if (step.planned) {
+        latencies.push_back(step.planned->latency_s * 1e3);
+        if (std::isfinite(step.planned->log_prob)) log_probs.push_back(step.planned->log_prob);
       }
-      digest = fnv1a(digest, action.data(), action.size() * sizeof(float));
-      auto r = env->step(action);
+      digest = fnv1a(digest, step.action.data(), step.action.size() * sizeof(float));
+      auto r = env->step(step.action);
       if (video) video->write(env->render(camera).pixels.data());
       sum_r += r.reward;
       max_r = std::max(max_r, r.reward);
@@ -179,7 +166,8 @@ json evaluate_policy(Policy& policy, const EvalOptions& o) {
     agg["per_goal"] = per_goal;
   }
   json out{{"per_episode", per_episode}, {"aggregated", agg}, {"task", o.task}, {"seed", o.seed},
-              {"policy", pc.head.type}, {"inference", pc.inference}};
+              {"policy", pc.head.type}, {"inference", run.inference},
+           {"n_action_steps", run.n_action_steps}};
   if (o.instruction) out["instruction_override"] = *o.instruction;
   return out;
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/sim_env.hpp"
@@ -17,7 +18,7 @@ std::vector<T> or_default(const std::vector<T>& values, const T& fallback) {
   return values.empty() ? std::vector<T>{fallback} : values;
 }
 
-void check_grid(Policy& policy, const TuneGrid& g) {
+void check_grid(const Policy& policy, const TuneGrid& g) {
   const auto& pc = policy->config();
   for (const auto& s : g.strategies) check_strategy(s, *policy->head());
   for (double s : g.sigmas)
@@ -29,12 +30,13 @@ void check_grid(Policy& policy, const TuneGrid& g) {
 }
 
 // The grid's cells in a fixed order; candidates vary only for sbs (other strategies get one cell each).
-std::vector<json> grid_cells(const PolicyConfig& pc, const TuneGrid& g) {
+std::vector<json> grid_cells(const PolicyConfig& pc, const RunnerOptions& base, const TuneGrid& g) {
+  const auto& inf = base.inference;
   std::vector<json> cells;
-  for (const auto& strategy : or_default(g.strategies, pc.inference.strategy))
-    for (double sigma : or_default(g.sigmas, pc.inference.sigma >= 0 ? pc.inference.sigma : pc.head.sigma))
-      for (int64_t n : strategy == "sbs" ? or_default(g.candidates, pc.inference.candidates) : std::vector<int64_t>{0})
-        for (int64_t steps : or_default(g.n_action_steps, pc.n_action_steps)) {
+  for (const auto& strategy : or_default(g.strategies, inf.strategy))
+    for (double sigma : or_default(g.sigmas, inf.sigma >= 0 ? inf.sigma : pc.head.sigma))
+      for (int64_t n : strategy == "sbs" ? or_default(g.candidates, inf.candidates) : std::vector<int64_t>{0})
+        for (int64_t steps : or_default(g.n_action_steps, base.n_action_steps)) {
           json c = {{"strategy", strategy}, {"sigma", sigma}, {"n_action_steps", steps}};
           if (strategy == "sbs") c["candidates"] = n;
           cells.push_back(c);
@@ -53,22 +55,23 @@ bool better(const json& a, const json& b) {
 
 }  // namespace
 
-void set_inference(PolicyConfig& c, const json& cell) {
-  c.inference.strategy = cell.at("strategy").get<std::string>();
-  c.inference.sigma = cell.at("sigma").get<double>();
-  if (cell.contains("candidates")) c.inference.candidates = cell["candidates"].get<int64_t>();
-  c.n_action_steps = cell.at("n_action_steps").get<int64_t>();
+RunnerOptions cell_options(RunnerOptions base, const json& cell) {
+  base.inference.strategy = cell.at("strategy").get<std::string>();
+  base.inference.sigma = cell.at("sigma").get<double>();
+  if (cell.contains("candidates")) base.inference.candidates = cell["candidates"].get<int64_t>();
+  base.n_action_steps = cell.at("n_action_steps").get<int64_t>();
+  return base;
 }
 
-json tune_inference(Policy& policy, const TuneOptions& o) {
+json tune_inference(const Policy& policy, const RunnerOptions& base, const TuneOptions& o) {
   require(o.episodes >= 1, "tune: --episodes must be >= 1");
   check_grid(policy, o.grid);
   const int goals = int(sim::task_spec(o.task).instructions.size());
-  auto cells = grid_cells(policy->config(), o.grid);
+  auto cells = grid_cells(policy->config(), base, o.grid);
   size_t best = 0;
   for (size_t i = 0; i < cells.size(); ++i) {
     json& cell = cells[i];
-    set_inference(policy->mutable_config(), cell);
+    const RunnerOptions run = cell_options(base, cell);
     EvalOptions e;
     e.task = o.task;
     e.episodes = o.episodes;
@@ -79,7 +82,7 @@ json tune_inference(Policy& policy, const TuneOptions& o) {
     json per_goal = json::array();
     for (int g = 0; g < std::max(goals, 1); ++g) {
       e.goal = goals > 1 ? g : -1;
-      const json agg = evaluate_policy(policy, e)["aggregated"];
+      const json agg = evaluate_policy(policy, run, e)["aggregated"];
       success.push_back(agg["pc_success"].get<double>());
       latency.push_back(agg["chunk_latency_ms_p50"].get<double>());
       if (goals > 1) per_goal.push_back(agg.at("per_goal").at(0));  // the one goal this run had
@@ -93,16 +96,16 @@ json tune_inference(Policy& policy, const TuneOptions& o) {
     if (i > 0 && better(cell, cells[best])) best = i;
     if (o.on_cell) o.on_cell(cell, i, cells.size());
   }
-  set_inference(policy->mutable_config(), cells[best]);
   return {{"task", o.task}, {"seed", o.seed}, {"episodes", o.episodes}, {"goals", std::max(goals, 1)},
           {"cells", cells}, {"best", best}};
 }
 
 void apply_inference(const std::filesystem::path& checkpoint, const json& cell) {
-  const auto path = checkpoint_dir(checkpoint) / "config.json";
-  PolicyConfig c = read_json_file(path).get<PolicyConfig>();
-  set_inference(c, cell);
-  write_json_file(path, c);
+  PolicyConfig c = read_policy_config(checkpoint);
+  const RunnerOptions best = cell_options({c.inference, c.n_action_steps}, cell);
+  c.inference = best.inference;
+  c.n_action_steps = best.n_action_steps;
+  write_policy_config(checkpoint, c);
 }
 
 }  // namespace nfp

@@ -3,10 +3,10 @@
 // in the config's layers[], from which the runtime builds its model.
 #include "export/layer_exporters.hpp"
 #include "nfp/atomic_file.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/density_model.hpp"
 #include "nfp/error.hpp"
 #include "nfp/export.hpp"
-#include "nfp/policy.hpp"
 
 namespace nfp {
 

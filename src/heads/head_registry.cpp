@@ -55,7 +55,6 @@ const std::vector<std::string>& common_head_options() {
 
 const json& head_train_defaults(const std::string& type) { return head_entry(type).train_defaults; }
 
-bool takes_context_tokens(const std::string& type) { return head_traits(type).reads_context_tokens; }
 
 HeadConfig default_head_config(const std::string& type, int64_t horizon, int64_t action_dim, int64_t context_dim) {
   const HeadEntry& e = head_entry(type);

@@ -140,7 +140,7 @@ Observation TaskEnv::observe() {
   Observation obs;
   lowdim(obs);
   obs.instruction = instruction();
-  for (const auto& c : cameras_) obs.images[c + "_image"] = render(c);
+  for (const auto& c : cameras_) obs.images[camera_key(c)] = render(c);
   return obs;
 }
 

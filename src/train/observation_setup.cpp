@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "nfp/error.hpp"
+#include "nfp/observation.hpp"
 
 namespace nfp {
 namespace {
@@ -46,7 +47,7 @@ void resolve_observations(PolicyConfig& pc, const EpisodeStore& train) {
                                     "--images` (or --cameras top,...)");
     std::vector<std::string> chosen;
     for (const auto& name : pc.cameras) {
-      const std::string key = contains(train.cameras, name) ? name : name + "_image";
+      const std::string key = contains(train.cameras, name) ? name : camera_key(name);
       require(contains(train.cameras, key),
               "--cameras: the dataset has no camera '" + name + "'; it has " + joined(train.cameras));
       chosen.push_back(key);

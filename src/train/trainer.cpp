@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "nfp/atomic_file.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/data_loader.hpp"
 #include "nfp/episode_store.hpp"
 #include "nfp/error.hpp"
@@ -46,63 +47,55 @@ TrainRng make_train_rng(Policy& model, uint64_t seed) {
   return rng;
 }
 
-void save_checkpoint(const fs::path& run, Policy& model, Policy& ema, const AdamW& opt, TrainRng& rng,
-                     const Position& pos, const std::string& metrics_csv) {
-  StagedDir dir(run / "checkpoint");
-  save_policy(ema, dir.path());
-  SafeTensorsFile st;
-  for (const auto& item : model->named_parameters()) st.tensors["param/" + item.key()] = to_safetensor(item.value());
-  for (const auto& [k, v] : opt.state()) st.tensors[k] = to_safetensor(v);
-  st.tensors["rng/train"] = to_safetensor(rng.train.get_state());
-  for (size_t i = 0; i < rng.shifts.size(); ++i)
-    st.tensors["rng/shift" + std::to_string(i)] = to_safetensor(rng.shifts[i].get_state());
-  st.tensors["rng/default"] = to_safetensor(at::detail::getDefaultCPUGenerator().get_state());
+void save_run_checkpoint(const fs::path& run, Policy& model, Policy& ema, const AdamW& opt, TrainRng& rng,
+                         const Position& pos, const std::string& metrics_csv) {
+  TrainState st;
+  for (const auto& item : model->named_parameters()) st.tensors["param/" + item.key()] = item.value();
+  for (const auto& [k, v] : opt.state()) st.tensors[k] = v;
+  st.tensors["rng/train"] = rng.train.get_state();
+  for (size_t i = 0; i < rng.shifts.size(); ++i) st.tensors["rng/shift" + std::to_string(i)] = rng.shifts[i].get_state();
+  st.tensors["rng/default"] = at::detail::getDefaultCPUGenerator().get_state();
   st.metadata = {{"step", std::to_string(pos.step)},
                  {"epoch", std::to_string(pos.epoch)},
                  {"batch", std::to_string(pos.batch)},
                  {"adam_steps", std::to_string(opt.steps())}};
-  write_safetensors(dir.path() / "train_state.safetensors", st);
-  dir.commit();
+  save_checkpoint(*ema, run / "checkpoint", &st);
   write_file_atomic(run / "metrics.csv", metrics_csv);
 }
 
-Position load_checkpoint(const fs::path& run, Policy& model, Policy& ema, AdamW& opt, TrainRng& rng) {
+Position load_run_checkpoint(const fs::path& run, Policy& model, Policy& ema, AdamW& opt, TrainRng& rng) {
   const fs::path dir = run / "checkpoint";
   load_module(*ema, dir / "model.safetensors");
-  auto st = read_safetensors(dir / "train_state.safetensors");
+  const TrainState st = load_train_state(dir);
   torch::NoGradGuard ng;
   for (auto& item : model->named_parameters()) {
     auto it = st.tensors.find("param/" + item.key());
     require(it != st.tensors.end(), "train state: parameter " + item.key() + " is missing; was the run's config changed?");
-    item.value().copy_(from_safetensor(it->second));
+    item.value().copy_(it->second);
   }
   auto bufs = ema->named_buffers();
   for (auto& item : model->named_buffers()) item.value().copy_(bufs[item.key()]);
   std::map<std::string, torch::Tensor> os;
   for (const auto& [k, v] : st.tensors)
-    if (k.rfind("adam_", 0) == 0) os[k] = from_safetensor(v);
+    if (k.rfind("adam_", 0) == 0) os[k] = v;
   auto meta = [&](const std::string& k) {
     require(st.metadata.count(k), "train state: metadata '" + k + "' missing");
     return std::stoll(st.metadata.at(k));
   };
+  auto tensor = [&](const std::string& k) {
+    auto it = st.tensors.find(k);
+    require(it != st.tensors.end(), "train state: tensor '" + k + "' missing");
+    return it->second;
+  };
   opt.load_state(os, meta("adam_steps"));
-  rng.train.set_state(from_safetensor(st.tensors.at("rng/train")));
+  rng.train.set_state(tensor("rng/train"));
   for (size_t i = 0; i < rng.shifts.size(); ++i) {  // absent in checkpoints written before they were saved
     auto it = st.tensors.find("rng/shift" + std::to_string(i));
-    if (it != st.tensors.end()) rng.shifts[i].set_state(from_safetensor(it->second));
+    if (it != st.tensors.end()) rng.shifts[i].set_state(it->second);
   }
   at::Generator default_gen = at::detail::getDefaultCPUGenerator();  // shares the default generator's state
-  default_gen.set_state(from_safetensor(st.tensors.at("rng/default")));
+  default_gen.set_state(tensor("rng/default"));
   return {meta("step"), meta("epoch"), meta("batch")};
-}
-
-PolicyInput policy_input(const Batch& b) {
-  PolicyInput in;
-  in.lowdim = b.obs;
-  in.images = b.images;
-  in.instructions = b.instructions;
-  in.prev_action = b.prev_action;
-  return in;
 }
 
 double validate(Policy& ema, DataLoader& loader, uint64_t seed) {
@@ -113,7 +106,7 @@ double validate(Policy& ema, DataLoader& loader, uint64_t seed) {
   double sum = 0;
   int64_t n = 0;
   while (auto b = loader.next()) {
-    auto ctx = ema->encode(policy_input(*b));
+    auto ctx = ema->encode(*b);
     sum += ema->head()->validation_loss(b->actions, ctx, gen).item<double>() * double(b->size());
     n += b->size();
     if (n >= 4096) break;  // enough for a stable figure
@@ -209,7 +202,7 @@ TrainResult train_policy(const TrainRequest& req) {
   Position pos;
   std::string metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
   if (req.resume) {
-    pos = load_checkpoint(req.out, model, ema, opt, rng);
+    pos = load_run_checkpoint(req.out, model, ema, opt, rng);
     metrics = metrics_up_to(req.out / "metrics.csv", pos.step);
     if (metrics.empty()) metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
     require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
@@ -238,7 +231,7 @@ TrainResult train_policy(const TrainRequest& req) {
     }
     ++pos.batch;
     const double lr = learning_rate(tc.schedule, tc.lr, step, tc.steps);
-    auto loss = model->head()->loss(b->actions, model->encode(policy_input(*b)), rng.train);
+    auto loss = model->head()->loss(b->actions, model->encode(*b), rng.train);
     const double lv = loss.item<double>();
     require(std::isfinite(lv), "training diverged at step " + std::to_string(step) +
                                    " (loss is not finite); lower --lr or raise clip_grad's strictness");
@@ -268,7 +261,7 @@ TrainResult train_policy(const TrainRequest& req) {
     bar.update(pos.step - start_step, figures);
     if (req.on_step) req.on_step(pos.step, lv);
     const bool stop = !last && req.stop_requested && req.stop_requested();
-    if (pos.step % tc.checkpoint_every == 0 || last || stop) save_checkpoint(req.out, model, ema, opt, rng, pos, metrics);
+    if (pos.step % tc.checkpoint_every == 0 || last || stop) save_run_checkpoint(req.out, model, ema, opt, rng, pos, metrics);
     if (stop) {
       result.interrupted = true;
       break;

@@ -4,7 +4,8 @@
 
 #include <cmath>
 
-#include "nfp/bench_e2e.hpp"
+#include "bench_e2e.hpp"
+#include "nfp/policy_runner.hpp"
 #include "nfp/error.hpp"
 #include "nfp/flow.hpp"
 
@@ -35,9 +36,12 @@ TEST(E2ePolicy, IsTheTrainersImagePolicyShape) {
 
 TEST(E2ePolicy, PredictsAChunkInsideTheActionBounds) {
   Policy p = make_e2e_policy("push-two-goals", ImageEncoderConfig{}, 24, tiny_spline(), 8, 32);
-  auto obs = e2e_observation(p, 3);
-  ASSERT_EQ(obs.images.at("top_image").sizes(), (std::vector<int64_t>{24, 24, 3}));
-  const auto r = p->predict_chunk(obs);
+  auto obs = e2e_observation(*p, 3);
+  ASSERT_EQ(obs.images.at("top_image").height, 24);
+  ASSERT_EQ(obs.images.at("top_image").width, 24);
+  ASSERT_EQ(obs.images.at("top_image").pixels.size(), 24u * 24u * 3u);
+  PolicyRunner runner(p);
+  const auto r = runner.plan(obs);
   ASSERT_EQ(r.actions.sizes(), (std::vector<int64_t>{8, 2}));
   EXPECT_TRUE(std::isfinite(r.log_prob));
   // actions are clamped to [-1, 1] normalized, i.e. the task's bounds: pusher_x [-0.4, 0.4], pusher_y [-0.35, 0.4]

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "nfp/bench_flops.hpp"
+#include "bench_flops.hpp"
 
 namespace nfp::bench {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "nfp/bench_svg.hpp"
+#include "bench_svg.hpp"
 #include "nfp/error.hpp"
 
 namespace nfp::bench {

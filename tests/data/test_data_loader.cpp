@@ -65,8 +65,6 @@ TEST(DataLoader, WorkersAndLazyImagesGiveIdenticalBatches) {
   LoaderOptions opt;
   opt.batch_size = 4;
   opt.seed = 11;
-  opt.augment.kind = Augment::random_shift;
-  opt.augment.shift_pad = 2;
   opt.workers = 0;
   DataLoader reference(mem.dataset, opt);
   reference.start_epoch(2);

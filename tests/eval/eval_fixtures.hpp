@@ -51,7 +51,9 @@ inline Policy push_policy(const std::string& head) {
   c.head.hidden = 32;
   c.head.layers = 2;
   c.task = "push-two-goals";
-  return make_policy(c, n);
+  Policy p = make_policy(c, n);
+  p->eval();
+  return p;
 }
 
 }  // namespace nfp::test

@@ -35,7 +35,9 @@ Policy image_policy(const std::string& task, const std::string& camera) {
   c.head = default_head_config("regression");
   c.head.hidden = 16;
   c.task = task;
-  return make_policy(c, n);
+  Policy p = make_policy(c, n);
+  p->eval();
+  return p;
 }
 
 }  // namespace

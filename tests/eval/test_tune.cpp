@@ -7,6 +7,7 @@
 
 #include "eval_fixtures.hpp"
 #include "nfp/atomic_file.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
 #include "nfp/tune.hpp"
 
@@ -25,7 +26,7 @@ TuneOptions options(TuneGrid grid) {
   return o;
 }
 
-TEST(Tune, EvaluatesEveryCellAndLeavesThePolicyOnTheBest) {
+TEST(Tune, EvaluatesEveryCellAndPicksTheBest) {
   auto p = push_policy("nfp-spline");
   TuneOptions o = options({{"sample", "sbs"}, {0.2, 0.5}, {4, 8}, {2}});
   size_t reported = 0;
@@ -33,7 +34,8 @@ TEST(Tune, EvaluatesEveryCellAndLeavesThePolicyOnTheBest) {
     EXPECT_EQ(i, reported++);
     EXPECT_EQ(n, 6u);
   };
-  json r = tune_inference(p, o);
+  const json before = p->config();
+  json r = tune_inference(p, p->default_options(), o);
   ASSERT_EQ(r["cells"].size(), 6u);  // sample x 2 sigmas, sbs x 2 sigmas x 2 candidate counts
   EXPECT_EQ(reported, 6u);
   EXPECT_EQ(r["goals"], 1);
@@ -55,17 +57,19 @@ TEST(Tune, EvaluatesEveryCellAndLeavesThePolicyOnTheBest) {
     EXPECT_FALSE(s > bs || (s == bs && (w > bw || (w == bw && c["chunk_latency_ms_p50"] < best["chunk_latency_ms_p50"]))))
         << c.dump() << " beats the chosen " << best.dump();
   }
-  const auto& inf = p->config().inference;
-  EXPECT_EQ(inf.strategy, best["strategy"]);
-  EXPECT_EQ(inf.sigma, best["sigma"].get<double>());
-  EXPECT_EQ(p->config().n_action_steps, 2);
+  const RunnerOptions picked = cell_options(p->default_options(), best);
+  EXPECT_EQ(picked.inference.strategy, best["strategy"]);
+  EXPECT_EQ(picked.inference.sigma, best["sigma"].get<double>());
+  EXPECT_EQ(picked.n_action_steps, 2);
+  EXPECT_EQ(json(p->config()), before) << "tuning never changes the policy";
 }
 
 TEST(Tune, EmptyListsKeepTheCheckpointsSettings) {
   auto p = push_policy("nfp-spline");
-  p->mutable_config().inference.strategy = "sbs";
-  p->mutable_config().inference.candidates = 5;
-  json r = tune_inference(p, options({{}, {}, {}, {3}}));
+  RunnerOptions base = p->default_options();
+  base.inference.strategy = "sbs";
+  base.inference.candidates = 5;
+  json r = tune_inference(p, base, options({{}, {}, {}, {3}}));
   ASSERT_EQ(r["cells"].size(), 1u);
   const auto& c = r["cells"][0];
   EXPECT_EQ(c["strategy"], "sbs");
@@ -80,7 +84,7 @@ TEST(Tune, ABadGridFailsBeforeAnyEpisode) {
     TuneOptions o = options(std::move(g));
     o.on_cell = [](const json&, size_t, size_t) { ADD_FAILURE() << "an episode ran"; };
     try {
-      tune_inference(p, o);
+      tune_inference(p, p->default_options(), o);
       ADD_FAILURE() << "no error for " << what;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
@@ -92,15 +96,14 @@ TEST(Tune, ABadGridFailsBeforeAnyEpisode) {
   fails({{}, {}, {}, {2, 9}}, "n_action_steps must be in 1..8");
   auto reg = push_policy("regression");
   TuneOptions o = options({{"sbs"}, {}, {}, {}});
-  EXPECT_THROW(tune_inference(reg, o), Error);  // sbs needs a likelihood
+  EXPECT_THROW(tune_inference(reg, reg->default_options(), o), Error);  // sbs needs a likelihood
 }
 
 TEST(Tune, ApplyRewritesOnlyTheConfig) {
   const auto dir = std::filesystem::temp_directory_path() / ("nfp_tune_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir / "checkpoint");
   auto p = push_policy("nfp-spline");
-  save_policy(p, dir / "checkpoint");
+  save_checkpoint(*p, dir / "checkpoint");
   const std::string weights = read_file(dir / "checkpoint" / "model.safetensors");
   apply_inference(dir, {{"strategy", "sbs"}, {"sigma", 0.25}, {"candidates", 16}, {"n_action_steps", 3}});
   Policy q = load_policy(dir);

@@ -4,8 +4,9 @@
 
 #include <filesystem>
 
+#include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
-#include "nfp/policy.hpp"
+#include "nfp/policy_runner.hpp"
 
 namespace nfp {
 namespace {
@@ -57,14 +58,27 @@ Policy make_with(const PolicyConfig& c) {
 
 Policy vision_policy(bool shared) { return make_with(vision_config(shared)); }
 
-PolicyObservation observation(int step, const std::string& instruction) {
-  PolicyObservation o;
+Image random_image(int h, int w, at::Generator& gen) {
+  auto px = torch::randint(0, 256, {h, w, 3}, gen, torch::kUInt8).contiguous();
+  return {h, w, std::vector<uint8_t>(px.data_ptr<uint8_t>(), px.data_ptr<uint8_t>() + px.numel())};
+}
+
+Observation observation(int step, const std::string& instruction) {
+  Observation o;
   o.lowdim["state"] = {0.1f * float(step), 0.2f, -0.3f};
   auto gen = at::make_generator<at::CPUGeneratorImpl>(uint64_t(step));
-  o.images["top_image"] = torch::randint(0, 256, {24, 24, 3}, gen, torch::kUInt8);
-  o.images["wrist_image"] = torch::randint(0, 256, {24, 24, 3}, gen, torch::kUInt8);
+  o.images["top_image"] = random_image(24, 24, gen);
+  o.images["wrist_image"] = random_image(24, 24, gen);
   o.instruction = instruction;
   return o;
+}
+
+// Actions of `steps` steps of observation(i, instruction) from a reset with `seed`.
+std::vector<std::vector<float>> episode(PolicyRunner& r, uint64_t seed, int steps, const std::string& instruction) {
+  r.reset(seed);
+  std::vector<std::vector<float>> out;
+  for (int i = 0; i < steps; ++i) out.push_back(r.act(observation(i, instruction)).action);
+  return out;
 }
 
 // state + instruction into a small nina-transformer whose couplings cross-attend over the instruction's tokens
@@ -89,9 +103,9 @@ PolicyConfig token_config() {
   return c;
 }
 
-PolicyInput token_input(const std::vector<std::string>& instructions) {
+ObservationBatch token_input(const std::vector<std::string>& instructions) {
   const int64_t B = int64_t(instructions.size());
-  PolicyInput in;
+  ObservationBatch in;
   // row b's state depends on b alone, so that a sample is the same in any batch
   in.lowdim["state"] = torch::linspace(-1, 1, 2 * 3).view({1, 2, 3}) + 0.1 * torch::arange(B).view({B, 1, 1});
   in.instructions = instructions;
@@ -131,18 +145,18 @@ TEST(VisionPolicy, InstructionTokensNeedTheTransformerHeadAndRoundTrip) {
   EXPECT_NO_THROW(make_with(c));
   // saved and loaded: the key survives, identical actions; a config written before the key existed loads as false
   const auto dir = std::filesystem::temp_directory_path() / ("nfp_token_policy_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
   auto p = make_with(token_config());
   p->eval();
-  save_policy(p, dir);
+  save_checkpoint(*p, dir);
   auto q = load_policy(dir);
   EXPECT_TRUE(q->config().instruction_tokens);
-  p->reset(3);
-  q->reset(3);
-  PolicyObservation o;
+  PolicyRunner rp(p), rq(q);
+  rp.reset(3);
+  rq.reset(3);
+  Observation o;
   o.lowdim["state"] = {0.1f, 0.2f, -0.3f};
   o.instruction = "lift the blue block";
-  EXPECT_EQ(p->act(o), q->act(o));
+  EXPECT_EQ(rp.act(o).action, rq.act(o).action);
   std::filesystem::remove_all(dir);
   json j = token_config();
   j.erase("instruction_tokens");
@@ -159,7 +173,7 @@ TEST(VisionPolicy, EncodesEveryModality) {
     int64_t encoders = 0;
     for (const auto& m : p->named_children()) encoders += m.key().rfind("image_encoder", 0) == 0;
     EXPECT_EQ(encoders, shared ? 1 : 2);
-    PolicyInput in;
+    ObservationBatch in;
     in.lowdim["state"] = torch::zeros({5, 2, 3});
     in.images["top_image"] = torch::rand({5, 2, 3, 24, 24});
     in.images["wrist_image"] = torch::rand({5, 2, 3, 24, 24});
@@ -182,38 +196,34 @@ TEST(VisionPolicy, EncodesEveryModality) {
 
 TEST(VisionPolicy, SaveLoadRestoresEncodersAndVocabulary) {
   const auto dir = std::filesystem::temp_directory_path() / ("nfp_vision_policy_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
   auto p = vision_policy(false);
   p->eval();
-  save_policy(p, dir);
+  save_checkpoint(*p, dir);
   auto q = load_policy(dir);
   EXPECT_EQ(q->config().instruction_encoder.vocabulary, p->config().instruction_encoder.vocabulary);
   EXPECT_EQ(q->config().cameras, p->config().cameras);
-  p->reset(7);
-  q->reset(7);
-  for (int i = 0; i < 5; ++i)
-    EXPECT_EQ(p->act(observation(i, "lift the red block")), q->act(observation(i, "lift the red block"))) << i;
+  PolicyRunner rp(p), rq(q);
+  EXPECT_EQ(episode(rp, 7, 5, "lift the red block"), episode(rq, 7, 5, "lift the red block"));
   std::filesystem::remove_all(dir);
 }
 
 TEST(VisionPolicy, WrongImagesFailClearly) {
   auto p = vision_policy(true);
   p->eval();
-  p->reset(0);
+  PolicyRunner r(p);
   auto o = observation(0, "");
-  o.images["top_image"] = torch::zeros({24, 24, 3}, torch::kFloat32);  // not uint8
-  EXPECT_THROW(p->act(o), Error);
+  o.images["top_image"].pixels.resize(24 * 24);  // one channel, not RGB
+  EXPECT_THROW(r.act(o), Error);
   o = observation(0, "");
-  o.images["top_image"] = torch::zeros({32, 24, 3}, torch::kUInt8);
-  EXPECT_THROW(p->act(o), Error);
+  o.images["top_image"] = {32, 24, std::vector<uint8_t>(32 * 24 * 3)};
+  EXPECT_THROW(r.act(o), Error);
   o = observation(0, "");
   o.images.erase("wrist_image");
-  EXPECT_THROW(p->act(o), Error);
+  EXPECT_THROW(r.act(o), Error);
   // blank and unknown instructions still act (they map to <none> / <unk>)
-  for (const char* text : {"", "do a backflip", "lift the red block"}) {
-    p->reset(0);
-    for (float v : p->act(observation(1, text))) EXPECT_TRUE(std::isfinite(v)) << text;
-  }
+  for (const char* text : {"", "do a backflip", "lift the red block"})
+    for (const auto& a : episode(r, 0, 2, text))
+      for (float v : a) EXPECT_TRUE(std::isfinite(v)) << text;
 }
 
 }  // namespace nfp

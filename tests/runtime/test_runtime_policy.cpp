@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "nfp/instruction_encoder.hpp"
-#include "nfp/policy.hpp"
-#include "nfp/runtime.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/export.hpp"
+#include "nfp/instruction_encoder.hpp"
+#include "nfp/runtime.hpp"
 #include "nfp_cli.hpp"
 #include "runtime_fixtures.hpp"
 
@@ -53,22 +53,21 @@ TEST_P(RuntimePolicy, ChunksAndLogProbsEqualLibtorch) {
 
   // Raw observations, in the runtime's layout: each key's history, then the previous raw action.
   torch::manual_seed(9);
-  std::map<std::string, torch::Tensor> obs_n;
+  ObservationBatch obs_n;
   std::vector<float> obs;
   const Normalizer& nz = p->normalizer();
   for (size_t k = 0; k < c.obs_keys.size(); ++k) {
     auto raw = torch::randn({c.history, c.obs_dims[k]}) * 2 + 1;
     obs.insert(obs.end(), raw.data_ptr<float>(), raw.data_ptr<float>() + raw.numel());
-    obs_n[c.obs_keys[k]] = nz.normalize(c.obs_keys[k], raw).unsqueeze(0);
+    obs_n.lowdim[c.obs_keys[k]] = nz.normalize(c.obs_keys[k], raw).unsqueeze(0);
   }
-  torch::Tensor prev;
   if (c.prev_action) {
     auto raw = torch::randn({A}) + 1;
     obs.insert(obs.end(), raw.data_ptr<float>(), raw.data_ptr<float>() + A);
-    prev = nz.normalize("action", raw).unsqueeze(0);
+    obs_n.prev_action = nz.normalize("action", raw).unsqueeze(0);
   }
   torch::NoGradGuard ng;
-  auto ctx = p->encode(obs_n, prev).expand({n, c.context_dim}).contiguous();
+  auto ctx = p->encode(obs_n).expand({n, c.context_dim}).contiguous();
   auto flow = head_flow(p);
   ASSERT_TRUE(flow);
   auto z = torch::randn({n, D}) * 1.3;  // some samples land outside [-1, 1]: the clamp is exercised
@@ -131,7 +130,7 @@ TEST(ExportCli, PolicyCheckpointsExportAndOthersFailCleanly) {
   const auto dir = test::temp_path("policy_ckpt");
   std::filesystem::create_directories(dir);
   Policy p = random_policy({"nfp-spline", true});
-  save_policy(p, dir);
+  save_checkpoint(*p, dir);
   const auto out = test::temp_path("cli_policy.nfpr");
   auto r = test::run_nfp("export --checkpoint " + dir.string() + " --out " + out.string() + " --json");
   ASSERT_EQ(r.status, 0) << r.out;
@@ -149,7 +148,7 @@ TEST(ExportCli, PolicyCheckpointsExportAndOthersFailCleanly) {
   PolicyConfig rc = p->config();
   rc.head = default_head_config("regression");
   Policy rp = make_policy(rc, p->normalizer());
-  save_policy(rp, reg);
+  save_checkpoint(*rp, reg);
   r = test::run_nfp("export --checkpoint " + reg.string() + " --out " + out.string());
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("flow heads only"), std::string::npos) << r.out;

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "nfp/atomic_file.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
 #include "nfp/hdf5_dataset.hpp"
 #include "nfp/safetensors.hpp"

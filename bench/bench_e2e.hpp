@@ -4,13 +4,14 @@
 // observation push (uint8 -> float), image encoder over every history frame, state MLP, head, strategy,
 // unnormalisation.
 //   auto p = nfp::bench::make_e2e_policy("push-two-goals", {"conv"}, 84, head_cfg, 16, 256);
-//   nfp::PolicyObservation obs = nfp::bench::e2e_observation(p, 0);   p->predict_chunk(obs);
+//   nfp::Observation obs = nfp::bench::e2e_observation(*p, 0);   nfp::PolicyRunner(p).plan(obs);
 #pragma once
 #include <cstdint>
 #include <string>
 
 #include "nfp/action_head.hpp"
 #include "nfp/image_encoder.hpp"
+#include "nfp/observation.hpp"
 #include "nfp/policy.hpp"
 
 namespace nfp::bench {
@@ -22,6 +23,6 @@ Policy make_e2e_policy(const std::string& task, const ImageEncoderConfig& encode
                        const HeadConfig& head, int64_t horizon, int64_t context_dim);
 
 // One observation the policy accepts: uniform random uint8 images and N(0, 1) low-dim values, drawn from `seed`.
-PolicyObservation e2e_observation(Policy& policy, uint64_t seed);
+Observation e2e_observation(const PolicyImpl& policy, uint64_t seed);
 
 }  // namespace nfp::bench

@@ -12,7 +12,6 @@ struct LoaderSpeedOptions {
   int image_size = 96;             // two cameras, image_size x image_size x 3 uint8
   int batch_size = 64;
   int history = 2, horizon = 16, stride = 1;  // Diffusion Policy / NF-P defaults
-  std::string augment = "random_crop";        // 84 of 96, as Diffusion Policy
   std::vector<int> workers = {0, 1, 2};
   double seconds = 3.0;            // measuring time per configuration
   bool lazy = true;                // also measure with images read from disk

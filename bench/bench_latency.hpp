@@ -2,7 +2,7 @@
 // Heads get the suite's default policy shapes (horizon 16, 256-d context, the task's action width) and random
 // weights: latency does not depend on what the weights learned. Rows: each head's one-shot sample, SBS-N and GR-K
 // for the flow heads, diffusion with DDPM-100 and DDIM-10, flow matching with Euler-4 and Euler-10, regression.
-// End-to-end rows (e2e-*; nfp/bench_e2e.hpp): a whole image policy per chunk, timed interleaved with the head rows:
+// End-to-end rows (e2e-*; bench/bench_e2e.hpp): a whole image policy per chunk, timed interleaved with the head rows:
 // conv encoder + nfp-spline (sample, SBS-N), + diffusion DDIM-10, + flow matching Euler-4; full-width ResNet-18
 // (GroupNorm) + nfp-spline; one camera at image_size x image_size plus state, history 2.
 //   nlohmann::json r = nfp::bench::head_latency({});   // {"heads": [{"name", "params", "flops", "p50_ms", ...}]}

@@ -1,0 +1,111 @@
+// PolicyRunner: an episode's history, chunk queue, previous action and generator over a shared Policy.
+#include "nfp/policy_runner.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+#include "nfp/error.hpp"
+
+namespace nfp {
+
+PolicyRunner::PolicyRunner(Policy policy) : PolicyRunner(policy, policy->default_options()) {}
+
+PolicyRunner::PolicyRunner(Policy policy, RunnerOptions options)
+    : policy_(std::move(policy)), options_(std::move(options)), gen_(at::make_generator<at::CPUGeneratorImpl>(0)) {
+  policy_->check_options(options_);
+  reset(0);
+}
+
+void PolicyRunner::reset(uint64_t seed) {
+  frames_.clear();
+  instruction_.clear();
+  chunk_ = Chunk{};
+  executed_ = executable_ = 0;
+  prev_action_ = torch::zeros({policy_->config().action_dim});
+  gen_ = at::make_generator<at::CPUGeneratorImpl>(seed);
+}
+
+PolicyRunner::Frame PolicyRunner::make_frame(const Observation& obs) const {
+  const auto& c = policy_->config();
+  Frame frame;
+  for (size_t i = 0; i < c.obs_keys.size(); ++i) {
+    const auto& key = c.obs_keys[i];
+    auto it = obs.lowdim.find(key);
+    require(it != obs.lowdim.end(), "policy: the observation lacks key '" + key + "' (this policy was trained on " +
+                                        std::to_string(c.obs_keys.size()) + " keys); check the task");
+    require(int64_t(it->second.size()) == c.obs_dims[i], "policy: observation '" + key + "' has " +
+                                                             std::to_string(it->second.size()) + " values, expected " +
+                                                             std::to_string(c.obs_dims[i]));
+    for (float v : it->second)
+      require(std::isfinite(v), "policy: observation '" + key + "' contains NaN or Inf; refusing to act on it");
+    frame.lowdim.push_back(policy_->normalizer().normalize(key, torch::tensor(it->second, torch::kFloat32)).contiguous());
+  }
+  for (const auto& key : c.cameras) {
+    auto it = obs.images.find(key);
+    require(it != obs.images.end(),
+            "policy: the observation lacks camera image '" + key + "' (render the cameras the policy was trained on)");
+    const Image& img = it->second;
+    require(img.height == c.image_hw[0] && img.width == c.image_hw[1] &&
+                img.pixels.size() == size_t(img.height) * size_t(img.width) * 3,
+            "policy: camera image '" + key + "' must be (" + std::to_string(c.image_hw[0]) + " x " +
+                std::to_string(c.image_hw[1]) + " x 3) uint8, as in training");
+    // (H x W x 3) uint8 -> (3 x H x W) float in [0, 1], as the data loader makes them
+    auto hwc = torch::from_blob(const_cast<uint8_t*>(img.pixels.data()), {img.height, img.width, 3}, torch::kUInt8);
+    frame.images.push_back(hwc.permute({2, 0, 1}).to(torch::kFloat32).div(255.0f).contiguous());
+  }
+  return frame;
+}
+
+void PolicyRunner::push(const Observation& obs) {
+  Frame frame = make_frame(obs);  // validates before anything changes
+  instruction_ = obs.instruction;
+  const auto& c = policy_->config();
+  const size_t keep = size_t((c.history - 1) * c.stride + 1);
+  if (frames_.empty())
+    frames_.assign(keep, frame);  // the first frame repeats, as at the start of a training episode
+  else
+    frames_.push_back(std::move(frame));
+  while (frames_.size() > keep) frames_.pop_front();
+}
+
+ObservationBatch PolicyRunner::history() const {
+  const auto& c = policy_->config();
+  ObservationBatch out;
+  auto frames_of = [&](auto pick) {  // the history's m frames, `stride` apart, oldest first: (1 x m x ...)
+    std::vector<torch::Tensor> v;
+    for (int64_t j = 0; j < c.history; ++j) v.push_back(pick(frames_[size_t(j * c.stride)]));
+    return torch::stack(v).unsqueeze(0);
+  };
+  for (size_t i = 0; i < c.obs_keys.size(); ++i)
+    out.lowdim[c.obs_keys[i]] = frames_of([i](const Frame& f) { return f.lowdim[i]; });
+  for (size_t k = 0; k < c.cameras.size(); ++k)
+    out.images[c.cameras[k]] = frames_of([k](const Frame& f) { return f.images[k]; });
+  out.instructions = {instruction_};
+  if (c.prev_action) out.prev_action = prev_action_.unsqueeze(0);
+  return out;
+}
+
+Chunk PolicyRunner::plan(const Observation& obs) {
+  push(obs);
+  return policy_->predict(history(), options_.inference, gen_);
+}
+
+ActStep PolicyRunner::act(const Observation& obs) {
+  ActStep step;
+  if (executed_ == executable_) {
+    chunk_ = plan(obs);
+    executed_ = 0;
+    executable_ = options_.n_action_steps * policy_->config().stride;  // a chunk frame stands for `stride` steps
+    step.planned = chunk_;
+  } else {
+    push(obs);
+  }
+  const int64_t row = executed_++ / policy_->config().stride;
+  auto a = chunk_.actions[row].contiguous();
+  step.action.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+  prev_action_ = chunk_.normalized[row].clamp(-1.0, 1.0);  // what was executed, in the units the encoder reads
+  return step;
+}
+
+}  // namespace nfp
