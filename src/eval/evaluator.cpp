@@ -165,8 +165,8 @@ json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalO
     }
     agg["per_goal"] = per_goal;
   }
-  json out{{"per_episode", per_episode}, {"aggregated", agg}, {"task", o.task}, {"seed", o.seed},
-              {"policy", pc.head.type}, {"inference", run.inference},
+  json out{{"per_episode", per_episode}, {"aggregated", agg},          {"task", o.task},
+           {"seed", o.seed},               {"policy", pc.head.type},     {"inference", run.inference},
            {"n_action_steps", run.n_action_steps}};
   if (o.instruction) out["instruction_override"] = *o.instruction;
   return out;
