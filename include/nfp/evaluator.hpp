@@ -4,7 +4,7 @@
 //    "aggregated": {avg_sum_reward, avg_max_reward, pc_success (percent), eval_s, eval_ep_s,
 //                   chunk_latency_ms_p50, chunk_latency_ms_p99, mean_log_prob, chunks
 //                   [, per_goal: [{goal, instruction, episodes, pc_success}, ...] on language-conditioned tasks]},
-//    "task", "checkpoint", "inference": {...}, "n_action_steps"}
+//    "task", "checkpoint", "inference": {...}, "n_action_steps"[, "video_paths": [MP4 path, ...] with a video_dir]}
 // Image policies get the cameras they were trained on, rendered at their training size.
 // Episode i starts from reset(seed + i); use seeds disjoint from the ones the demonstrations were collected on
 // (the docs use collection seeds 0.. and evaluation seeds 100000..).

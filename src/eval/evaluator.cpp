@@ -77,7 +77,7 @@ json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalO
   torch::NoGradGuard ng;
   auto env = sim::make_env(o.task, env_options);
   const int64_t max_steps = o.max_steps > 0 ? o.max_steps : spec.max_steps;
-  json per_episode = json::array();
+  json per_episode = json::array(), video_paths = json::array();
   std::vector<double> latencies, log_probs;
   double sum_rewards = 0, sum_max = 0;
   int64_t successes = 0;
@@ -93,9 +93,10 @@ json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalO
     if (!o.video_dir.empty() && ep < o.video_episodes && !camera.empty()) {
       std::filesystem::create_directories(o.video_dir);
       auto frame = env->render(camera);
-      video = std::make_unique<VideoWriter>(o.video_dir / ("episode_" + std::to_string(ep) + ".mp4"), frame.width,
-                                            frame.height, int(spec.control_hz));
+      const auto path = o.video_dir / ("episode_" + std::to_string(ep) + ".mp4");
+      video = std::make_unique<VideoWriter>(path, frame.width, frame.height, int(spec.control_hz));
       video->write(frame.pixels.data());
+      video_paths.push_back(path.string());
     }
     double sum_r = 0, max_r = 0;
     uint64_t digest = kFnvOffset;
@@ -168,6 +169,7 @@ json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalO
   json out{{"per_episode", per_episode}, {"aggregated", agg},          {"task", o.task},
            {"seed", o.seed},               {"policy", pc.head.type},     {"inference", run.inference},
            {"n_action_steps", run.n_action_steps}};
+  if (!video_paths.empty()) out["video_paths"] = video_paths;  // LeRobot's key: the MP4s, episode order
   if (o.instruction) out["instruction_override"] = *o.instruction;
   return out;
 }

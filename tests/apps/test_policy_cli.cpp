@@ -86,8 +86,11 @@ TEST_F(PolicyCli, TrainThenEvalWritesTheRunAndLeRobotEvalInfo) {
   EXPECT_TRUE(std::isfinite(g["mean_log_prob"].get<double>()));  // a flow head reports its likelihood
   EXPECT_LE(g["chunk_latency_ms_p50"].get<double>(), g["chunk_latency_ms_p99"].get<double>());
   EXPECT_EQ(last_line_json(e.out)["aggregated"], g);
-  // one MP4 per episode (ISO base media: bytes 4..7 are 'ftyp')
+  // one MP4 per episode (ISO base media: bytes 4..7 are 'ftyp'), listed in video_paths as LeRobot does
+  ASSERT_EQ(info["video_paths"].size(), 2u);
+  int i = 0;
   for (const char* v : {"episode_0.mp4", "episode_1.mp4"}) {
+    EXPECT_EQ(fs::path(info["video_paths"][i++].get<std::string>()), root_ / "videos" / v);
     auto bytes = read_file(root_ / "videos" / v);
     ASSERT_GT(bytes.size(), 1000u) << v;
     EXPECT_EQ(std::string(bytes.begin() + 4, bytes.begin() + 8), "ftyp") << v;
