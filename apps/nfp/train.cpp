@@ -13,7 +13,7 @@ namespace nfp::cli {
 namespace {
 
 struct TrainArgs {
-  std::string data, policy = "nina-mlp", out, config, task, obs, cameras, encoder, obs_keys;
+  std::string data, policy = "nina-mlp", out, config, task, obs, cameras, encoder, obs_keys, filter, valid_filter;
   int64_t steps = 0, batch = 0, horizon = 0, history = 0, n_action_steps = 0, stride = 0, checkpoint_every = 0;
   double lr = 0, action_noise = -1, sigma = -1;
   int64_t seed = -1;
@@ -58,6 +58,8 @@ void run_train(const TrainArgs& a) {
     if (a.batch > 0) r.train.batch = a.batch;
     if (a.lr > 0) r.train.lr = a.lr;
     if (a.seed >= 0) r.train.seed = uint64_t(a.seed);
+    if (!a.filter.empty()) r.train.filter = a.filter;
+    if (!a.valid_filter.empty()) r.train.valid_filter = a.valid_filter;
     if (a.threads > 0) r.train.threads = a.threads;
     if (a.checkpoint_every > 0) r.train.checkpoint_every = a.checkpoint_every;
     if (a.deterministic) r.train.deterministic = true;
@@ -90,11 +92,13 @@ void run_train(const TrainArgs& a) {
   }
   std::cout << "trained " << a.out << ": " << res.steps << " steps in " << format_duration(res.seconds) << ", "
             << res.parameters << " parameters, train loss " << res.train_loss << ", valid loss " << res.valid_loss
-            << "\n";
+            << "\n"
+            << "data: " << res.data_split << "\n";
   if (a.json_out)
     print_json_line(json{{"out", a.out}, {"checkpoint", res.checkpoint.string()}, {"steps", res.steps},
                          {"seconds", res.seconds}, {"parameters", res.parameters}, {"train_loss", res.train_loss},
-                         {"valid_loss", std::isfinite(res.valid_loss) ? json(res.valid_loss) : json(nullptr)}}
+                         {"valid_loss", std::isfinite(res.valid_loss) ? json(res.valid_loss) : json(nullptr)},
+                         {"data_split", res.data_split}}
                         .dump());
 }
 
@@ -110,6 +114,12 @@ void setup_train(CLI::App& root) {
   c->add_option("--batch", a->batch, "batch size");
   c->add_option("--lr", a->lr, "peak learning rate");
   c->add_option("--seed", a->seed, "seed (split, initialisation, batches, noise)");
+  c->add_option("--filter", a->filter,
+                "training episodes: a robomimic mask (mask/<name>), auto (mask/train if the file has it) or none "
+                "(every episode); default auto");
+  c->add_option("--valid-filter", a->valid_filter,
+                "validation episodes: a mask, auto (mask/valid with a training mask, else fraction), fraction "
+                "(a seeded 10% of the training episodes) or none; default auto");
   c->add_option("--threads", a->threads, "torch threads (default 1: fastest for small nets on few cores)");
   c->add_option("--horizon", a->horizon, "actions per chunk (default 16)");
   c->add_option("--history", a->history, "observation frames (default 2)");

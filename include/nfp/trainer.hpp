@@ -29,7 +29,14 @@ struct TrainConfig {
   int64_t checkpoint_every = 1000;
   int64_t validate_every = 500;    // validation loss (NLL for flow heads) on the held-out episodes, EMA weights
   int64_t log_every = 50;          // metrics.csv rows
-  double valid_fraction = 0.1;     // episodes held out for validation
+  // Episodes: robomimic / LIBERO masks (lists of demo names under mask/<name>). filter: the training episodes,
+  // "auto" = mask/train when every file has one, "none" = every episode, or a mask's name. valid_filter: the
+  // validation episodes, "auto" = mask/valid when training episodes come from a mask and every file has one,
+  // else "fraction" = a seeded valid_fraction of the training episodes; "none" = no validation; or a mask's name.
+  // train_config.json records what they resolved to.
+  std::string filter = "auto";
+  std::string valid_filter = "auto";
+  double valid_fraction = 0.1;     // episodes held out for validation when no mask says which
   uint64_t seed = 0;
   bool deterministic = false;
   int threads = 1;                 // torch intra-op threads (1 is fastest for these small nets on 2 cores)
@@ -64,6 +71,7 @@ struct TrainResult {
   int64_t parameters = 0;
   std::filesystem::path checkpoint;
   bool interrupted = false;         // stopped by stop_requested before the configured steps
+  std::string data_split;           // one line: which episodes trained and which validated
 };
 
 TrainResult train_policy(const TrainRequest& request);

@@ -21,6 +21,8 @@ void to_json(json& j, const TrainConfig& c) {
            {"checkpoint_every", c.checkpoint_every},
            {"validate_every", c.validate_every},
            {"log_every", c.log_every},
+           {"filter", c.filter},
+           {"valid_filter", c.valid_filter},
            {"valid_fraction", c.valid_fraction},
            {"seed", c.seed},
            {"deterministic", c.deterministic},
@@ -45,6 +47,8 @@ void from_json(const json& j, TrainConfig& c) {
   c.checkpoint_every = json_get(j, "checkpoint_every", c.checkpoint_every, w);
   c.validate_every = json_get(j, "validate_every", c.validate_every, w);
   c.log_every = json_get(j, "log_every", c.log_every, w);
+  c.filter = json_get(j, "filter", c.filter, w);
+  c.valid_filter = json_get(j, "valid_filter", c.valid_filter, w);
   c.valid_fraction = json_get(j, "valid_fraction", c.valid_fraction, w);
   c.seed = json_get(j, "seed", c.seed, w);
   c.deterministic = json_get(j, "deterministic", c.deterministic, w);

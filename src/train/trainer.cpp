@@ -17,6 +17,7 @@
 #include "nfp/progress.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/tensor_io.hpp"
+#include "train/episode_split.hpp"
 #include "train/observation_setup.hpp"
 
 namespace nfp {
@@ -138,6 +139,8 @@ TrainResult train_policy(const TrainRequest& req) {
     json saved = read_json_file(req.out / "train_config.json");
     pc = saved.at("policy").get<PolicyConfig>();
     tc = saved.at("train").get<TrainConfig>();
+    // Runs from before masks were read split every episode at random: resume them the same way.
+    if (!saved.at("train").contains("filter")) tc.filter = "none", tc.valid_filter = "fraction";
     if (data.empty()) data = saved.at("data").get<std::string>();
     if (req.resume_steps > 0) tc.steps = req.resume_steps;
   } else {
@@ -152,7 +155,11 @@ TrainResult train_policy(const TrainRequest& req) {
   set_deterministic(tc.deterministic);
   seed_everything(tc.seed);
 
-  auto [train_store, valid_store] = split_episodes(open_episode_store(data), tc.valid_fraction, tc.seed);
+  EpisodeSplit split = split_for_training(data, tc);
+  tc.filter = split.filter;  // recorded resolved, so that a resumed run reads the same episodes
+  tc.valid_filter = split.valid_filter;
+  EpisodeStore& train_store = split.train;
+  EpisodeStore& valid_store = split.valid;
   require(!train_store.episodes.empty(), "train: the dataset has no training episodes");
   Normalizer norm = req.resume ? Normalizer::load(req.out / "checkpoint" / "stats.json") : compute_normalizer(train_store);
   if (!req.resume) {
@@ -213,6 +220,7 @@ TrainResult train_policy(const TrainRequest& req) {
   write_json_file(req.out / "train_config.json", json{{"policy", pc}, {"train", tc}, {"data", data}});
 
   TrainResult result;
+  result.data_split = split.description;
   result.parameters = count_parameters(*model);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t start_step = pos.step;

@@ -11,6 +11,8 @@
 #include "nfp/sim_env.hpp"
 #include "nfp/sim_record.hpp"
 #include "nfp/trainer.hpp"
+#include "nfp_cli.hpp"
+#include "train/episode_split.hpp"
 
 namespace nfp {
 namespace {
@@ -27,6 +29,11 @@ class TrainerTest : public ::testing::Test {
     o.episodes = 6;
     auto r = sim::collect_demos(o);
     write_robomimic(dir_ / "demos.hdf5", r.episodes, sim::env_args_json(sim::task_spec(o.task)));
+    // the same demos as robomimic ships its datasets: with mask/train and mask/valid
+    WriteOptions masked;
+    masked.masks = {{"train", {"demo_0", "demo_1", "demo_2", "demo_3"}}, {"valid", {"demo_4", "demo_5"}},
+                    {"odd", {"demo_1", "demo_3", "demo_5"}}};
+    write_robomimic(dir_ / "masked.hdf5", r.episodes, sim::env_args_json(sim::task_spec(o.task)), masked);
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
@@ -145,6 +152,57 @@ TEST_F(TrainerTest, BadRequestsFailClearly) {
   c.out = dir_ / "nothing";
   c.resume = true;
   EXPECT_THROW(train_policy(c), Error);
+}
+
+// robomimic's masks decide the split when the file has them; --filter / --valid-filter pick others.
+TEST_F(TrainerTest, RobomimicMasksDecideTheSplit) {
+  auto names = [](const EpisodeStore& st) {
+    std::vector<std::string> v;
+    for (const auto& e : st.episodes) v.push_back(e.name);
+    return v;
+  };
+  TrainConfig c;
+  const std::string masked = (dir_ / "masked.hdf5").string();
+  EpisodeSplit s = split_for_training(masked, c);  // auto: mask/train, mask/valid
+  EXPECT_EQ(names(s.train), (std::vector<std::string>{"demo_0", "demo_1", "demo_2", "demo_3"}));
+  EXPECT_EQ(names(s.valid), (std::vector<std::string>{"demo_4", "demo_5"}));
+  EXPECT_EQ(s.filter, "train");
+  EXPECT_EQ(s.valid_filter, "valid");
+  c.filter = "odd";  // a named training mask; validation still mask/valid
+  s = split_for_training(masked, c);
+  EXPECT_EQ(names(s.train), (std::vector<std::string>{"demo_1", "demo_3", "demo_5"}));
+  c.valid_filter = "fraction";
+  c.valid_fraction = 0.34;
+  s = split_for_training(masked, c);
+  EXPECT_EQ(s.train.episodes.size() + s.valid.episodes.size(), 3u);
+  EXPECT_EQ(s.valid.episodes.size(), 1u);
+  TrainConfig plain;
+  s = split_for_training((dir_ / "demos.hdf5").string(), plain);  // no masks: the seeded 10% split, as before
+  EXPECT_EQ(s.filter, "none");
+  EXPECT_EQ(s.valid_filter, "fraction");
+  EXPECT_EQ(s.train.episodes.size() + s.valid.episodes.size(), 6u);
+  plain.filter = "train";  // a mask the file does not have
+  EXPECT_THROW(split_for_training((dir_ / "demos.hdf5").string(), plain), Error);
+}
+
+TEST_F(TrainerTest, TrainCommandHonoursMasks) {
+  if (!test::nfp_available()) GTEST_SKIP() << "nfp binary not built";
+  const std::string common = " --policy regression --steps 4 --batch 8 --no-progress --json --out ";
+  auto r = test::run_nfp("train --data " + (dir_ / "masked.hdf5").string() + common + (dir_ / "cli_masked").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(test::last_line_json(r.out)["data_split"],
+            "training on 4 episodes (mask/train), validating on 2 (mask/valid)");
+  const json saved = read_json_file(dir_ / "cli_masked" / "train_config.json");
+  EXPECT_EQ(saved["train"]["filter"], "train");  // resolved, so a resumed run reads the same episodes
+  EXPECT_EQ(saved["train"]["valid_filter"], "valid");
+  r = test::run_nfp("train --data " + (dir_ / "masked.hdf5").string() + " --filter none --valid-filter none" + common +
+                    (dir_ / "cli_all").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(test::last_line_json(r.out)["data_split"], "training on 6 episodes (every episode), no validation episodes");
+  r = test::run_nfp("train --data " + (dir_ / "masked.hdf5").string() + " --filter nope" + common +
+                    (dir_ / "cli_nope").string());
+  test::expect_one_line_error(r, "mask/nope");
+  EXPECT_FALSE(fs::exists(dir_ / "cli_nope" / "checkpoint"));
 }
 
 }  // namespace
