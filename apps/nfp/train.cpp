@@ -15,6 +15,8 @@ namespace {
 struct TrainArgs {
   std::string data, policy = "nina-mlp", out, config, task, obs, cameras, encoder, obs_keys, filter, valid_filter;
   int64_t steps = 0, batch = 0, horizon = 0, history = 0, n_action_steps = 0, stride = 0, checkpoint_every = 0;
+  int64_t keep_checkpoints = -1;
+  std::string resume_from;
   double lr = 0, action_noise = -1, sigma = -1;
   int64_t seed = -1;
   int threads = 0;
@@ -35,10 +37,11 @@ void run_train(const TrainArgs& a) {
   TrainRequest r;
   r.data = a.data;
   r.out = a.out;
-  r.resume = a.resume;
-  r.resume_steps = a.resume ? a.steps : 0;
+  r.resume = a.resume || !a.resume_from.empty();
+  r.resume_from = a.resume_from;
+  r.resume_steps = r.resume ? a.steps : 0;
   r.progress = !a.no_progress;
-  if (!a.resume) {
+  if (!r.resume) {
     require(!a.data.empty(), "--data is required (a demonstration HDF5 file, directory or glob)");
     r.policy = default_policy_config(a.policy);
     r.train = default_train_config(a.policy);
@@ -62,6 +65,7 @@ void run_train(const TrainArgs& a) {
     if (!a.valid_filter.empty()) r.train.valid_filter = a.valid_filter;
     if (a.threads > 0) r.train.threads = a.threads;
     if (a.checkpoint_every > 0) r.train.checkpoint_every = a.checkpoint_every;
+    if (a.keep_checkpoints >= 0) r.train.keep_checkpoints = a.keep_checkpoints;
     if (a.deterministic) r.train.deterministic = true;
     if (a.horizon > 0) r.policy.horizon = a.horizon;
     if (a.history > 0) r.policy.history = a.history;
@@ -137,6 +141,11 @@ void setup_train(CLI::App& root) {
   c->add_option("--task", a->task, "the simulated task the data came from (recorded in config.json)");
   c->add_option("--checkpoint-every", a->checkpoint_every, "steps between checkpoints (default 1000)");
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");
+  c->add_option("--resume-from", a->resume_from,
+                "continue the run in --out from one of its checkpoints, e.g. RUN/checkpoints/2000 (implies --resume)");
+  c->add_option("--keep-checkpoints", a->keep_checkpoints,
+                "checkpoints kept as RUN/checkpoints/<step> beside RUN/checkpoint (default 5; 0: none)")
+      ->check(CLI::NonNegativeNumber);
   c->add_flag("--deterministic", a->deterministic, "deterministic algorithms (bit-for-bit resume)");
   c->add_flag("--no-progress", a->no_progress, "no progress bar");
   c->add_flag("--json", a->json_out, "print one JSON result object as the last line");

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "nfp/policy.hpp"
 
@@ -38,5 +39,14 @@ struct TrainState {
 // then renamed over any previous one); with `state`, train_state.safetensors too.
 void save_checkpoint(const PolicyImpl& policy, const std::filesystem::path& dir, const TrainState* state = nullptr);
 TrainState load_train_state(const std::filesystem::path& dir);
+
+// A run's checkpoint history (LeRobot's checkpoints/<step>/ and last): `checkpoint` (a complete checkpoint
+// directory) becomes history/<step> (files hard-linked, copied where links fail; staged, then renamed),
+// history/last points at it (a relative symlink, replaced atomically), and all but the newest `keep` steps are
+// removed. keep <= 0: nothing is kept.
+void add_to_history(const std::filesystem::path& checkpoint, const std::filesystem::path& history, int64_t step,
+                    int64_t keep);
+// The steps held in `history`, ascending.
+std::vector<int64_t> history_steps(const std::filesystem::path& history);
 
 }  // namespace nfp

@@ -3,6 +3,8 @@
 //                     stats.json (normalizer), train_state.safetensors (raw weights, AdamW moments, RNG states;
 //                     metadata: step, epoch, batch) — written as one atomic directory every checkpoint_every steps
 //                     and at the end, so a killed run keeps its last complete checkpoint
+//   RUN/checkpoints/<step>/, RUN/checkpoints/last   the newest keep_checkpoints of them (hard links), to
+//                     evaluate (`nfp eval --checkpoint RUN/checkpoints/2000`) or resume from (resume_from)
 //   RUN/train_config.json   the resolved {"policy": ..., "train": ..., "data": ...}
 //   RUN/metrics.csv         step, loss, lr, valid_loss, it_s, elapsed_s (rewritten with each checkpoint)
 // --resume continues from RUN/checkpoint exactly: same batches, noise draws and updates (bit for bit with
@@ -27,6 +29,7 @@ struct TrainConfig {
   double ema = 0.999;              // EMA decay of the evaluation weights (0: EMA off, eval uses raw weights)
   double clip_grad = 1.0;          // global gradient-norm clip (0: off)
   int64_t checkpoint_every = 1000;
+  int64_t keep_checkpoints = 5;    // RUN/checkpoints/<step>/ kept beside RUN/checkpoint (the last); 0: none
   int64_t validate_every = 500;    // validation loss (NLL for flow heads) on the held-out episodes, EMA weights
   int64_t log_every = 50;          // metrics.csv rows
   // Episodes: robomimic / LIBERO masks (lists of demo names under mask/<name>). filter: the training episodes,
@@ -55,6 +58,8 @@ struct TrainRequest {
   TrainConfig train;
   bool resume = false;              // continue RUN/checkpoint (policy and data from RUN/train_config.json)
   int64_t resume_steps = 0;         // with resume: new total steps (0: as configured)
+  std::filesystem::path resume_from;  // with resume: one of the run's checkpoints (RUN/checkpoints/<step>); empty:
+                                      // the last (RUN/checkpoint)
   bool progress = true;
   // Called after each step (tests): step (1-based), loss
   std::function<void(int64_t, double)> on_step;

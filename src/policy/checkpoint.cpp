@@ -1,6 +1,8 @@
 // Checkpoint directories: config.json + model.safetensors + stats.json (+ train_state.safetensors), atomic.
 #include "nfp/checkpoint.hpp"
 
+#include <algorithm>
+
 #include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 #include "nfp/tensor_io.hpp"
@@ -51,6 +53,40 @@ TrainState load_train_state(const fs::path& dir) {
   for (const auto& [name, t] : st.tensors) out.tensors[name] = from_safetensor(t);
   out.metadata = st.metadata;
   return out;
+}
+
+std::vector<int64_t> history_steps(const fs::path& history) {
+  std::vector<int64_t> steps;
+  if (!fs::is_directory(history)) return steps;
+  for (const auto& e : fs::directory_iterator(history)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_directory() || e.is_symlink() || name.empty() ||
+        name.find_first_not_of("0123456789") != std::string::npos || name.size() > 18)
+      continue;  // "last", staging directories, anything else
+    steps.push_back(std::stoll(name));
+  }
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+void add_to_history(const fs::path& checkpoint, const fs::path& history, int64_t step, int64_t keep) {
+  if (keep <= 0) return;
+  fs::create_directories(history);
+  {
+    StagedDir staged(history / std::to_string(step));
+    for (const auto& e : fs::directory_iterator(checkpoint)) {
+      std::error_code ec;
+      fs::create_hard_link(e.path(), staged.path() / e.path().filename(), ec);  // the files are never rewritten
+      if (ec) fs::copy_file(e.path(), staged.path() / e.path().filename());    // in place: sharing them is safe
+    }
+    staged.commit();
+  }
+  const fs::path tmp = history / ".last.tmp";
+  fs::remove(tmp);
+  fs::create_directory_symlink(std::to_string(step), tmp);
+  fs::rename(tmp, history / "last");
+  const auto steps = history_steps(history);
+  for (size_t i = 0; i + size_t(keep) < steps.size(); ++i) fs::remove_all(history / std::to_string(steps[i]));
 }
 
 }  // namespace nfp

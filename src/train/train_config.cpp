@@ -19,6 +19,7 @@ void to_json(json& j, const TrainConfig& c) {
            {"ema", c.ema},
            {"clip_grad", c.clip_grad},
            {"checkpoint_every", c.checkpoint_every},
+           {"keep_checkpoints", c.keep_checkpoints},
            {"validate_every", c.validate_every},
            {"log_every", c.log_every},
            {"filter", c.filter},
@@ -45,6 +46,7 @@ void from_json(const json& j, TrainConfig& c) {
   c.ema = json_get(j, "ema", c.ema, w);
   c.clip_grad = json_get(j, "clip_grad", c.clip_grad, w);
   c.checkpoint_every = json_get(j, "checkpoint_every", c.checkpoint_every, w);
+  c.keep_checkpoints = json_get(j, "keep_checkpoints", c.keep_checkpoints, w);
   c.validate_every = json_get(j, "validate_every", c.validate_every, w);
   c.log_every = json_get(j, "log_every", c.log_every, w);
   c.filter = json_get(j, "filter", c.filter, w);

@@ -49,7 +49,7 @@ TrainRng make_train_rng(Policy& model, uint64_t seed) {
 }
 
 void save_run_checkpoint(const fs::path& run, Policy& model, Policy& ema, const AdamW& opt, TrainRng& rng,
-                         const Position& pos, const std::string& metrics_csv) {
+                         const Position& pos, const std::string& metrics_csv, int64_t keep) {
   TrainState st;
   for (const auto& item : model->named_parameters()) st.tensors["param/" + item.key()] = item.value();
   for (const auto& [k, v] : opt.state()) st.tensors[k] = v;
@@ -61,11 +61,11 @@ void save_run_checkpoint(const fs::path& run, Policy& model, Policy& ema, const 
                  {"batch", std::to_string(pos.batch)},
                  {"adam_steps", std::to_string(opt.steps())}};
   save_checkpoint(*ema, run / "checkpoint", &st);
+  add_to_history(run / "checkpoint", run / "checkpoints", pos.step, keep);
   write_file_atomic(run / "metrics.csv", metrics_csv);
 }
 
-Position load_run_checkpoint(const fs::path& run, Policy& model, Policy& ema, AdamW& opt, TrainRng& rng) {
-  const fs::path dir = run / "checkpoint";
+Position load_run_checkpoint(const fs::path& dir, Policy& model, Policy& ema, AdamW& opt, TrainRng& rng) {
   load_module(*ema, dir / "model.safetensors");
   const TrainState st = load_train_state(dir);
   torch::NoGradGuard ng;
@@ -133,9 +133,13 @@ TrainResult train_policy(const TrainRequest& req) {
   PolicyConfig pc = req.policy;
   TrainConfig tc = req.train;
   std::string data = req.data;
+  const fs::path from = req.resume_from.empty() ? req.out / "checkpoint" : req.resume_from;
   if (req.resume) {
-    require(fs::exists(req.out / "checkpoint" / "train_state.safetensors") && fs::exists(req.out / "train_config.json"),
-            "--resume: " + req.out.string() + " has no complete checkpoint; start a new run without --resume");
+    require(fs::exists(req.out / "train_config.json"),
+            "--resume: " + req.out.string() + " holds no run; start a new run without --resume");
+    require(fs::exists(from / "train_state.safetensors"),
+            "--resume: " + from.string() + " is not a complete checkpoint of the run (no train_state.safetensors); "
+            "resume from RUN/checkpoint or one of RUN/checkpoints/<step>");
     json saved = read_json_file(req.out / "train_config.json");
     pc = saved.at("policy").get<PolicyConfig>();
     tc = saved.at("train").get<TrainConfig>();
@@ -148,6 +152,7 @@ TrainResult train_policy(const TrainRequest& req) {
             req.out.string() + " already holds a run; pass --resume to continue it or pick another --out");
   }
   require(tc.steps >= 1 && tc.batch >= 1 && tc.lr > 0, "train: steps, batch and lr must be positive");
+  require(tc.keep_checkpoints >= 0, "train: keep_checkpoints must be >= 0");
   require(tc.checkpoint_every >= 1 && tc.validate_every >= 1 && tc.log_every >= 1,
           "train: checkpoint_every, validate_every and log_every must be >= 1");
   learning_rate(tc.schedule, tc.lr, 0, tc.steps);  // unknown schedule names fail before any work
@@ -161,7 +166,7 @@ TrainResult train_policy(const TrainRequest& req) {
   EpisodeStore& train_store = split.train;
   EpisodeStore& valid_store = split.valid;
   require(!train_store.episodes.empty(), "train: the dataset has no training episodes");
-  Normalizer norm = req.resume ? Normalizer::load(req.out / "checkpoint" / "stats.json") : compute_normalizer(train_store);
+  Normalizer norm = req.resume ? Normalizer::load(from / "stats.json") : compute_normalizer(train_store);
   if (!req.resume) {
     resolve_observations(pc, train_store);
     pc.obs_dims.clear();
@@ -209,7 +214,7 @@ TrainResult train_policy(const TrainRequest& req) {
   Position pos;
   std::string metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
   if (req.resume) {
-    pos = load_run_checkpoint(req.out, model, ema, opt, rng);
+    pos = load_run_checkpoint(from, model, ema, opt, rng);
     metrics = metrics_up_to(req.out / "metrics.csv", pos.step);
     if (metrics.empty()) metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
     require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
@@ -269,7 +274,7 @@ TrainResult train_policy(const TrainRequest& req) {
     bar.update(pos.step - start_step, figures);
     if (req.on_step) req.on_step(pos.step, lv);
     const bool stop = !last && req.stop_requested && req.stop_requested();
-    if (pos.step % tc.checkpoint_every == 0 || last || stop) save_run_checkpoint(req.out, model, ema, opt, rng, pos, metrics);
+    if (pos.step % tc.checkpoint_every == 0 || last || stop) save_run_checkpoint(req.out, model, ema, opt, rng, pos, metrics, tc.keep_checkpoints);
     if (stop) {
       result.interrupted = true;
       break;

@@ -205,5 +205,32 @@ TEST_F(TrainerTest, TrainCommandHonoursMasks) {
   EXPECT_FALSE(fs::exists(dir_ / "cli_nope" / "checkpoint"));
 }
 
+// LeRobot's checkpoints/<step>/ + last: the newest --keep-checkpoints of them stay, each evaluates, and a run
+// resumed from one ends bit for bit where the uninterrupted run ended.
+TEST_F(TrainerTest, CheckpointHistoryEvaluatesAndResumes) {
+  if (!test::nfp_available()) GTEST_SKIP() << "nfp binary not built";
+  const fs::path run = dir_ / "history";
+  const std::string common = " --policy regression --batch 8 --checkpoint-every 5 --keep-checkpoints 2 "
+                             "--deterministic --no-progress --out " + run.string();
+  auto r = test::run_nfp("train --data " + (dir_ / "demos.hdf5").string() + " --steps 20" + common);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(history_steps(run / "checkpoints"), (std::vector<int64_t>{15, 20}));  // 5 and 10 pruned
+  EXPECT_EQ(fs::read_symlink(run / "checkpoints" / "last"), fs::path("20"));
+  const std::string last_weights = read_file(run / "checkpoint" / "model.safetensors");
+  const std::string last_state = read_file(run / "checkpoint" / "train_state.safetensors");
+  EXPECT_EQ(read_file(run / "checkpoints" / "20" / "model.safetensors"), last_weights);
+  EXPECT_NE(read_file(run / "checkpoints" / "15" / "model.safetensors"), last_weights);
+  r = test::run_nfp("eval --checkpoint " + (run / "checkpoints" / "15").string() + " --episodes 1 --no-progress --out " +
+                    (dir_ / "history_eval.json").string());
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = test::run_nfp("train --resume-from " + (run / "checkpoints" / "15").string() + " --steps 20 --no-progress --out " +
+                    run.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(read_file(run / "checkpoint" / "model.safetensors"), last_weights) << "resumed from step 15";
+  EXPECT_EQ(read_file(run / "checkpoint" / "train_state.safetensors"), last_state);
+  r = test::run_nfp("train --resume-from " + (run / "checkpoints" / "7").string() + " --no-progress --out " + run.string());
+  test::expect_one_line_error(r, "not a complete checkpoint");
+}
+
 }  // namespace
 }  // namespace nfp
