@@ -17,7 +17,7 @@ struct TrainArgs {
   int64_t steps = 0, batch = 0, horizon = 0, history = 0, n_action_steps = 0, stride = 0, checkpoint_every = 0;
   double lr = 0, action_noise = -1, sigma = -1;
   int64_t seed = -1;
-  int threads = 0;
+  int threads = 0;  // 0: train_config.json's value (TrainConfig default: kDefaultThreads)
   bool resume = false, deterministic = false, json_out = false, no_progress = false;
 };
 
@@ -110,7 +110,7 @@ void setup_train(CLI::App& root) {
   c->add_option("--batch", a->batch, "batch size");
   c->add_option("--lr", a->lr, "peak learning rate");
   c->add_option("--seed", a->seed, "seed (split, initialisation, batches, noise)");
-  c->add_option("--threads", a->threads, "torch threads (default 1: fastest for small nets on few cores)");
+  add_threads_option(*c, a->threads);
   c->add_option("--horizon", a->horizon, "actions per chunk (default 16)");
   c->add_option("--history", a->history, "observation frames (default 2)");
   c->add_option("--stride", a->stride, "frame stride of windows (NF-P; default 1)");
