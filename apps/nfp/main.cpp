@@ -38,7 +38,15 @@ void print_json_line(const std::string& json_line) {
 }
 
 CLI::Option* add_threads_option(CLI::App& cmd, int& threads) {
-  return cmd.add_option("--threads", threads, threads_help())->check(CLI::Range(1, 1024));
+  const CLI::Validator whole_1_to_1024(
+      [](std::string& v) -> std::string {
+        char* end = nullptr;
+        const long n = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || n < 1 || n > 1024) return "must be a whole number from 1 to 1024, got '" + v + "'";
+        return "";
+      },
+      "INT in [1 - 1024]");
+  return cmd.add_option("--threads", threads, threads_help())->check(whole_1_to_1024);
 }
 
 CLI::App& bench_command(CLI::App& root) {
@@ -53,7 +61,7 @@ CLI::App& bench_command(CLI::App& root) {
 
 // Passive OpenMP waiting where more than one thread is asked for. libgomp (behind Debian's libtorch and OpenBLAS)
 // spins ~300,000 iterations at every barrier unless OMP_WAIT_POLICY=PASSIVE; on a loaded machine that made 2 threads
-// ~10x slower than 1. It reads the variable once, in its constructor, and setenv cannot reach it: even from
+// 4-20x slower than 1 (nfp bench density-speed, docs/RESULTS.md). It reads the variable once, in its constructor, and setenv cannot reach it: even from
 // .preinit_array (which runs before libgomp's constructor) libc's own initialisation then resets environ. So with
 // `--threads N`, N > 1, and neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT set by the user, the process re-executes
 // itself once with OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0 (~0.5 s of start-up). One thread, the default, never
