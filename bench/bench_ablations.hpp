@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "nfp/runtime_setup.hpp"
+
 namespace nfp::bench {
 
 struct AblationOptions {
@@ -26,7 +28,7 @@ struct AblationOptions {
   int eval_seeds = 2;            // evaluation blocks per variant
   int train_seeds = 1;           // models per training variant
   std::filesystem::path base_run;  // optional: an nfp-spline run (same task, demos) for every variant with its defaults
-  int threads = 1;
+  int threads = kDefaultThreads;
   std::string command;           // recorded in results.md
   std::function<void(const std::string&)> log;
 };

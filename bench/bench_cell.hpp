@@ -7,6 +7,7 @@
 #include <string>
 
 #include "nfp/policy.hpp"
+#include "nfp/runtime_setup.hpp"
 
 namespace nfp::bench {
 
@@ -20,7 +21,7 @@ struct CellTraining {
   nlohmann::json policy = nlohmann::json::object();  // PolicyConfig keys over default_policy_config(head)
   nlohmann::json train = nlohmann::json::object();   // TrainConfig keys over default_train_config(head)
   std::string task;                                  // recorded in the checkpoint
-  int threads = 1;
+  int threads = kDefaultThreads;
 };
 
 // Trains into `run` unless run/cell.json exists; returns cell.json: {"head", "params", "steps",
@@ -32,7 +33,7 @@ struct CellEval {
   InferenceOptions inference;  // strategy, sigma, candidates, gr_steps, steps
   int64_t episodes = 20;
   uint64_t seed = 100000;      // disjoint from the collection seeds
-  int threads = 1;
+  int threads = kDefaultThreads;
 };
 
 // Evaluates run's policy unless `out` exists; returns {"pc_success", "episodes", "seed", "strategy", "sigma",

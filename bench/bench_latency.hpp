@@ -12,13 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "nfp/runtime_setup.hpp"
+
 namespace nfp::bench {
 
 struct LatencyOptions {
   std::string task = "push-two-goals";  // sets the action width
   int64_t horizon = 16;                 // H (PolicyConfig default)
   int64_t context_dim = 256;            // C (PolicyConfig default)
-  int threads = 1;
+  int threads = kDefaultThreads;
   double seconds = 2.0;                 // measuring time per row, spent in interleaved rounds
   int64_t min_calls = 5;                // per row, however long that takes
   int64_t warmup = 2;                   // untimed calls per row first

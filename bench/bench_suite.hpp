@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "nfp/runtime_setup.hpp"
+
 namespace nfp::bench {
 
 struct SuiteProfile {
@@ -37,7 +39,7 @@ struct SuiteOptions {
   int demos = 0;                          // > 0: override
   int64_t steps = 0;                      // > 0: every head trains this many steps
   int64_t episodes = 0;                   // > 0: override evaluation episodes
-  int threads = 1;
+  int threads = kDefaultThreads;
   std::string command;                    // recorded in results.md
   std::function<void(const std::string&)> log;  // one line per finished step
 };

@@ -23,7 +23,7 @@ void setup_bench_ablations(CLI::App& root) {
   cmd->add_option("--eval-seeds", o->eval_seeds, "evaluation blocks per variant (spread)")->capture_default_str();
   cmd->add_option("--train-seeds", o->train_seeds, "models per training variant (spread)")->capture_default_str();
   cmd->add_option("--base-run", o->base_run, "an nfp-spline run on the task to reuse for sigma / strategy");
-  cmd->add_option("--threads", o->threads, "torch threads")->capture_default_str()->check(CLI::Range(1, 64));
+  add_threads_option(*cmd, o->threads);
   cmd->add_flag("--json", *json, "print one JSON object as the last line");
   cmd->callback([o, axes, json, cmd] {
     bench::AblationOptions run = *o;

@@ -12,7 +12,7 @@ void setup_bench_flow(CLI::App& root) {
   auto json = std::make_shared<bool>(false);
   auto* cmd = bench_command(root).add_subcommand(
       "flow", "Latency of NinA-MLP- and NF-P-sized flows (random weights): sample at batch 1 and N, log_prob at N");
-  cmd->add_option("--threads", o->threads, "torch threads")->capture_default_str();
+  add_threads_option(*cmd, o->threads);
   cmd->add_option("--batch", o->batch, "the batched pass's size")->capture_default_str();
   cmd->add_option("--seconds", o->seconds, "measuring time per case (interleaved)")->capture_default_str();
   cmd->add_flag("--json", *json, "print one JSON object as the last line");
@@ -51,9 +51,45 @@ void setup_bench_density(CLI::App& root) {
   });
 }
 
+void setup_bench_density_speed(CLI::App& root) {
+  auto o = std::make_shared<bench::DensitySpeedOptions>();
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = bench_command(root).add_subcommand(
+      "density-speed", "Wall time of `nfp density fit` with the other cores busy: default vs --threads 1/2, --data vs --toy");
+  cmd->add_option("--toy", o->toy, "toy density (the CSVs hold exactly its samples)")->capture_default_str();
+  cmd->add_option("--steps", o->steps, "optimizer steps per fit")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--samples", o->samples, "training samples")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_flag("!--no-spinning", o->spinning, "skip the contrast case: --threads 2 with libgomp's default spinning");
+  cmd->add_option("--repeats", o->repeats, "interleaved rounds (each case keeps its fastest)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--busy", o->busy, "competing spinning processes (-1: one per core but one)")->capture_default_str();
+  cmd->add_option("--max-seconds", o->max_seconds, "stop the benchmark (and the busy processes) after this")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed, "seed")->capture_default_str();
+  cmd->add_flag("--json", *json, "print one JSON object as the last line");
+  cmd->callback([o, json] {
+    const auto r = bench::density_speed(*o);
+    std::printf("nfp density fit, %lld steps, %lld samples, %d busy process(es) on %d cores; load before %s, after %s\n",
+                (long long)o->steps, (long long)o->samples, r["busy_processes"].get<int>(), r["cores"].get<int>(),
+                r["load_before"].get<std::string>().c_str(), r["load_after"].get<std::string>().c_str());
+    std::printf("%-50s %9s %10s\n", "case", "seconds", "train NLL");
+    for (const auto& x : r["cases"])
+      std::printf("%-50s %9.2f %10.4f\n", x["name"].get<std::string>().c_str(), x["seconds"].get<double>(),
+                  x["train_nll"].get<double>());
+    std::printf("default / best setting: %.2fx (floor 1.3x)\n--data / --toy: %.2fx (floor 1.3x), same fit: %s\n",
+                r["default_vs_best"].get<double>(), r["data_vs_toy"].get<double>(), r["data_same_fit"].get<bool>() ? "yes" : "NO");
+    if (r.contains("spinning_vs_passive"))
+      std::printf("--threads 2, libgomp's default spinning / nfp's passive wait: %.2fx\n",
+                  r["spinning_vs_passive"].get<double>());
+    std::printf("%s\n", r["pass"].get<bool>() ? "PASS" : "FAIL");
+    if (*json) print_json_line(r.dump());
+  });
+}
+
 }  // namespace
 
 NFP_COMMAND("bench-flow", setup_bench_flow);
+NFP_COMMAND("bench-density-speed", setup_bench_density_speed);
 NFP_COMMAND("bench-density", setup_bench_density);
 
 }  // namespace nfp::cli

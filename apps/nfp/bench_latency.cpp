@@ -23,7 +23,7 @@ void setup_bench_latency(CLI::App& root) {
                                          "gr_steps, heads, head_config {type: {...}}, reference, end_to_end, image_size");
   // The options a --config file may also set: the command line wins where given (CLI11 counts them).
   auto* task = cmd->add_option("--task", a->o.task, "task whose action width the heads get")->capture_default_str();
-  cmd->add_option("--threads", a->o.threads, "torch threads")->capture_default_str()->check(CLI::Range(1, 64));
+  add_threads_option(*cmd, a->o.threads);
   auto* seconds = cmd->add_option("--seconds", a->o.seconds, "measuring time per row (interleaved)")->capture_default_str();
   auto* min_calls = cmd->add_option("--min-calls", a->o.min_calls, "timed calls per row at least")->capture_default_str();
   auto* heads = cmd->add_option("--heads", a->o.heads, "head types to include (default: all)");

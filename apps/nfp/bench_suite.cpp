@@ -19,7 +19,7 @@ void setup_bench_suite(CLI::App& root) {
   cmd->add_option("--demos", o->demos, "demonstrations per task (default: the profile's)");
   cmd->add_option("--steps", o->steps, "training steps for every head (default: the profile's)");
   cmd->add_option("--episodes", o->episodes, "evaluation episodes (default: the profile's)");
-  cmd->add_option("--threads", o->threads, "torch threads")->capture_default_str()->check(CLI::Range(1, 64));
+  add_threads_option(*cmd, o->threads);
   cmd->add_flag("--json", *json, "print one JSON object as the last line");
   cmd->callback([o, json, cmd] {
     bench::SuiteOptions run = *o;

@@ -20,6 +20,9 @@ std::vector<std::string> split_commas(const std::string& s);
 // Prints `json_line` as the last line of stdout (the --json contract).
 void print_json_line(const std::string& json_line);
 
+// `--threads N` (N >= 1) with the help text and default every command shares (nfp/runtime_setup.hpp).
+CLI::Option* add_threads_option(CLI::App& cmd, int& threads);
+
 // The `nfp bench` parent command, created on first use: benchmark files each add `nfp bench <name>` to it.
 CLI::App& bench_command(CLI::App& root);
 

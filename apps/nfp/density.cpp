@@ -17,6 +17,7 @@ namespace {
 struct FitArgs {
   std::string data, test, toy, columns, context_columns, flow = "spline", out;
   int64_t toy_samples = 20000, layers = 0, hidden = 0, bins = 8;
+  int threads = kDefaultThreads;
   double bound = 4.0;
   bool plu = false, json_out = false;
   DensityFitOptions fit;
@@ -52,7 +53,7 @@ double mean_nll(const std::vector<double>& lp) {
 
 void run_fit(const FitArgs& a) {
   require(a.data.empty() != a.toy.empty(), "pass exactly one of --data FILE.csv or --toy NAME");
-  configure_threads();
+  configure_threads(a.threads);
   Table train, test;
   double entropy = NAN;
   std::vector<std::string> columns = split_names(a.columns), context = split_names(a.context_columns);
@@ -118,6 +119,7 @@ void setup_fit(CLI::App& parent) {
   c->add_option("--batch", a->fit.batch, "batch size")->capture_default_str();
   c->add_option("--lr", a->fit.lr, "peak learning rate (AdamW, cosine)")->capture_default_str();
   c->add_option("--seed", a->fit.seed, "seed for data order, initialisation and toy samples")->capture_default_str();
+  add_threads_option(*c, a->threads);
   c->add_option("--out", a->out, "output directory (config.json, model.safetensors, metrics.json)")->required();
   c->add_flag("--json", a->json_out, "print one JSON result object as the last line");
   c->callback([a] { run_fit(*a); });
@@ -126,6 +128,7 @@ void setup_fit(CLI::App& parent) {
 void setup_logprob(CLI::App& parent) {
   struct Args {
     std::string model, data, out;
+    int threads = kDefaultThreads;
     bool json_out = false;
   };
   auto a = std::make_shared<Args>();
@@ -133,9 +136,10 @@ void setup_logprob(CLI::App& parent) {
   c->add_option("--model", a->model, "directory written by `nfp density fit`")->required();
   c->add_option("--data", a->data, "CSV with the model's columns")->required();
   c->add_option("--out", a->out, "write per-row log_prob to this CSV");
+  add_threads_option(*c, a->threads);
   c->add_flag("--json", a->json_out, "print one JSON result object ({\"nll\": ...}) as the last line");
   c->callback([a] {
-    configure_threads();
+    configure_threads(a->threads);
     auto model = DensityModel::load(a->model);
     const auto lp = model.log_prob(read_csv(a->data), a->data);
     if (!a->out.empty()) {
@@ -156,6 +160,7 @@ void setup_sample(CLI::App& parent) {
     int64_t n = 1000;
     double sigma = 1.0;
     uint64_t seed = 0;
+    int threads = kDefaultThreads;
     std::vector<std::string> context;
     bool json_out = false;
   };
@@ -167,11 +172,12 @@ void setup_sample(CLI::App& parent) {
   c->add_option("--sigma", a->sigma, "std of the base Gaussian (1 = the model; < 1 = more typical samples)")
       ->capture_default_str();
   c->add_option("--seed", a->seed, "sampling seed")->capture_default_str();
+  add_threads_option(*c, a->threads);
   c->add_option("--out", a->out, "output CSV (header = the model's columns)")->required();
   c->add_flag("--json", a->json_out, "print one JSON result object as the last line");
   c->callback([a] {
     require(a->n >= 1, "-n must be >= 1");
-    configure_threads();
+    configure_threads(a->threads);
     auto model = DensityModel::load(a->model);
     const auto& names = model.config().context_columns;
     std::vector<double> ctx(names.size(), NAN);

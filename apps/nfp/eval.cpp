@@ -18,7 +18,7 @@ struct EvalArgs {
   int goal = -1;
   uint64_t seed = 100000;
   double sigma = -1;
-  int threads = 1;
+  int threads = kDefaultThreads;
   bool json_out = false, no_progress = false;
 };
 
@@ -88,7 +88,7 @@ void setup_eval(CLI::App& root) {
   c->add_option("--gr-steps", a->gr_steps, "gr: Adam steps (default 10)");
   c->add_option("--steps", a->steps, "diffusion / flow matching: sampling steps");
   c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk before re-planning (default: trained)");
-  c->add_option("--threads", a->threads, "torch threads")->capture_default_str();
+  add_threads_option(*c, a->threads);
   c->add_option("--video", a->video, "write MP4s of the first episodes here");
   c->add_option("--out", a->out, "eval_info.json path")->required();
   c->add_option("--instruction", a->instruction, "replace the task's instruction (\"\" blanks it) to probe the policy")

@@ -1,13 +1,18 @@
 // The `nfp` command. Subcommands live one per file in this folder (see command.hpp).
 #include <c10/util/Exception.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <sstream>
 
 #include "command.hpp"
 #include "nfp/error.hpp"
+#include "nfp/runtime_setup.hpp"  // threads_help
 
 namespace nfp::cli {
 
@@ -30,6 +35,18 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 void print_json_line(const std::string& json_line) {
   std::cout << json_line << std::endl;
+}
+
+CLI::Option* add_threads_option(CLI::App& cmd, int& threads) {
+  const CLI::Validator whole_1_to_1024(
+      [](std::string& v) -> std::string {
+        char* end = nullptr;
+        const long n = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || n < 1 || n > 1024) return "must be a whole number from 1 to 1024, got '" + v + "'";
+        return "";
+      },
+      "INT in [1 - 1024]");
+  return cmd.add_option("--threads", threads, threads_help())->check(whole_1_to_1024);
 }
 
 CLI::App& bench_command(CLI::App& root) {
@@ -77,6 +94,37 @@ std::string check_subcommand_words(CLI::App& root, int argc, char** argv) {
 }  // namespace
 
 }  // namespace nfp::cli
+
+// Passive OpenMP waiting where more than one thread is asked for. libgomp (behind Debian's libtorch and OpenBLAS)
+// spins ~300,000 iterations at every barrier unless OMP_WAIT_POLICY=PASSIVE; on a loaded machine that made 2 threads
+// 4-20x slower than 1 (nfp bench density-speed, docs/RESULTS.md). It reads the variable once, in its constructor, and setenv cannot reach it: even from
+// .preinit_array (which runs before libgomp's constructor) libc's own initialisation then resets environ. So with
+// `--threads N`, N > 1, and neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT set by the user, the process re-executes
+// itself once with OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0 (~0.5 s of start-up). One thread, the default, never
+// waits at a barrier and pays nothing. If the re-execution fails the command runs as before.
+static bool asks_for_threads(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const char* v = nullptr;
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) v = argv[i + 1];
+    if (std::strncmp(argv[i], "--threads=", 10) == 0) v = argv[i] + 10;
+    if (v && std::atoi(v) > 1) return true;
+  }
+  return false;
+}
+
+static void nfp_preinit(int argc, char** argv, char** envp) {
+  static char* env[4096];  // no allocation: libc is not initialised yet
+  size_t n = 0;
+  for (; envp[n]; ++n)
+    if (std::strncmp(envp[n], "OMP_WAIT_POLICY=", 16) == 0 || std::strncmp(envp[n], "GOMP_SPINCOUNT=", 15) == 0) return;
+  if (n + 3 > sizeof(env) / sizeof(env[0]) || !asks_for_threads(argc, argv)) return;
+  for (size_t i = 0; i < n; ++i) env[i] = envp[i];
+  env[n] = const_cast<char*>("OMP_WAIT_POLICY=PASSIVE");
+  env[n + 1] = const_cast<char*>("GOMP_SPINCOUNT=0");
+  env[n + 2] = nullptr;
+  execve("/proc/self/exe", argv, env);  // returns only on failure
+}
+__attribute__((section(".preinit_array"), used)) static void (*const nfp_preinit_entry)(int, char**, char**) = nfp_preinit;
 
 int main(int argc, char** argv) {
   CLI::App app{"nfp — robot policies with normalizing-flow action decoders (NinA, NF-P) and their baselines"};

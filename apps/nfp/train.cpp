@@ -19,7 +19,7 @@ struct TrainArgs {
   std::string resume_from;
   double lr = 0, action_noise = -1, sigma = -1;
   int64_t seed = -1;
-  int threads = 0;
+  int threads = 0;  // 0: train_config.json's value (TrainConfig default: kDefaultThreads)
   bool resume = false, deterministic = false, json_out = false, no_progress = false;
 };
 
@@ -124,7 +124,7 @@ void setup_train(CLI::App& root) {
   c->add_option("--valid-filter", a->valid_filter,
                 "validation episodes: a mask, auto (mask/valid with a training mask, else fraction), fraction "
                 "(a seeded 10% of the training episodes) or none; default auto");
-  c->add_option("--threads", a->threads, "torch threads (default 1: fastest for small nets on few cores)");
+  add_threads_option(*c, a->threads);
   c->add_option("--horizon", a->horizon, "actions per chunk (default 16)");
   c->add_option("--history", a->history, "observation frames (default 2)");
   c->add_option("--stride", a->stride, "frame stride of windows (NF-P; default 1)");

@@ -18,7 +18,7 @@ struct TuneArgs {
   TuneGrid grid;
   int64_t episodes = 20;
   uint64_t seed = 200000;
-  int threads = 1;
+  int threads = kDefaultThreads;
   bool apply = false, json_out = false, no_progress = false;
 };
 
@@ -76,7 +76,7 @@ void setup_tune(CLI::App& root) {
   c->add_option("--n-action-steps", a->grid.n_action_steps,
                 "comma list of actions executed per chunk (default: the checkpoint's)")
       ->delimiter(',');
-  c->add_option("--threads", a->threads, "torch threads")->capture_default_str();
+  add_threads_option(*c, a->threads);
   c->add_option("--out", a->out, "tune.json: every setting's success, and the best")->required();
   c->add_flag("--apply", a->apply, "write the best setting into the checkpoint's config.json");
   c->add_flag("--no-progress", a->no_progress, "no progress bar");

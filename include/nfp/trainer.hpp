@@ -17,6 +17,7 @@
 #include "nfp/json_io.hpp"
 #include "nfp/optim.hpp"
 #include "nfp/policy.hpp"
+#include "nfp/runtime_setup.hpp"
 
 namespace nfp {
 
@@ -42,7 +43,7 @@ struct TrainConfig {
   double valid_fraction = 0.1;     // episodes held out for validation when no mask says which
   uint64_t seed = 0;
   bool deterministic = false;
-  int threads = 1;                 // torch intra-op threads (1 is fastest for these small nets on 2 cores)
+  int threads = kDefaultThreads;   // torch intra-op threads (nfp/runtime_setup.hpp)
 };
 void to_json(json& j, const TrainConfig& c);
 void from_json(const json& j, TrainConfig& c);  // partial objects override the current values

@@ -83,13 +83,17 @@ Table parse_csv(const std::string& text, const std::string& source) {
                                                   std::to_string(cells.size()) + " cells, the header has " +
                                                   std::to_string(t.columns.size()));
     for (size_t c = 0; c < cells.size(); ++c) {
-      const std::string where = "'" + source + "' line " + std::to_string(line_no) + ", column '" + t.columns[c] + "'";
-      require(!cells[c].empty(), where + ": empty cell; every cell must be a number");
       char* end = nullptr;
       const double v = std::strtod(cells[c].c_str(), &end);
+      if (!cells[c].empty() && *end == '\0' && std::isfinite(v)) {
+        t.values.push_back(v);
+        continue;
+      }
+      // The message is built only for a bad cell (it used to be built for every cell).
+      const std::string where = "'" + source + "' line " + std::to_string(line_no) + ", column '" + t.columns[c] + "'";
+      require(!cells[c].empty(), where + ": empty cell; every cell must be a number");
       require(*end == '\0', where + ": '" + cells[c] + "' is not a number");
-      require(std::isfinite(v), where + ": '" + cells[c] + "' is not finite; remove or fix that row");
-      t.values.push_back(v);
+      throw Error(where + ": '" + cells[c] + "' is not finite; remove or fix that row");
     }
   }
   require(!t.columns.empty(), "'" + source + "' is empty; expected a header row and data rows");

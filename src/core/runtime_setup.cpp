@@ -7,6 +7,10 @@
 
 namespace nfp {
 
+const char* threads_help() {
+  return "torch threads (default 1: fastest for small nets on few cores; with more, idle threads sleep, not spin)";
+}
+
 void configure_threads(int threads) {
   // An explicit OMP_NUM_THREADS wins over the core count: on a shared machine, OpenMP threads that outnumber the
   // free cores spin at every barrier and a training step gets ~10x slower.

@@ -2,6 +2,10 @@
 // failed runs that leave nothing behind.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -109,6 +113,54 @@ TEST_F(DensityCli, BadInputGivesOneLineAndWritesNothing) {
   auto model = run_nfp("density logprob --model " + p("nowhere") + " --data " + p("ok.csv"));
   EXPECT_EQ(model.status, 1);
   EXPECT_NE(model.out.find("is not a model directory"), std::string::npos) << model.out;
+}
+
+// --threads on every subcommand: the default (1) and an explicit --threads 1 fit bit-identical models from a CSV
+// (one thread: the same ops in the same order); 2 threads are accepted and agree closely (reductions may split
+// differently, so 1e-3 nats after 30 steps, not bit-identity). Bad values: one line, a usage exit code (not 1).
+TEST_F(DensityCli, ThreadsOnEverySubcommand) {
+  std::string csv = "x,y\n";
+  for (int i = 0; i < 400; ++i) csv += std::to_string(std::sin(i * 0.37)) + "," + std::to_string(std::cos(i * 1.3) + 0.1 * i / 400.0) + "\n";
+  write("d.csv", csv);
+  const std::string fit = "density fit --data " + p("d.csv") + " --flow affine --layers 2 --hidden 16 --steps 30 --json --out ";
+  auto def = run_nfp(fit + p("m0"));
+  auto one = run_nfp(fit + p("m1") + " --threads 1");
+  auto two = run_nfp(fit + p("m2") + " --threads 2");
+  ASSERT_EQ(def.status, 0) << def.out;
+  ASSERT_EQ(one.status, 0) << one.out;
+  ASSERT_EQ(two.status, 0) << two.out;
+  EXPECT_EQ(last_line_json(def.out)["train_nll"], last_line_json(one.out)["train_nll"]);
+  EXPECT_NEAR(last_line_json(two.out)["train_nll"].get<double>(), last_line_json(one.out)["train_nll"].get<double>(), 1e-3);
+  EXPECT_EQ(run_nfp("density logprob --model " + p("m1") + " --data " + p("d.csv") + " --threads 2").status, 0);
+  EXPECT_EQ(run_nfp("density sample --model " + p("m1") + " -n 10 --out " + p("s.csv") + " --threads 2").status, 0);
+
+  const std::vector<std::string> commands = {fit + p("bad"), "density logprob --model " + p("m1") + " --data " + p("d.csv"),
+                                             "density sample --model " + p("m1") + " -n 10 --out " + p("s2.csv")};
+  for (const auto& cmd : commands)
+    for (const std::string bad : {"0", "-1", "two"}) {
+      auto r = run_nfp(cmd + " --threads " + bad);
+      EXPECT_GE(r.status, 2) << cmd << " --threads " << bad << ": a usage error, not a runtime one\n" << r.out;
+      EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+      EXPECT_EQ(r.out.rfind("nfp: error: --threads", 0), 0u) << r.out;
+    }
+  EXPECT_FALSE(fs::exists(dir / "bad"));
+  EXPECT_FALSE(fs::exists(dir / "s2.csv"));
+  // More than one thread: libgomp's idle threads sleep (spin count 0) unless the user chose otherwise; one thread
+  // keeps libgomp's default. OMP_DISPLAY_ENV makes libgomp print what it uses (other OpenMP runtimes: skipped).
+  ::setenv("OMP_DISPLAY_ENV", "verbose", 1);
+  auto two_env = run_nfp("density sample --model " + p("m1") + " -n 10 --out " + p("s.csv") + " --threads 2");
+  auto one_env = run_nfp("density sample --model " + p("m1") + " -n 10 --out " + p("s.csv"));
+  ::setenv("OMP_WAIT_POLICY", "ACTIVE", 1);
+  auto user_env = run_nfp("density sample --model " + p("m1") + " -n 10 --out " + p("s.csv") + " --threads 2");
+  ::unsetenv("OMP_WAIT_POLICY");
+  ::unsetenv("OMP_DISPLAY_ENV");
+  if (two_env.out.find("GOMP_SPINCOUNT") != std::string::npos) {
+    EXPECT_NE(two_env.out.find("GOMP_SPINCOUNT = '0'"), std::string::npos) << two_env.out;
+    EXPECT_EQ(one_env.out.find("GOMP_SPINCOUNT = '0'"), std::string::npos) << one_env.out;
+    EXPECT_NE(user_env.out.find("OMP_WAIT_POLICY = 'ACTIVE'"), std::string::npos) << user_env.out;
+  }
+  auto help = run_nfp("density logprob --help");
+  EXPECT_NE(help.out.find("default 1"), std::string::npos) << help.out;
 }
 
 TEST_F(DensityCli, AFailedRunKeepsTheModelSavedBefore) {
