@@ -136,7 +136,7 @@ TrainResult train_policy(const TrainRequest& req) {
   const fs::path from = req.resume_from.empty() ? req.out / "checkpoint" : req.resume_from;
   if (req.resume) {
     require(fs::exists(req.out / "train_config.json"),
-            "--resume: " + req.out.string() + " holds no run; start a new run without --resume");
+            "--resume: " + req.out.string() + " has no complete checkpoint; start a new run without --resume");
     require(fs::exists(from / "train_state.safetensors"),
             "--resume: " + from.string() + " is not a complete checkpoint of the run (no train_state.safetensors); "
             "resume from RUN/checkpoint or one of RUN/checkpoints/<step>");
