@@ -107,7 +107,7 @@ void setup_fit(CLI::App& parent) {
   c->add_option("--toy", a->toy, "a built-in 2-D density instead of --data: two-moons, 8-gaussians, checkerboard, rings");
   c->add_option("--toy-samples", a->toy_samples, "training samples drawn from --toy")->capture_default_str();
   c->add_option("--test", a->test, "held-out CSV: its NLL is reported");
-  c->add_option("--columns", a->columns, "data columns, comma-separated (default: all but the context columns)");
+  c->add_option("--columns", a->columns, "data columns, comma-separated, a name holding a comma in double quotes as in the CSV (default: all but the context columns)");
   c->add_option("--context-columns", a->context_columns, "columns to condition on (a conditional density p(x | c))");
   c->add_option("--flow", a->flow, "coupling: affine (NinA) or spline (NF-P)")->capture_default_str();
   c->add_option("--layers", a->layers, "coupling layers (default 6 spline, 10 affine)");

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
+#include <vector>
 
 #include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
@@ -17,13 +18,77 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-std::vector<std::string> split_line(const std::string& line) {
+// One record of RFC 4180 CSV from text[pos..]: fields separated by commas, the record ended by LF, CRLF or the
+// end of the text. A field in double quotes may hold commas, line breaks and doubled quotes ("" -> "); quoted
+// fields are kept as written, unquoted ones trimmed of spaces. `line` counts physical lines (for messages).
+// Files written by Python's csv module in any quoting mode read the same.
+struct Record {
   std::vector<std::string> cells;
+  int64_t line = 0;  // the line the record starts on
+};
+
+bool next_record(const std::string& text, size_t& pos, int64_t& line, const std::string& source, Record& out) {
+  out.cells.clear();
+  if (pos >= text.size()) return false;
+  out.line = ++line;
   std::string cell;
-  std::istringstream in(line);
-  while (std::getline(in, cell, ',')) cells.push_back(trim(cell));
-  if (!line.empty() && line.back() == ',') cells.push_back("");
-  return cells;
+  bool quoted = false;
+  while (true) {
+    const char ch = pos < text.size() ? text[pos] : '\n';
+    if (ch == '"' && !quoted && cell.find_first_not_of(" \t") == std::string::npos) {  // a quoted field
+      cell.clear();
+      for (++pos;; ++pos) {
+        require(pos < text.size(), "'" + source + "' line " + std::to_string(out.line) +
+                                       ": a quoted field is never closed (a \" without its closing \")");
+        if (text[pos] == '"') {
+          if (pos + 1 < text.size() && text[pos + 1] == '"') {
+            cell += '"';
+            ++pos;
+            continue;
+          }
+          break;
+        }
+        if (text[pos] == '\n') ++line;
+        cell += text[pos];
+      }
+      ++pos;  // past the closing quote
+      quoted = true;
+      continue;
+    }
+    if (ch == ',' || ch == '\n' || (ch == '\r' && (pos + 1 >= text.size() || text[pos + 1] == '\n'))) {
+      out.cells.push_back(quoted ? cell : trim(cell));
+      cell.clear();
+      quoted = false;
+      if (ch == '\r') ++pos;
+      ++pos;
+      if (ch != ',') return true;
+      continue;
+    }
+    if (quoted) {  // only spaces may follow a closing quote
+      require(ch == ' ' || ch == '\t', "'" + source + "' line " + std::to_string(line) +
+                                          ": text after a closing quote; a quote inside a quoted field is written \"\"");
+    } else {
+      cell += ch;
+    }
+    ++pos;
+  }
+}
+
+std::vector<std::string> split_line(const std::string& line) {
+  size_t pos = 0;
+  int64_t n = 0;
+  Record r;
+  next_record(line, pos, n, "list", r);
+  return r.cells;
+}
+
+// A name as RFC 4180 writes it: in double quotes (inner quotes doubled) when it holds a comma, a quote, a line
+// break or edge spaces, as is otherwise.
+std::string csv_field(const std::string& name) {
+  if (name.find_first_of(",\"\r\n") == std::string::npos && trim(name) == name) return name;
+  std::string out = "\"";
+  for (char ch : name) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return out + "\"";
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -60,14 +125,14 @@ Table Table::select(const std::vector<std::string>& names, const std::string& so
 
 Table parse_csv(const std::string& text, const std::string& source) {
   Table t;
-  std::istringstream in(text);
-  std::string line;
-  int64_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (trim(line).empty()) continue;
+  size_t pos = 0;
+  int64_t line = 0;
+  Record rec;
+  while (next_record(text, pos, line, source, rec)) {
+    const int64_t line_no = rec.line;
+    if (rec.cells.size() == 1 && rec.cells[0].empty()) continue;  // a blank line
     if (t.columns.empty()) {
-      t.columns = split_line(line);
+      t.columns = rec.cells;
       for (size_t c = 0; c < t.columns.size(); ++c) {
         require(!t.columns[c].empty(), "'" + source + "' line " + std::to_string(line_no) + ": column " +
                                            std::to_string(c + 1) + " of the header row has no name");
@@ -78,7 +143,7 @@ Table parse_csv(const std::string& text, const std::string& source) {
       }
       continue;
     }
-    const auto cells = split_line(line);
+    const auto& cells = rec.cells;
     require(cells.size() == t.columns.size(), "'" + source + "' line " + std::to_string(line_no) + ": " +
                                                   std::to_string(cells.size()) + " cells, the header has " +
                                                   std::to_string(t.columns.size()));
@@ -106,7 +171,7 @@ Table read_csv(const std::filesystem::path& path) { return parse_csv(read_file(p
 void write_csv(const std::filesystem::path& path, const Table& table) {
   std::ostringstream o;
   o.precision(17);
-  for (size_t c = 0; c < table.columns.size(); ++c) o << (c ? "," : "") << table.columns[c];
+  for (size_t c = 0; c < table.columns.size(); ++c) o << (c ? "," : "") << csv_field(table.columns[c]);
   o << "\n";
   for (int64_t r = 0; r < table.rows(); ++r) {
     for (size_t c = 0; c < table.columns.size(); ++c) o << (c ? "," : "") << table.at(r, c);

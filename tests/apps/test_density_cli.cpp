@@ -93,6 +93,22 @@ TEST_F(DensityCli, ConditionalFitFromCsvAndSampleWithContext) {
       << unknown.out;
 }
 
+// A CSV as Python's csv.writer(quoting=csv.QUOTE_ALL) writes it: every name and number quoted, CRLF; a name
+// holding a comma is quoted in --columns as in the file.
+TEST_F(DensityCli, QuotedCsvFromPythonSelectsColumnsByName) {
+  std::string csv = "\"x\",\"y\",\"speed, m/s\"\r\n";
+  for (int i = 0; i < 200; ++i)
+    csv += "\"" + std::to_string(std::sin(i * 1.3)) + "\",\"" + std::to_string(std::cos(i * 0.7)) + "\",\"" +
+           std::to_string(0.01 * i) + "\"\r\n";
+  write("quoted.csv", csv);
+  auto r = run_nfp("density fit --data " + p("quoted.csv") + " --columns 'x,\"speed, m/s\"' --flow affine --layers 2 "
+                   "--hidden 16 --steps 5 --out " + p("m") + " --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto s = run_nfp("density sample --model " + p("m") + " -n 5 --out " + p("s.csv"));
+  ASSERT_EQ(s.status, 0) << s.out;
+  EXPECT_EQ(read_csv(dir / "s.csv").columns, (std::vector<std::string>{"x", "speed, m/s"}));
+}
+
 TEST_F(DensityCli, BadInputGivesOneLineAndWritesNothing) {
   write("nan.csv", "x,y\n1,2\n3,NaN\n");
   auto r = run_nfp("density fit --data " + p("nan.csv") + " --steps 5 --out " + p("out"));
