@@ -5,11 +5,12 @@
 #include <fstream>
 #include <map>
 
-#include "nfp/atomic_file.hpp"
 #include "bench_ablations.hpp"
 #include "bench_cell.hpp"
 #include "bench_svg.hpp"
 #include "bench_table.hpp"
+#include "machine_load.hpp"
+#include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp/sim_env.hpp"
@@ -84,13 +85,6 @@ std::string file_safe(std::string s) {
   for (char& c : s)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '=') c = '_';
   return s;
-}
-
-std::string load_average() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a.empty() ? "unknown" : a + " " + b + " " + c;
 }
 
 }  // namespace

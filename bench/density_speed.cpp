@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "bench_flow.hpp"
+#include "machine_load.hpp"
 #include "nfp/csv.hpp"
 #include "nfp/error.hpp"
 #include "nfp/toy_densities.hpp"
@@ -21,13 +22,6 @@ extern char** environ;
 
 namespace nfp::bench {
 namespace {
-
-std::string load_average() {
-  std::ifstream f("/proc/loadavg");
-  std::string one, five, fifteen;
-  f >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
 
 // Processes spinning on the other cores until destroyed (or, if this process dies first, for at most
 // `max_seconds`: each sets an alarm that ends it).

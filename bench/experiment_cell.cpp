@@ -2,8 +2,8 @@
 #include <chrono>
 #include <ctime>
 
-#include "nfp/atomic_file.hpp"
 #include "bench_cell.hpp"
+#include "nfp/atomic_file.hpp"
 #include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"

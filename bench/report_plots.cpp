@@ -1,7 +1,7 @@
 // Charts of the benchmark reports (see bench/bench_plots.hpp).
-#include "nfp/atomic_file.hpp"
 #include "bench_plots.hpp"
 #include "bench_svg.hpp"
+#include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 
 namespace nfp::bench {

@@ -11,13 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_runtime.hpp"
-#include "nfp/density_model.hpp"
 #include "bench_flow.hpp"
-#include "nfp/error.hpp"
+#include "bench_runtime.hpp"
 #include "nfp/checkpoint.hpp"
-#include "nfp/runtime.hpp"
+#include "nfp/density_model.hpp"
+#include "nfp/error.hpp"
 #include "nfp/export.hpp"
+#include "nfp/runtime.hpp"
 #include "runtime/kernels.hpp"
 #include "runtime/model.hpp"
 

@@ -4,12 +4,13 @@
 #include <ctime>
 #include <fstream>
 
-#include "nfp/action_head.hpp"
-#include "nfp/atomic_file.hpp"
 #include "bench_cell.hpp"
 #include "bench_suite.hpp"
 #include "bench_svg.hpp"
 #include "bench_table.hpp"
+#include "machine_load.hpp"
+#include "nfp/action_head.hpp"
+#include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 #include "nfp/head_registry.hpp"
 #include "nfp/sim_env.hpp"
@@ -19,13 +20,6 @@ namespace fs = std::filesystem;
 namespace nfp::bench {
 
 namespace {
-
-std::string load_average() {
-  std::ifstream f("/proc/loadavg");
-  std::string one, five, fifteen;
-  f >> one >> five >> fifteen;
-  return one.empty() ? "unknown" : one + " " + five + " " + fifteen;
-}
 
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);

@@ -1,8 +1,8 @@
 // `nfp bench ablations`: NF-P and NinA ablation axes and data scaling (bench/bench_ablations.hpp).
 #include <cstdio>
 
-#include "command.hpp"
 #include "bench_ablations.hpp"
+#include "command.hpp"
 #include "nfp/error.hpp"
 
 namespace nfp::cli {

@@ -1,8 +1,8 @@
 // `nfp bench flow` (speed of a batched flow pass) and `nfp bench density` (fitted NLL vs the true entropy).
 #include <cstdio>
 
-#include "command.hpp"
 #include "bench_flow.hpp"
+#include "command.hpp"
 
 namespace nfp::cli {
 namespace {

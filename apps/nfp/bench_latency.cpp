@@ -1,9 +1,9 @@
 // `nfp bench latency`: every action head on the same context, timed interleaved (bench/bench_latency.hpp).
 #include <cstdio>
 
-#include "command.hpp"
 #include "bench_latency.hpp"
 #include "bench_plots.hpp"
+#include "command.hpp"
 #include "nfp/json_io.hpp"
 
 namespace nfp::cli {

@@ -1,8 +1,8 @@
 // `nfp bench loader`: how many training windows per second the data loader delivers (96x96, two cameras).
 #include <cstdio>
 
-#include "command.hpp"
 #include "bench_loader.hpp"
+#include "command.hpp"
 
 namespace {
 

@@ -1,8 +1,8 @@
 // `nfp bench runtime`: the libtorch-free runtime against libtorch eager (one core), roofline, jitter.
 #include <cstdio>
 
-#include "command.hpp"
 #include "bench_runtime.hpp"
+#include "command.hpp"
 #include "nfp/error.hpp"
 
 namespace nfp::cli {

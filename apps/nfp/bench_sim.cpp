@@ -1,7 +1,7 @@
 // `nfp bench sim`: control steps per second per core for every simulated task without rendering, and
 // rendered frames per second (bench/sim_speed.cpp; `nfp tasks --bench` runs the same measurement).
-#include "command.hpp"
 #include "bench_sim.hpp"
+#include "command.hpp"
 #include "nfp/sim_env.hpp"
 
 namespace {

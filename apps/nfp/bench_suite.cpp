@@ -1,8 +1,8 @@
 // `nfp bench suite`: train + evaluate tasks x heads within a profile's budget (bench/bench_suite.hpp).
 #include <cstdio>
 
-#include "command.hpp"
 #include "bench_suite.hpp"
+#include "command.hpp"
 
 namespace nfp::cli {
 namespace {

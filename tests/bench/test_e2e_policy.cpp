@@ -5,9 +5,9 @@
 #include <cmath>
 
 #include "bench_e2e.hpp"
-#include "nfp/policy_runner.hpp"
 #include "nfp/error.hpp"
 #include "nfp/flow.hpp"
+#include "nfp/policy_runner.hpp"
 
 namespace nfp::bench {
 namespace {

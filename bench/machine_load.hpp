@@ -1,0 +1,10 @@
+// What the machine was doing while a benchmark ran, for the reports (these machines are shared and noisy).
+#pragma once
+#include <string>
+
+namespace nfp::bench {
+
+// /proc/loadavg's 1-, 5- and 15-minute load averages as "1.02 0.87 0.50"; "unknown" where it cannot be read.
+std::string load_average();
+
+}  // namespace nfp::bench
