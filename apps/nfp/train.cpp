@@ -23,12 +23,14 @@ struct TrainArgs {
   bool resume = false, deterministic = false, json_out = false, no_progress = false;
 };
 
-// "a, b, c": the registered heads, for --help.
-std::string head_list() {
+std::string joined(const std::vector<std::string>& v) {
   std::string s;
-  for (const auto& n : head_names()) s += (s.empty() ? "" : ", ") + n;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
   return s;
 }
+
+// "a, b, c": the registered heads, for --help.
+std::string head_list() { return joined(head_names()); }
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void request_stop(int sig) { g_stop_signal = sig; }
@@ -97,12 +99,14 @@ void run_train(const TrainArgs& a) {
   std::cout << "trained " << a.out << ": " << res.steps << " steps in " << format_duration(res.seconds) << ", "
             << res.parameters << " parameters, train loss " << res.train_loss << ", valid loss " << res.valid_loss
             << "\n"
-            << "data: " << res.data_split << "\n";
+            << "data: " << res.data_split << "\n"
+            << "observations: " << (res.obs_keys.empty() ? "no low-dim keys" : "low-dim " + joined(res.obs_keys))
+            << (res.cameras.empty() ? "" : ", cameras " + joined(res.cameras)) << " (--obs-keys, --cameras choose others)\n";
   if (a.json_out)
     print_json_line(json{{"out", a.out}, {"checkpoint", res.checkpoint.string()}, {"steps", res.steps},
                          {"seconds", res.seconds}, {"parameters", res.parameters}, {"train_loss", res.train_loss},
                          {"valid_loss", std::isfinite(res.valid_loss) ? json(res.valid_loss) : json(nullptr)},
-                         {"data_split", res.data_split}}
+                         {"data_split", res.data_split}, {"obs_keys", res.obs_keys}, {"cameras", res.cameras}}
                         .dump());
 }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "nfp/json_io.hpp"
 #include "nfp/optim.hpp"
@@ -78,6 +79,7 @@ struct TrainResult {
   std::filesystem::path checkpoint;
   bool interrupted = false;         // stopped by stop_requested before the configured steps
   std::string data_split;           // one line: which episodes trained and which validated
+  std::vector<std::string> obs_keys, cameras;  // the observations the policy reads (resolved, see observation_setup)
 };
 
 TrainResult train_policy(const TrainRequest& request);

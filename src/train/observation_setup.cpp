@@ -19,6 +19,38 @@ std::string joined(const std::vector<std::string>& v) {
   return out.empty() ? "(none)" : out;
 }
 
+// Each ecosystem's own default proprioception, used when a dataset has all of its keys (robomimic's low-dim and
+// image configs; LIBERO's end-effector, gripper and joint states; ACT's joint positions, not velocities).
+// `objects`: added without images (robomimic's privileged object state; with cameras, objects are seen).
+struct LayoutKeys {
+  DatasetLayout layout;
+  std::vector<std::string> robot, objects;
+};
+
+const std::vector<LayoutKeys>& layout_keys() {
+  static const std::vector<LayoutKeys> table = {
+      {DatasetLayout::robomimic, {"robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos"}, {"object"}},
+      {DatasetLayout::libero, {"ee_states", "gripper_states", "joint_states"}, {}},
+      {DatasetLayout::act, {"qpos"}, {}},
+  };
+  return table;
+}
+
+// The default low-dim keys for `train`, or empty when its layout's keys are not all there.
+std::vector<std::string> layout_default_keys(const EpisodeStore& train, bool images) {
+  for (const auto& e : layout_keys()) {
+    if (e.layout != train.layout) continue;
+    for (const auto& k : e.robot)
+      if (!contains(train.obs_keys, k)) return {};
+    std::vector<std::string> keys = e.robot;
+    if (!images)
+      for (const auto& k : e.objects)
+        if (contains(train.obs_keys, k)) keys.push_back(k);
+    return keys;
+  }
+  return {};
+}
+
 }  // namespace
 
 void resolve_observations(PolicyConfig& pc, const EpisodeStore& train) {
@@ -35,6 +67,8 @@ void resolve_observations(PolicyConfig& pc, const EpisodeStore& train) {
     for (const auto& k : pc.obs_keys)
       require(contains(train.obs_keys, k), "--obs-keys: the dataset has no low-dim key '" + k + "'; it has " +
                                                joined(train.obs_keys));
+  } else if (auto keys = layout_default_keys(train, images); !keys.empty()) {
+    pc.obs_keys = keys;
   } else if (images && contains(train.obs_keys, "state")) {
     pc.obs_keys = {"state"};
   } else {

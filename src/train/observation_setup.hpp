@@ -1,6 +1,8 @@
 // Which observations a new run trains on, resolved against its dataset (PolicyConfig::obs):
-//   state        low-dim keys: --obs-keys if given; with images only the robot's own "state" (proprioception,
-//                so that object positions must come from the cameras); otherwise every low-dim key
+//   state        low-dim keys: --obs-keys if given; else the dataset ecosystem's own defaults when it has them
+//                (robomimic: robot0_eef_pos, robot0_eef_quat, robot0_gripper_qpos, + object without images;
+//                LIBERO: ee_states, gripper_states, joint_states; ACT: qpos); else with images only the robot's
+//                own "state" (so that object positions must come from the cameras); otherwise every low-dim key
 //   images       cameras by name ("top" or "top_image"); all of the dataset's when none are named
 //   instruction  vocabulary from the training episodes' instructions
 #pragma once

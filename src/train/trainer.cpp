@@ -226,6 +226,8 @@ TrainResult train_policy(const TrainRequest& req) {
 
   TrainResult result;
   result.data_split = split.description;
+  result.obs_keys = pc.obs_keys;
+  result.cameras = pc.cameras;
   result.parameters = count_parameters(*model);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t start_step = pos.step;

@@ -120,7 +120,9 @@ TEST(PolicyRunner, ARefusedObservationChangesNothing) {
   auto bad = obs(0.3f);
   bad.lowdim["state"][0] = NAN;
   for (int i = 0; i < 7; ++i) {
-    if (i == 1 || i == 3) EXPECT_THROW(hit.act(bad), Error);  // mid-chunk and at a re-plan
+    if (i == 1 || i == 3) {  // mid-chunk and at a re-plan
+      EXPECT_THROW(hit.act(bad), Error);
+    }
     EXPECT_EQ(hit.act(obs(0.1f * float(i))).action, clean.act(obs(0.1f * float(i))).action) << i;
   }
 }

@@ -96,4 +96,43 @@ TEST(ObservationSetup, KeepCamerasDropsTheRest) {
   }
 }
 
+// Files from other tools get their ecosystem's own default proprioception (all of its keys present), not every
+// low-dim key; an nfp dataset (keys "state", "object_state") keeps the rules above.
+TEST(ObservationSetup, EachLayoutGetsItsEcosystemsDefaultKeys) {
+  EpisodeStore rm = store(true, false);
+  rm.layout = DatasetLayout::robomimic;
+  rm.obs_keys = {"object", "robot0_eef_pos", "robot0_eef_quat", "robot0_eef_vel_lin", "robot0_gripper_qpos",
+                 "robot0_joint_pos"};
+  PolicyConfig pc;
+  resolve_observations(pc, rm);
+  EXPECT_EQ(pc.obs_keys, (std::vector<std::string>{"robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "object"}));
+  pc = PolicyConfig{};
+  pc.obs = {"images", "state"};
+  resolve_observations(pc, rm);  // with cameras: no privileged object state
+  EXPECT_EQ(pc.obs_keys, (std::vector<std::string>{"robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos"}));
+  pc = PolicyConfig{};
+  pc.obs_keys = {"robot0_joint_pos"};  // --obs-keys still wins
+  resolve_observations(pc, rm);
+  EXPECT_EQ(pc.obs_keys, (std::vector<std::string>{"robot0_joint_pos"}));
+
+  EpisodeStore libero = store(false, false);
+  libero.layout = DatasetLayout::libero;
+  libero.obs_keys = {"ee_ori", "ee_pos", "ee_states", "gripper_states", "joint_states"};
+  pc = PolicyConfig{};
+  resolve_observations(pc, libero);
+  EXPECT_EQ(pc.obs_keys, (std::vector<std::string>{"ee_states", "gripper_states", "joint_states"}));
+
+  EpisodeStore act = store(false, false);
+  act.layout = DatasetLayout::act;
+  act.obs_keys = {"qpos", "qvel"};
+  pc = PolicyConfig{};
+  resolve_observations(pc, act);
+  EXPECT_EQ(pc.obs_keys, (std::vector<std::string>{"qpos"}));
+
+  rm.obs_keys = {"object", "robot0_eef_pos"};  // not all of robomimic's keys: every key, as before
+  pc = PolicyConfig{};
+  resolve_observations(pc, rm);
+  EXPECT_EQ(pc.obs_keys, rm.obs_keys);
+}
+
 }  // namespace nfp

@@ -1,6 +1,7 @@
 // Trainer: schedules, checkpoint layout, exact resume, errors. Data: 6 push-two-goals expert episodes.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "nfp/atomic_file.hpp"
@@ -230,6 +231,31 @@ TEST_F(TrainerTest, CheckpointHistoryEvaluatesAndResumes) {
   EXPECT_EQ(read_file(run / "checkpoint" / "train_state.safetensors"), last_state);
   r = test::run_nfp("train --resume-from " + (run / "checkpoints" / "7").string() + " --no-progress --out " + run.string());
   test::expect_one_line_error(r, "not a complete checkpoint");
+}
+
+// Files written the way ACT writes them (one HDF5 per episode, qpos + qvel): nfp train reads qpos only, as
+// ACT itself does, and says so.
+TEST_F(TrainerTest, AnActDirectoryTrainsOnQposAndSaysSo) {
+  if (!test::nfp_available()) GTEST_SKIP() << "nfp binary not built";
+  const fs::path act = dir_ / "act";
+  fs::create_directories(act);
+  for (int i = 0; i < 3; ++i) {
+    Episode e;
+    const int64_t T = 30;
+    e.actions.shape = {T, 14};
+    e.actions.data.assign(size_t(T) * 14, 0.0f);
+    for (const char* key : {"qpos", "qvel"}) {
+      e.obs[key].shape = {T, 14};
+      for (int64_t k = 0; k < T * 14; ++k) e.obs[key].data.push_back(std::sin(float(k + 7 * i)));
+    }
+    for (int64_t k = 0; k < T * 14; ++k) e.actions.data[size_t(k)] = std::cos(float(k + i));
+    write_act_episode(act / ("episode_" + std::to_string(i) + ".hdf5"), e);
+  }
+  auto r = test::run_nfp("train --data " + act.string() + " --policy regression --steps 2 --batch 8 --no-progress "
+                         "--json --out " + (dir_ / "act_run").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(test::last_line_json(r.out)["obs_keys"], json::array({"qpos"}));
+  EXPECT_NE(r.out.find("observations: low-dim qpos (--obs-keys, --cameras choose others)"), std::string::npos) << r.out;
 }
 
 }  // namespace
