@@ -92,38 +92,48 @@ void push_coupling(const Split& s, Layer L, std::vector<Layer>& out) {
   out.push_back(std::move(scatter));
 }
 
-void check_token_split(const ConditionerSpec& c, int Dc, int Dt, const std::string& where) {
-  if (c.type == "transformer" && (Dc % c.token_dim || Dt % c.token_dim))
-    throw LoadError(where + ": the transformer conditioner needs both halves to be whole tokens of token_dim features");
+// What every coupling entry starts with: its keys checked, the split, the conditioner, and the layer named and
+// sized (Dc conditioning features, Dt transformed).
+struct Coupling {
+  Split split;
+  ConditionerSpec conditioner;
+  int Dc = 0, Dt = 0;
+  Layer layer;
+};
+
+Coupling coupling_entry(const LayerInput& in, std::initializer_list<const char*> keys) {
+  check_keys(in.json, keys, in.where);
+  Coupling c;
+  c.split = coupling_split(in);
+  c.conditioner = conditioner_spec(in);
+  c.Dc = c.split.cond_dim;
+  c.Dt = in.dim - c.Dc;
+  if (c.conditioner.type == "transformer" && (c.Dc % c.conditioner.token_dim || c.Dt % c.conditioner.token_dim))
+    throw LoadError(in.where + ": the transformer conditioner needs both halves to be whole tokens of token_dim features");
+  c.layer.cond_dim = c.Dc;
+  c.layer.name = in.json.at("name", in.where).string(in.where);
+  return c;
 }
 
 void build_affine(const LayerInput& in, std::vector<Layer>& out) {
-  check_keys(in.json, {"cond_dim", "mask", "separate_nets", "conditioner"}, in.where);
-  const Split s = coupling_split(in);
-  const ConditionerSpec c = conditioner_spec(in);
-  const int Dc = s.cond_dim, Dt = in.dim - Dc;
-  check_token_split(c, Dc, Dt, in.where);
-  Layer L;
-  L.cond_dim = Dc;
-  L.name = in.json.at("name", in.where).string(in.where);
+  Coupling cp = coupling_entry(in, {"cond_dim", "mask", "separate_nets", "conditioner"});
+  const ConditionerSpec& c = cp.conditioner;
+  const int Dc = cp.Dc, Dt = cp.Dt;
+  Layer& L = cp.layer;
   if (in.json.at("separate_nets", in.where).boolean(in.where + " separate_nets")) {
     L.nets.push_back(in.nets.net(L.name + ".scale_net", c, Dc, Dt, 1, in.context_dim, 1));
     L.nets.push_back(in.nets.net(L.name + ".shift_net", c, Dc, Dt, 1, in.context_dim, 1));
   } else {  // one net, scale and shift interleaved (P = 2), a head each for the transformer
     L.nets.push_back(in.nets.net(L.name + ".net", c, Dc, Dt, 2, in.context_dim, 2));
   }
-  push_coupling(s, std::move(L), out);
+  push_coupling(cp.split, std::move(L), out);
 }
 
 void build_spline(const LayerInput& in, std::vector<Layer>& out) {
-  check_keys(in.json, {"cond_dim", "mask", "conditioner", "spline"}, in.where);
-  const Split s = coupling_split(in);
-  const ConditionerSpec c = conditioner_spec(in);
-  const int Dc = s.cond_dim, Dt = in.dim - Dc;
-  check_token_split(c, Dc, Dt, in.where);
-  Layer L;
-  L.cond_dim = Dc;
-  L.name = in.json.at("name", in.where).string(in.where);
+  Coupling cp = coupling_entry(in, {"cond_dim", "mask", "conditioner", "spline"});
+  const ConditionerSpec& c = cp.conditioner;
+  const int Dc = cp.Dc, Dt = cp.Dt;
+  Layer& L = cp.layer;
   const std::string w = in.where + " spline";
   const JsonValue& j = in.json.at("spline", in.where);
   check_keys(j, {"bins", "bound", "min_bin_width", "min_bin_height", "min_derivative"}, w);
@@ -137,7 +147,7 @@ void build_spline(const LayerInput& in, std::vector<Layer>& out) {
   if (!(p.bound > 0) || !(p.min_bin_width * p.bins < 1) || !(p.min_bin_height * p.bins < 1) || !(p.min_derivative >= 0))
     throw LoadError(w + ": bound must be > 0 and min_bin_width / min_bin_height x bins < 1");
   L.nets.push_back(in.nets.net(L.name + ".net", c, Dc, Dt, 3 * p.bins - 1, in.context_dim, 1));
-  push_coupling(s, std::move(L), out);
+  push_coupling(cp.split, std::move(L), out);
 }
 
 void build_actnorm(const LayerInput& in, std::vector<Layer>& out) {
