@@ -1,5 +1,8 @@
 #include "train/episode_split.hpp"
 
+#include <algorithm>
+#include <iterator>
+#include <set>
 #include <tuple>
 
 #include "nfp/error.hpp"
@@ -7,10 +10,23 @@
 namespace nfp {
 namespace {
 
-bool every_file_has(const std::vector<std::filesystem::path>& paths, const std::string& mask) {
-  for (const auto& p : paths)
-    if (!read_dataset_info(p).masks.count(mask)) return false;
-  return true;
+// The masks every file of the dataset has (each file's header read once).
+std::set<std::string> common_masks(const std::string& data) {
+  std::set<std::string> common;
+  bool first = true;
+  for (const auto& p : resolve_dataset_paths(data)) {
+    std::set<std::string> masks;
+    for (const auto& [name, demos] : read_dataset_info(p).masks) masks.insert(name);
+    if (first) {
+      common = std::move(masks);
+      first = false;
+      continue;
+    }
+    std::set<std::string> both;
+    std::set_intersection(common.begin(), common.end(), masks.begin(), masks.end(), std::inserter(both, both.end()));
+    common = std::move(both);
+  }
+  return common;
 }
 
 EpisodeStore read_store(const std::string& data, const std::string& mask) {
@@ -24,12 +40,12 @@ EpisodeStore read_store(const std::string& data, const std::string& mask) {
 EpisodeSplit split_for_training(const std::string& data, const TrainConfig& c) {
   require(!c.filter.empty() && !c.valid_filter.empty(),
           "train: --filter / --valid-filter must name a mask, or be auto or none (--valid-filter also: fraction)");
-  const auto paths = resolve_dataset_paths(data);
+  const std::set<std::string> masks =
+      c.filter == "auto" || c.valid_filter == "auto" ? common_masks(data) : std::set<std::string>{};
   EpisodeSplit s;
-  s.filter = c.filter == "auto" ? (every_file_has(paths, "train") ? "train" : "none") : c.filter;
+  s.filter = c.filter == "auto" ? (masks.count("train") ? "train" : "none") : c.filter;
   s.valid_filter = c.valid_filter;
-  if (s.valid_filter == "auto")
-    s.valid_filter = s.filter != "none" && every_file_has(paths, "valid") ? "valid" : "fraction";
+  if (s.valid_filter == "auto") s.valid_filter = s.filter != "none" && masks.count("valid") ? "valid" : "fraction";
   require(s.valid_filter != s.filter || s.filter == "none",
           "train: --valid-filter '" + s.valid_filter + "' is the training filter too; validation needs other episodes");
   EpisodeStore all = read_store(data, s.filter);
