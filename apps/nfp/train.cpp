@@ -6,6 +6,7 @@
 #include "command.hpp"
 #include "nfp/error.hpp"
 #include "nfp/head_registry.hpp"
+#include "nfp/image_preprocess.hpp"
 #include "nfp/progress.hpp"
 #include "nfp/trainer.hpp"
 
@@ -14,6 +15,7 @@ namespace {
 
 struct TrainArgs {
   std::string data, policy = "nina-mlp", out, config, task, obs, cameras, encoder, obs_keys, filter, valid_filter;
+  std::string image_size, crop;  // H[,W]
   int64_t steps = 0, batch = 0, horizon = 0, history = 0, n_action_steps = 0, stride = 0, checkpoint_every = 0;
   int64_t keep_checkpoints = -1;
   std::string resume_from;
@@ -31,6 +33,31 @@ std::string joined(const std::vector<std::string>& v) {
 
 // "a, b, c": the registered heads, for --help.
 std::string head_list() { return joined(head_names()); }
+
+// H[,W] flag values: a bad one is a usage error (exit 2) before any work.
+CLI::Validator image_size_validator() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        try {
+          parse_image_size(v, "");
+        } catch (const Error& e) {
+          return e.what();
+        }
+        return "";
+      },
+      "H[,W]");
+}
+
+// " at 88 x 120 (resized from 480 x 640, cropped from 96 x 128)": what the encoder sees and how it got there.
+std::string images_line(const TrainResult& r) {
+  if (r.image_hw.size() != 2) return "";
+  const ImagePreprocess& p = r.image_preprocess;
+  std::string s = " at " + to_string(ImageSize{r.image_hw[0], r.image_hw[1]});
+  std::string how;
+  if (!p.resize.empty() && !p.source.empty()) how = "resized from " + to_string(p.source.front());
+  if (!p.crop.empty()) how += (how.empty() ? "" : ", ") + std::string("cropped from ") + to_string(p.crop_from);
+  return how.empty() ? s : s + " (" + how + ")";
+}
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void request_stop(int sig) { g_stop_signal = sig; }
@@ -51,8 +78,11 @@ void run_train(const TrainArgs& a) {
       r.policy.image_encoder.type = a.encoder;
       if (a.encoder == "resnet18") r.policy.image_encoder.width = 1.0;  // full ResNet-18 is one flag away
     }
+    bool config_sets_shift = false;
     if (!a.config.empty()) {
       json cfg = read_json_file(a.config);
+      config_sets_shift = cfg.contains("policy") && cfg["policy"].contains("image_encoder") &&
+                          cfg["policy"]["image_encoder"].contains("shift_pad");
       require(cfg.is_object(), a.config + ": expected {\"policy\": {...}, \"train\": {...}}");
       for (const auto& [k, v] : cfg.items())
         require(k == "policy" || k == "train", a.config + ": unknown top-level key '" + k + "' (expected policy, train)");
@@ -82,6 +112,12 @@ void run_train(const TrainArgs& a) {
       if (a.obs.empty()) r.policy.obs = {"images", "state"};  // naming cameras means training on them
     }
     if (!a.obs_keys.empty()) r.policy.obs_keys = split_commas(a.obs_keys);
+    if (!a.image_size.empty()) r.policy.image_preprocess.resize = parse_image_size(a.image_size, "--image-size");
+    if (!a.crop.empty()) {
+      r.policy.image_preprocess.crop = parse_image_size(a.crop, "--crop");
+      // The crop is the translation augmentation (Diffusion Policy's alone); DrQ's shift stacks on it only if asked.
+      if (!config_sets_shift) r.policy.image_encoder.shift_pad = 0;
+    }
 
   }
   // Ctrl-C / SIGTERM: finish the current step, checkpoint it and exit 130; `--resume` continues from there.
@@ -101,12 +137,14 @@ void run_train(const TrainArgs& a) {
             << "\n"
             << "data: " << res.data_split << "\n"
             << "observations: " << (res.obs_keys.empty() ? "no low-dim keys" : "low-dim " + joined(res.obs_keys))
-            << (res.cameras.empty() ? "" : ", cameras " + joined(res.cameras)) << " (--obs-keys, --cameras choose others)\n";
+            << (res.cameras.empty() ? "" : ", cameras " + joined(res.cameras) + images_line(res))
+            << " (--obs-keys, --cameras choose others)\n";
   if (a.json_out)
     print_json_line(json{{"out", a.out}, {"checkpoint", res.checkpoint.string()}, {"steps", res.steps},
                          {"seconds", res.seconds}, {"parameters", res.parameters}, {"train_loss", res.train_loss},
                          {"valid_loss", std::isfinite(res.valid_loss) ? json(res.valid_loss) : json(nullptr)},
-                         {"data_split", res.data_split}, {"obs_keys", res.obs_keys}, {"cameras", res.cameras}}
+                         {"data_split", res.data_split}, {"obs_keys", res.obs_keys}, {"cameras", res.cameras},
+                         {"image_hw", res.image_hw}}
                         .dump());
 }
 
@@ -142,6 +180,15 @@ void setup_train(CLI::App& root) {
   c->add_option("--encoder", a->encoder,
                 "image encoder: conv (default, CPU-friendly), resnet18 (GroupNorm, full width), torchscript:FILE; "
                 "--config {\"policy\": {\"image_encoder\": {...}}} sets width, pool, feature_dim, pretrained");
+  c->add_option("--image-size", a->image_size,
+                "resize every camera image to H[,W] pixels once, when the dataset is loaded (e.g. 96,128 for ACT's "
+                "480 x 640; area averaging); recorded in the checkpoint, so eval and the runner resize alike")
+      ->check(image_size_validator());
+  c->add_option("--crop", a->crop,
+                "Diffusion Policy's crop H[,W] (at most the image size, e.g. 76 of 84): a random window in training, "
+                "the centre one in evaluation; it replaces the random shift (image_encoder.shift_pad 0 unless "
+                "--config sets it)")
+      ->check(image_size_validator());
   c->add_option("--task", a->task, "the simulated task the data came from (recorded in config.json)");
   c->add_option("--checkpoint-every", a->checkpoint_every, "steps between checkpoints (default 1000)");
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");

@@ -1,6 +1,8 @@
 // The episodes of a dataset given as one HDF5 file, a directory of them, or a glob ("demos/*.hdf5"), in one
 // of the layouts of nfp/hdf5_dataset.hpp. Images are kept decoded in memory as uint8 unless they exceed a
-// memory budget, in which case they stay on disk and are read frame by frame. Torch-free (nfp_hdf5).
+// memory budget, in which case they stay on disk and are read frame by frame. With ReadOptions::image_size every
+// image is resized once, as it is read (nfp/image_preprocess.hpp); lazily read frames are resized as they are
+// read, and the budget counts the resized bytes. Torch-free (nfp_hdf5).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -27,7 +29,9 @@ struct EpisodeStore {
   int64_t action_dim = 0;
   std::vector<std::string> obs_keys;   // low-dim observation keys
   std::vector<std::string> cameras;    // image keys
-  std::vector<std::vector<int64_t>> camera_shapes;  // per camera (H x W x C)
+  std::vector<std::vector<int64_t>> camera_shapes;  // per camera (H x W x C), after the resize
+  std::vector<std::vector<int64_t>> camera_source_shapes;  // per camera (H x W x C) as stored in the files
+  ImageSize image_size;                // every image resized to this (StoreOptions::read.image_size); empty: as stored
   bool lazy_images = false;
   int64_t image_bytes = 0;             // decoded size of every image of every episode
   std::shared_ptr<ImageFrameReader> reader;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "nfp/episode.hpp"
+#include "nfp/image_preprocess.hpp"
 
 namespace nfp {
 
@@ -49,6 +50,8 @@ struct ReadOptions {
   std::string action_key;             // empty: "actions" (robomimic, LIBERO) or "action" (ACT)
   std::string filter;                 // mask/<filter> (e.g. "train", "valid"); empty: every demo
   bool load_images = true;            // false: Episode::images left empty (read later with ImageFrameReader)
+  ImageSize image_size;               // camera images resized to this as each demo is read (--image-size); empty:
+                                      // as stored. DatasetInfo keeps the stored shapes.
 };
 
 // Shape (per frame) and dtype of one key as stored, e.g. {"obs/agentview_rgb", {128,128,3}, "uint8"}.

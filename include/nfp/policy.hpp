@@ -24,6 +24,7 @@
 
 #include "nfp/action_head.hpp"
 #include "nfp/image_encoder.hpp"
+#include "nfp/image_preprocess.hpp"
 #include "nfp/instruction_encoder.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp/normalizer.hpp"
@@ -62,7 +63,11 @@ struct PolicyConfig {
   int64_t encoder_layers = 2;
   int64_t context_dim = 256;               // encoder output = head context
   std::vector<std::string> cameras;        // image observation keys ("top_image"), in this order
-  std::vector<int64_t> image_hw;           // (2) height, width of every camera's images
+  std::vector<int64_t> image_hw;           // (2) height, width of the images the encoder sees (after the crop)
+  // Camera images resized at load / cropped (random in training, centre at inference): config.json's
+  // "image_resize" {"to": [H, W], "from": [[H, W] per camera]} and "image_crop" {"to": [h, w], "from": [H, W]},
+  // null when off (nfp/image_preprocess.hpp). PolicyRunner prepares every camera image with it.
+  ImagePreprocess image_preprocess;
   ImageEncoderConfig image_encoder;
   InstructionEncoderConfig instruction_encoder;  // used when obs has "instruction"; holds the vocabulary
   // With "instruction" in obs: the head's context is (B x 1+max_tokens x C), the encoded observation followed

@@ -80,6 +80,8 @@ struct TrainResult {
   bool interrupted = false;         // stopped by stop_requested before the configured steps
   std::string data_split;           // one line: which episodes trained and which validated
   std::vector<std::string> obs_keys, cameras;  // the observations the policy reads (resolved, see observation_setup)
+  std::vector<int64_t> image_hw;               // with cameras: the size the encoder sees
+  ImagePreprocess image_preprocess;            // with cameras: resize at load, crop
 };
 
 TrainResult train_policy(const TrainRequest& request);

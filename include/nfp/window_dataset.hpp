@@ -1,6 +1,6 @@
 // Training windows (nfp/windows.hpp) of an episode store as normalized tensor batches (images as float CHW in
-// [0, 1]; their training-time random shift is the image encoder's). The loader (nfp/data_loader.hpp) calls
-// make_batch from background threads.
+// [0, 1], cropped when a crop is set: --crop; their training-time random shift is the image encoder's). The loader
+// (nfp/data_loader.hpp) calls make_batch from background threads.
 #pragma once
 #include <torch/torch.h>
 
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nfp/episode_store.hpp"
+#include "nfp/image_preprocess.hpp"
 #include "nfp/normalizer.hpp"
 #include "nfp/observation_batch.hpp"
 #include "nfp/windows.hpp"
@@ -25,10 +26,17 @@ struct Batch : ObservationBatch {
   int64_t size() const { return static_cast<int64_t>(windows.size()); }
 };
 
+// The crop every camera image of a batch gets (nfp/image_preprocess.hpp): a random window per image (training
+// batches) or the centre one (validation); `size` empty: none.
+struct BatchCrop {
+  ImageSize size;
+  bool random = false;
+};
+
 class WindowDataset {
  public:
   // `store` holds the split to draw windows from; `normalizer` is computed over the training split.
-  WindowDataset(std::shared_ptr<const EpisodeStore> store, WindowSpec spec, Normalizer normalizer);
+  WindowDataset(std::shared_ptr<const EpisodeStore> store, WindowSpec spec, Normalizer normalizer, BatchCrop crop = {});
 
   int64_t size() const { return static_cast<int64_t>(windows_.size()); }  // one window per frame
   const WindowRef& window(int64_t i) const { return windows_.at(i); }
@@ -36,14 +44,15 @@ class WindowDataset {
   const EpisodeStore& store() const { return *store_; }
   const Normalizer& normalizer() const { return normalizer_; }
 
-  // Batch of windows `indices` (into window()); a pure function of the indices, so a batch is the same whichever
-  // thread builds it.
-  Batch make_batch(const std::vector<int64_t>& indices, bool flat_actions = false) const;
+  // Batch of windows `indices` (into window()); a pure function of the indices and `draw` (the random crops' seed),
+  // so a batch is the same whichever thread builds it.
+  Batch make_batch(const std::vector<int64_t>& indices, bool flat_actions = false, uint64_t draw = 0) const;
 
  private:
   std::shared_ptr<const EpisodeStore> store_;
   WindowSpec spec_;
   Normalizer normalizer_;
+  BatchCrop crop_;
   std::vector<WindowRef> windows_;
 };
 

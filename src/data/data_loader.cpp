@@ -64,7 +64,8 @@ Batch DataLoader::build(int64_t k) const {
   const int64_t b = options_.batch_size;
   const int64_t begin = k * b, end = std::min<int64_t>(begin + b, int64_t(order_.size()));
   std::vector<int64_t> idx(order_.begin() + begin, order_.begin() + end);
-  return dataset_->make_batch(idx, options_.flat_actions);
+  // the batch's random crops: a function of (seed, epoch, batch) like its windows, so a resumed run draws them again
+  return dataset_->make_batch(idx, options_.flat_actions, mix(mix(options_.seed, uint64_t(epoch_)), uint64_t(k)));
 }
 
 void DataLoader::worker_loop() {

@@ -33,7 +33,12 @@ void EpisodeStore::copy_frames(size_t episode, size_t camera, const std::vector<
   const DatasetInfo& info = files.at(file_of.at(episode));
   const Array<uint8_t> a = reader->read(info.path, e.attrs.at("source_group").get<std::string>(),
                                         info.image_paths.at(cam), frames);
-  std::memcpy(out, a.data.data(), a.data.size());
+  if (image_size.empty()) {
+    std::memcpy(out, a.data.data(), a.data.size());
+  } else {
+    const Array<uint8_t> r = resize_frames(a, image_size);
+    std::memcpy(out, r.data.data(), r.data.size());
+  }
 }
 
 static bool is_dataset_file(const fs::path& p) {
@@ -81,7 +86,11 @@ EpisodeStore open_episode_store(const std::string& spec, const StoreOptions& opt
     const KeyInfo& k = first.keys[i];
     if (k.is_image) {
       store.cameras.push_back(k.key);
-      store.camera_shapes.push_back(k.frame_shape);
+      store.camera_source_shapes.push_back(k.frame_shape);
+      std::vector<int64_t> shape = k.frame_shape;  // (H x W x C)
+      if (!options.read.image_size.empty() && shape.size() == 3) shape = {options.read.image_size.height,
+                                                                          options.read.image_size.width, shape[2]};
+      store.camera_shapes.push_back(shape);
     } else {
       store.obs_keys.push_back(k.key);
     }
@@ -98,14 +107,17 @@ EpisodeStore open_episode_store(const std::string& spec, const StoreOptions& opt
       require(info.keys[i].key == first.keys[i].key && info.keys[i].frame_shape == first.keys[i].frame_shape,
               who + ": key '" + info.keys[i].key + "' differs in name or shape from '" + first.path.string() + "'");
     int64_t frame_bytes = 0;
-    for (const auto& k : info.keys)
-      if (k.is_image) {
-        int64_t n = 1;
-        for (int64_t s : k.frame_shape) n *= s;
-        frame_bytes += n;
-      }
+    for (const auto& shape : store.camera_shapes) {  // resized: the bytes the store will hold
+      int64_t n = 1;
+      for (int64_t s : shape) n *= s;
+      frame_bytes += n;
+    }
     for (int64_t len : info.lengths) store.image_bytes += len * frame_bytes;
   }
+  store.image_size = options.read.image_size;
+  for (const auto& shape : store.camera_source_shapes)
+    require(store.image_size.empty() || shape.size() == 3,
+            "'" + spec + "': --image-size needs camera images of (H x W x C); a camera is stored otherwise");
   store.lazy_images = store.image_bytes > options.image_memory_budget;
   if (store.lazy_images) store.reader = std::make_shared<ImageFrameReader>();
   ReadOptions ro = options.read;

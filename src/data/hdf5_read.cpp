@@ -214,7 +214,10 @@ Episode read_demo(const h5::File& f, const DatasetInfo& info, const std::string&
     require(frame == key.frame_shape && is_image(d) == key.is_image,
             h5::where(f, path) + ": per-frame shape or type differs from the first demo's '" + key.key + "'");
     if (key.is_image) {
-      if (options.load_images) e.images[key.key] = h5::read_uint8(f, path);
+      if (options.load_images) {
+        Array<uint8_t> frames = h5::read_uint8(f, path);
+        e.images[key.key] = options.image_size.empty() ? std::move(frames) : resize_frames(frames, options.image_size);
+      }
     } else {
       Array<float> a = h5::read_float(f, path);
       a.shape = {T, a.row_size()};  // (T x d): a (T x 3 x 3) matrix observation becomes (T x 9)

@@ -8,10 +8,17 @@
 
 namespace nfp {
 
-WindowDataset::WindowDataset(std::shared_ptr<const EpisodeStore> store, WindowSpec spec, Normalizer normalizer)
-    : store_(std::move(store)), spec_(spec), normalizer_(std::move(normalizer)) {
+WindowDataset::WindowDataset(std::shared_ptr<const EpisodeStore> store, WindowSpec spec, Normalizer normalizer,
+                             BatchCrop crop)
+    : store_(std::move(store)), spec_(spec), normalizer_(std::move(normalizer)), crop_(crop) {
   validate(spec_);
   require(store_ && !store_->episodes.empty(), "window dataset: the episode store is empty");
+  for (size_t c = 0; c < store_->cameras.size() && !crop_.size.empty(); ++c) {
+    const auto& hwc = store_->camera_shapes[c];
+    require(crop_.size.height <= hwc[0] && crop_.size.width <= hwc[1],
+            "--crop " + to_string(crop_.size) + " is larger than camera '" + store_->cameras[c] + "' (" +
+                std::to_string(hwc[0]) + " x " + std::to_string(hwc[1]) + "); pick a crop that fits the images");
+  }
   require(normalizer_.at(Normalizer::kActionKey).dim() == store_->action_dim,
           "stats.json action dimension " + std::to_string(normalizer_.at(Normalizer::kActionKey).dim()) +
               " does not match the dataset's " + std::to_string(store_->action_dim));
@@ -40,7 +47,7 @@ void convert_frame(const uint8_t* src, int64_t H, int64_t W, int64_t C, float* d
 
 }  // namespace
 
-Batch WindowDataset::make_batch(const std::vector<int64_t>& indices, bool flat_actions) const {
+Batch WindowDataset::make_batch(const std::vector<int64_t>& indices, bool flat_actions, uint64_t draw) const {
   const EpisodeStore& st = *store_;
   const int64_t B = static_cast<int64_t>(indices.size());
   const int64_t m = spec_.history, n = spec_.horizon, A = st.action_dim;
@@ -60,10 +67,11 @@ Batch WindowDataset::make_batch(const std::vector<int64_t>& indices, bool flat_a
   std::vector<float*> img_ptr;
   for (size_t c = 0; c < st.cameras.size(); ++c) {
     const auto& hwc = st.camera_shapes[c];
-    batch.images[st.cameras[c]] = torch::empty({B, m, hwc[2], hwc[0], hwc[1]});
+    const int64_t h = crop_.size.empty() ? hwc[0] : crop_.size.height, w = crop_.size.empty() ? hwc[1] : crop_.size.width;
+    batch.images[st.cameras[c]] = torch::empty({B, m, hwc[2], h, w});
     img_ptr.push_back(batch.images[st.cameras[c]].data_ptr<float>());
   }
-  std::vector<uint8_t> frames_buf;
+  std::vector<uint8_t> frames_buf, crop_buf;
   for (int64_t b = 0; b < B; ++b) {
     const WindowRef ref = windows_.at(indices[b]);
     batch.windows.push_back(ref);
@@ -102,8 +110,21 @@ Batch WindowDataset::make_batch(const std::vector<int64_t>& indices, bool flat_a
       } else {
         frames_src = e.images.at(st.cameras[c]).data.data();
       }
-      for (int64_t i = 0; i < m; ++i)
-        convert_frame(frames_src + frame_pos[i] * frame, H, W, C, img_ptr[c] + (b * m + i) * frame);
+      if (crop_.size.empty()) {
+        for (int64_t i = 0; i < m; ++i)
+          convert_frame(frames_src + frame_pos[i] * frame, H, W, C, img_ptr[c] + (b * m + i) * frame);
+        continue;
+      }
+      // each image its own window (Diffusion Policy crops every frame of the history independently)
+      const ImageSize from{H, W}, to = crop_.size;
+      const int64_t cropped = to.height * to.width * C;
+      crop_buf.resize(size_t(cropped));
+      for (int64_t i = 0; i < m; ++i) {
+        const uint64_t image = uint64_t((b * int64_t(st.cameras.size()) + int64_t(c)) * m + i);
+        const CropWindow at = crop_.random ? random_crop(from, to, draw, image) : center_crop(from, to);
+        crop_image(frames_src + frame_pos[i] * frame, from, C, at, to, crop_buf.data());
+        convert_frame(crop_buf.data(), to.height, to.width, C, img_ptr[c] + (b * m + i) * cropped);
+      }
     }
     batch.instructions.push_back(e.instruction);
   }

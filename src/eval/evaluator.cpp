@@ -67,11 +67,12 @@ json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalO
             "eval: task '" + o.task + "' has no camera '" + *cam + "' (the policy was trained on it)");
     env_options.cameras.push_back(*cam);
   }
-  if (!pc.cameras.empty()) {
-    require(pc.image_hw.size() == 2 && pc.image_hw[0] == pc.image_hw[1],
+  if (!pc.cameras.empty()) {  // rendered at the size the cameras had in training; the runner resizes and crops
+    const ImageSize render = camera_size(pc.image_preprocess, {pc.image_hw.at(0), pc.image_hw.at(1)});
+    require(render.height == render.width,
             "eval: the simulator renders square images; this policy was trained on non-square ones");
     env_options.images = true;
-    env_options.image_size = int(pc.image_hw[0]);
+    env_options.image_size = int(render.height);
   }
   PolicyRunner runner(policy, run);
   torch::NoGradGuard ng;

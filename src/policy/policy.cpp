@@ -34,6 +34,15 @@ PolicyImpl::PolicyImpl(PolicyConfig c, Normalizer normalizer)
           "policy: no observations (neither low-dim keys nor cameras)");
   require(config_.cameras.empty() || (config_.image_hw.size() == 2 && config_.image_hw[0] >= 1 && config_.image_hw[1] >= 1),
           "policy: image_hw must be {height, width} when cameras are given");
+  if (!config_.cameras.empty()) {  // the encoder sees the crop, cut from the resized images
+    const ImagePreprocess& pre = config_.image_preprocess;
+    const ImageSize input{config_.image_hw[0], config_.image_hw[1]};
+    const bool crop_ok = pre.crop.empty() || (pre.crop == input && pre.crop.height <= pre.crop_from.height &&
+                                              pre.crop.width <= pre.crop_from.width);
+    const bool resize_ok = pre.resize.empty() || pre.resize == (pre.crop.empty() ? input : pre.crop_from);
+    require(crop_ok && resize_ok, "policy: image_hw " + to_string(input) + ", image_resize and image_crop disagree "
+                                  "(the encoder sees the crop, cut from the resized images); fix config.json");
+  }
   require(config_.action_dim >= 1 && config_.history >= 1 && config_.horizon >= 1 && config_.stride >= 1,
           "policy: action_dim, history, horizon and stride must be >= 1");
   require(config_.n_action_steps >= 1 && config_.n_action_steps <= config_.horizon,

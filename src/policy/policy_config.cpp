@@ -20,6 +20,62 @@ void from_json(const json& j, InferenceOptions& o) {
   o.steps = json_get(j, "steps", o.steps, w);
 }
 
+namespace {
+
+json size_json(ImageSize s) { return json::array({s.height, s.width}); }
+
+ImageSize size_from(const json& j, const std::string& where) {
+  require(j.is_array() && j.size() == 2 && j[0].is_number_integer() && j[1].is_number_integer() &&
+              j[0].get<int64_t>() >= 1 && j[1].get<int64_t>() >= 1,
+          where + " must be [height, width] (whole numbers >= 1), got " + j.dump());
+  return {j[0].get<int64_t>(), j[1].get<int64_t>()};
+}
+
+// {"to": [H, W], "from": ...} of "image_resize" / "image_crop"; null (or absent: checkpoints from before them)
+// when the step is off.
+json resize_json(const ImagePreprocess& p) {
+  if (p.resize.empty()) return nullptr;
+  json from = json::array();
+  for (ImageSize s : p.source) from.push_back(size_json(s));
+  return json{{"to", size_json(p.resize)}, {"from", from}};
+}
+
+json crop_json(const ImagePreprocess& p) {
+  if (p.crop.empty()) return nullptr;
+  return json{{"to", size_json(p.crop)}, {"from", size_json(p.crop_from)}};
+}
+
+void read_preprocess(const json& j, ImagePreprocess& p) {
+  const std::string w = "policy config";
+  if (j.contains("image_resize")) {
+    const json& r = j["image_resize"];
+    p.resize = {};
+    p.source.clear();
+    if (!r.is_null()) {
+      require(r.is_object() && r.contains("to"), w + ": \"image_resize\" must be null or {\"to\": [H, W], \"from\": [...]}");
+      require_known_keys(r, {"to", "from"}, w + " image_resize");
+      p.resize = size_from(r["to"], w + ": image_resize.to");
+      if (r.contains("from")) {
+        require(r["from"].is_array(), w + ": image_resize.from must be a list of [height, width]");
+        for (const auto& s : r["from"]) p.source.push_back(size_from(s, w + ": image_resize.from"));
+      }
+    }
+  }
+  if (j.contains("image_crop")) {
+    const json& c = j["image_crop"];
+    p.crop = p.crop_from = {};
+    if (!c.is_null()) {
+      require(c.is_object() && c.contains("to") && c.contains("from"),
+              w + ": \"image_crop\" must be null or {\"to\": [h, w], \"from\": [H, W]}");
+      require_known_keys(c, {"to", "from"}, w + " image_crop");
+      p.crop = size_from(c["to"], w + ": image_crop.to");
+      p.crop_from = size_from(c["from"], w + ": image_crop.from");
+    }
+  }
+}
+
+}  // namespace
+
 void to_json(json& j, const PolicyConfig& c) {
   j = json{{"type", c.head.type},
            {"obs", c.obs},
@@ -36,6 +92,8 @@ void to_json(json& j, const PolicyConfig& c) {
            {"context_dim", c.context_dim},
            {"cameras", c.cameras},
            {"image_hw", c.image_hw},
+           {"image_resize", resize_json(c.image_preprocess)},
+           {"image_crop", crop_json(c.image_preprocess)},
            {"image_encoder", c.image_encoder},
            {"instruction_encoder", c.instruction_encoder},
            {"instruction_tokens", c.instruction_tokens},
@@ -52,6 +110,7 @@ void from_json(const json& j, PolicyConfig& c) {
   c.obs_keys = json_get(j, "obs_keys", c.obs_keys, w);
   c.cameras = json_get(j, "cameras", c.cameras, w);
   c.image_hw = json_get(j, "image_hw", c.image_hw, w);
+  read_preprocess(j, c.image_preprocess);
   // sub-objects: keys not given keep their current values
   if (j.contains("image_encoder")) {
     json merged = c.image_encoder;

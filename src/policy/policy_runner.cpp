@@ -45,11 +45,8 @@ PolicyRunner::Frame PolicyRunner::make_frame(const Observation& obs) const {
     auto it = obs.images.find(key);
     require(it != obs.images.end(),
             "policy: the observation lacks camera image '" + key + "' (render the cameras the policy was trained on)");
-    const Image& img = it->second;
-    require(img.height == c.image_hw[0] && img.width == c.image_hw[1] &&
-                img.pixels.size() == size_t(img.height) * size_t(img.width) * 3,
-            "policy: camera image '" + key + "' must be (" + std::to_string(c.image_hw[0]) + " x " +
-                std::to_string(c.image_hw[1]) + " x 3) uint8, as in training");
+    // resized and centre-cropped as in training (nfp/image_preprocess.hpp); checkpoints without either: as is
+    const Image img = prepare_image(it->second, c.image_preprocess, {c.image_hw[0], c.image_hw[1]}, key);
     // (H x W x 3) uint8 -> (3 x H x W) float in [0, 1], as the data loader makes them
     auto hwc = torch::from_blob(const_cast<uint8_t*>(img.pixels.data()), {img.height, img.width, 3}, torch::kUInt8);
     frame.images.push_back(hwc.permute({2, 0, 1}).to(torch::kFloat32).div(255.0f).contiguous());

@@ -29,15 +29,16 @@ std::set<std::string> common_masks(const std::string& data) {
   return common;
 }
 
-EpisodeStore read_store(const std::string& data, const std::string& mask) {
+EpisodeStore read_store(const std::string& data, const std::string& mask, ImageSize image_size) {
   StoreOptions so;
   so.read.filter = mask == "none" ? "" : mask;
+  so.read.image_size = image_size;
   return open_episode_store(data, so);
 }
 
 }  // namespace
 
-EpisodeSplit split_for_training(const std::string& data, const TrainConfig& c) {
+EpisodeSplit split_for_training(const std::string& data, const TrainConfig& c, ImageSize image_size) {
   require(!c.filter.empty() && !c.valid_filter.empty(),
           "train: --filter / --valid-filter must name a mask, or be auto or none (--valid-filter also: fraction)");
   const std::set<std::string> masks =
@@ -48,7 +49,7 @@ EpisodeSplit split_for_training(const std::string& data, const TrainConfig& c) {
   if (s.valid_filter == "auto") s.valid_filter = s.filter != "none" && masks.count("valid") ? "valid" : "fraction";
   require(s.valid_filter != s.filter || s.filter == "none",
           "train: --valid-filter '" + s.valid_filter + "' is the training filter too; validation needs other episodes");
-  EpisodeStore all = read_store(data, s.filter);
+  EpisodeStore all = read_store(data, s.filter, image_size);
   const std::string from = s.filter == "none" ? "every episode" : "mask/" + s.filter;
   if (s.valid_filter == "fraction") {
     std::tie(s.train, s.valid) = split_episodes(std::move(all), c.valid_fraction, c.seed);
@@ -60,7 +61,7 @@ EpisodeSplit split_for_training(const std::string& data, const TrainConfig& c) {
                     "), no validation episodes";
   } else {
     s.train = std::move(all);
-    s.valid = read_store(data, s.valid_filter);
+    s.valid = read_store(data, s.valid_filter, image_size);
     s.description = "training on " + std::to_string(s.train.episodes.size()) + " episodes (" + from +
                     "), validating on " + std::to_string(s.valid.episodes.size()) + " (mask/" + s.valid_filter + ")";
   }

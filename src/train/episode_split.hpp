@@ -16,7 +16,8 @@ struct EpisodeSplit {
 };
 
 // Resolves TrainConfig::filter / valid_filter against the files of `data` (see trainer.hpp) and reads the
-// episodes. A named mask that some file lacks is an nfp::Error naming the file and the masks it has.
-EpisodeSplit split_for_training(const std::string& data, const TrainConfig& config);
+// episodes, camera images resized to `image_size` (--image-size; empty: as stored). A named mask that some file
+// lacks is an nfp::Error naming the file and the masks it has.
+EpisodeSplit split_for_training(const std::string& data, const TrainConfig& config, ImageSize image_size = {});
 
 }  // namespace nfp

@@ -51,6 +51,12 @@ std::vector<std::string> layout_default_keys(const EpisodeStore& train, bool ima
   return {};
 }
 
+// Camera `c`'s size as stored in the files (a store built by hand may record only camera_shapes).
+ImageSize source_size(const EpisodeStore& s, size_t c) {
+  const auto& shape = c < s.camera_source_shapes.size() ? s.camera_source_shapes[c] : s.camera_shapes.at(c);
+  return {shape.at(0), shape.at(1)};
+}
+
 }  // namespace
 
 void resolve_observations(PolicyConfig& pc, const EpisodeStore& train) {
@@ -97,8 +103,25 @@ void resolve_observations(PolicyConfig& pc, const EpisodeStore& train) {
               "--obs images: the chosen cameras differ in size; pick cameras of one size with --cameras");
       hw = {s[0], s[1]};
     }
+    ImagePreprocess& pre = pc.image_preprocess;
+    pre.source.clear();
+    if (!pre.resize.empty())
+      for (size_t c = 0; c < train.cameras.size(); ++c)
+        if (contains(chosen, train.cameras[c]))
+          pre.source.push_back(source_size(train, c));
+    pre.crop_from = {};
+    if (!pre.crop.empty()) {
+      const ImageSize images{hw[0], hw[1]};
+      require(pre.crop.height <= images.height && pre.crop.width <= images.width,
+              "--crop " + to_string(pre.crop) + " is larger than the " + to_string(images) + " images" +
+                  (pre.resize.empty() ? " of the dataset" : " of --image-size") + "; pick a crop that fits them");
+      pre.crop_from = images;
+      hw = {pre.crop.height, pre.crop.width};  // the encoder sees the crop
+    }
     pc.image_hw = hw;
   } else {
+    require(pc.image_preprocess.resize.empty() && pc.image_preprocess.crop.empty(),
+            "--image-size / --crop: this policy reads no images; add images to --obs (or name --cameras)");
     pc.cameras.clear();
     pc.image_hw.clear();
   }
@@ -114,17 +137,19 @@ void resolve_observations(PolicyConfig& pc, const EpisodeStore& train) {
 
 void keep_cameras(EpisodeStore& store, const std::vector<std::string>& cameras) {
   std::vector<std::string> names;
-  std::vector<std::vector<int64_t>> shapes;
+  std::vector<std::vector<int64_t>> shapes, source_shapes;
   for (size_t c = 0; c < store.cameras.size(); ++c) {
     if (!contains(cameras, store.cameras[c])) continue;
     names.push_back(store.cameras[c]);
     shapes.push_back(store.camera_shapes[c]);
+    if (c < store.camera_source_shapes.size()) source_shapes.push_back(store.camera_source_shapes[c]);
   }
   for (auto& e : store.episodes)
     for (auto it = e.images.begin(); it != e.images.end();)
       it = contains(names, it->first) ? std::next(it) : e.images.erase(it);
   store.cameras = names;
   store.camera_shapes = shapes;
+  store.camera_source_shapes = source_shapes;
 }
 
 }  // namespace nfp

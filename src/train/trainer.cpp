@@ -160,7 +160,9 @@ TrainResult train_policy(const TrainRequest& req) {
   set_deterministic(tc.deterministic);
   seed_everything(tc.seed);
 
-  EpisodeSplit split = split_for_training(data, tc);
+  require(has_modality(pc, "images") || (pc.image_preprocess.resize.empty() && pc.image_preprocess.crop.empty()),
+          "--image-size / --crop: this policy reads no images; add images to --obs (or name --cameras)");
+  EpisodeSplit split = split_for_training(data, tc, pc.image_preprocess.resize);
   tc.filter = split.filter;  // recorded resolved, so that a resumed run reads the same episodes
   tc.valid_filter = split.valid_filter;
   EpisodeStore& train_store = split.train;
@@ -183,7 +185,10 @@ TrainResult train_policy(const TrainRequest& req) {
   keep_cameras(train_store, pc.cameras);
   keep_cameras(valid_store, pc.cameras);
   const WindowSpec spec{pc.history, pc.horizon, pc.stride};
-  auto train_ds = std::make_shared<WindowDataset>(std::make_shared<EpisodeStore>(std::move(train_store)), spec, norm);
+  // --crop: a random window of each training image, the centre one for validation (as at inference)
+  const ImageSize crop = pc.image_preprocess.crop;
+  auto train_ds = std::make_shared<WindowDataset>(std::make_shared<EpisodeStore>(std::move(train_store)), spec, norm,
+                                                  BatchCrop{crop, true});
   LoaderOptions lo;
   lo.batch_size = std::min(tc.batch, train_ds->size());
   lo.seed = tc.seed;
@@ -192,7 +197,8 @@ TrainResult train_policy(const TrainRequest& req) {
   DataLoader loader(train_ds, lo);
   std::unique_ptr<DataLoader> valid_loader;
   if (!valid_store.episodes.empty()) {
-    auto valid_ds = std::make_shared<WindowDataset>(std::make_shared<EpisodeStore>(std::move(valid_store)), spec, norm);
+    auto valid_ds = std::make_shared<WindowDataset>(std::make_shared<EpisodeStore>(std::move(valid_store)), spec, norm,
+                                                    BatchCrop{crop, false});
     LoaderOptions vo = lo;
     vo.shuffle = false;
     vo.drop_last = false;
@@ -228,6 +234,8 @@ TrainResult train_policy(const TrainRequest& req) {
   result.data_split = split.description;
   result.obs_keys = pc.obs_keys;
   result.cameras = pc.cameras;
+  result.image_hw = pc.image_hw;
+  result.image_preprocess = pc.image_preprocess;
   result.parameters = count_parameters(*model);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t start_step = pos.step;

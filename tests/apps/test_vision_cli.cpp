@@ -180,5 +180,46 @@ TEST_F(VisionCli, BadObservationFlagsFailInOneLineAndWriteNothing) {
   EXPECT_FALSE(fs::exists(root_ / "e.json"));
 }
 
+// --image-size / --crop (Diffusion Policy's random crop): recorded in the checkpoint, the encoder sees the crop,
+// the shift is off, eval renders the cameras' recorded size and the runner resizes and crops; a run resumed
+// halfway draws the same crops (same weights, bit for bit); bad values fail in one line, exit 2 (usage) or 1
+// (against the data), and write nothing.
+TEST_F(VisionCli, ResizeAndCropAreRecordedEvaluatedAndResumedExactly) {
+  auto args = image_train_args("crop", 20);
+  args.insert(args.end(), {"--image-size", "16", "--crop", "12,10"});
+  auto r = run_nfp(joined(args) + " --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("cameras top_image at 12 x 10 (resized from 24 x 24, cropped from 16 x 16)"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(last_line_json(r.out)["image_hw"], json::array({12, 10}));
+  auto cfg = json::parse(read_file(root_ / "crop" / "checkpoint" / "config.json"));
+  EXPECT_EQ(cfg["image_hw"], json::array({12, 10}));
+  EXPECT_EQ(cfg["image_resize"], json::parse(R"({"to": [16, 16], "from": [[24, 24]]})"));
+  EXPECT_EQ(cfg["image_crop"], json::parse(R"({"to": [12, 10], "from": [16, 16]})"));
+  EXPECT_EQ(cfg["image_encoder"]["shift_pad"], 0);
+  r = run_nfp("eval --checkpoint " + p("crop") + " --episodes 1 --no-progress --json --out " + p("crop_eval.json"));
+  ASSERT_EQ(r.status, 0) << r.out;
+
+  const std::string straight = read_file(root_ / "crop" / "checkpoint" / "model.safetensors");
+  r = run_nfp("train --out " + p("crop") + " --resume-from " + (root_ / "crop" / "checkpoints" / "10").string() +
+              " --no-progress");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(read_file(root_ / "crop" / "checkpoint" / "model.safetensors"), straight) << "resumed at step 10";
+
+  const std::string base = "train --data " + p("img.hdf5") + " --config " + p("tiny.json") +
+                           " --obs images,state --steps 2 --no-progress --out " + p("bad_crop");
+  for (const char* bad : {"--image-size 0", "--image-size 16,x", "--crop -3", "--crop 12,12,12"}) {
+    const auto u = run_nfp(base + " " + bad);
+    expect_one_line_error(u, "expected H or H,W in pixels");
+    EXPECT_EQ(u.status, 2) << bad;
+  }
+  expect_one_line_error(run_nfp(base + " --crop 25"), "--crop 25 x 25 is larger than the 24 x 24 images of the dataset");
+  expect_one_line_error(run_nfp(base + " --image-size 16 --crop 12,17"), "larger than the 16 x 16 images of --image-size");
+  expect_one_line_error(run_nfp("train --data " + p("img.hdf5") + " --config " + p("tiny.json") +
+                                " --steps 2 --no-progress --image-size 16 --out " + p("bad_crop")),
+                        "reads no images");
+  EXPECT_FALSE(fs::exists(root_ / "bad_crop"));
+}
+
 }  // namespace
 }  // namespace nfp

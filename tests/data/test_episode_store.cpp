@@ -76,6 +76,31 @@ TEST(EpisodeStore, ImagesAboveTheBudgetAreReadLazilyWithTheSameBytes) {
   EXPECT_EQ(b[0], 7);  // frame 6 of episode 1
 }
 
+// --image-size: every image resized once as it is read; lazily read frames are resized alike, and the memory
+// budget counts the resized bytes.
+TEST(EpisodeStore, ImagesAreResizedAtLoadInMemoryAndLazily) {
+  test::TempDir dir;
+  write_robomimic(dir / "d.hdf5", {test::make_episode(0, 5), test::make_episode(1, 7)}, nlohmann::json::object());
+  StoreOptions opt;
+  opt.read.image_size = {4, 2};
+  const EpisodeStore mem = open_episode_store((dir / "d.hdf5").string(), opt);
+  EXPECT_FALSE(mem.lazy_images);
+  EXPECT_EQ(mem.camera_shapes, (std::vector<std::vector<int64_t>>{{4, 2, 3}}));
+  EXPECT_EQ(mem.camera_source_shapes, (std::vector<std::vector<int64_t>>{{8, 8, 3}}));
+  EXPECT_EQ(mem.image_bytes, 12 * 4 * 2 * 3);
+  EXPECT_EQ(mem.episodes[1].images.at("agentview_image").shape, (std::vector<int64_t>{7, 4, 2, 3}));
+  opt.image_memory_budget = mem.image_bytes - 1;
+  const EpisodeStore lazy = open_episode_store((dir / "d.hdf5").string(), opt);
+  EXPECT_TRUE(lazy.lazy_images);
+  const std::vector<int64_t> frames = {6, 0, 3};
+  std::vector<uint8_t> a(3 * 4 * 2 * 3), b(a.size());
+  mem.copy_frames(1, 0, frames, a.data());
+  lazy.copy_frames(1, 0, frames, b.data());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a[0], 7);  // a constant frame (every byte 6 + 1) stays constant
+  EXPECT_EQ(a.back(), 4);
+}
+
 }  // namespace
 }  // namespace nfp
 

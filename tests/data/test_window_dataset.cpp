@@ -1,6 +1,8 @@
 // Batches of windows: values come from the right frames, padding flags, normalization, image conversion.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "data_fixtures.hpp"
 #include "nfp/window_dataset.hpp"
 
@@ -90,6 +92,38 @@ TEST(WindowDataset, ImagesAreChwFloatsOfTheStoredPixels) {
     for (int64_t y = 0; y < 12; ++y)
       for (int64_t x = 0; x < 12; ++x)
         ASSERT_EQ(im[0][0][c][y][x].item<float>(), float(12 * y + x) / 255.0f) << c << " " << y << " " << x;
+}
+
+// --crop: training batches take a random window of every image (each a function of the batch's draw), validation
+// batches the centre one; the window's pixels are the stored ones.
+TEST(WindowDataset, CropsAreRandomWindowsInTrainingAndTheCentreOtherwise) {
+  test::TempDir dir;
+  auto st = store_from({gradient_episode(6)}, dir);
+  const WindowSpec spec{2, 1, 1};
+  const WindowDataset centre(st, spec, identity_normalizer(*st), BatchCrop{{8, 7}, false});
+  const torch::Tensor c = centre.make_batch({3}, false, 99).images.at("cam");
+  ASSERT_EQ(c.sizes(), (std::vector<int64_t>{1, 2, 3, 8, 7}));
+  EXPECT_EQ(c[0][1][0][0][0].item<float>(), float(12 * 2 + 2) / 255.0f);  // window at (2, 2)
+
+  const WindowDataset random(st, spec, identity_normalizer(*st), BatchCrop{{8, 7}, true});
+  std::set<std::pair<int, int>> corners;
+  for (uint64_t draw = 0; draw < 40; ++draw) {
+    const torch::Tensor im = random.make_batch({3, 4}, false, draw).images.at("cam");
+    ASSERT_EQ(im.sizes(), (std::vector<int64_t>{2, 2, 3, 8, 7}));
+    EXPECT_TRUE(torch::equal(im, random.make_batch({3, 4}, false, draw).images.at("cam")));  // a pure function
+    for (int b = 0; b < 2; ++b)
+      for (int i = 0; i < 2; ++i) {
+        const int first = int(std::lround(im[b][i][0][0][0].item<float>() * 255.0f));
+        const int top = first / 12, left = first % 12;
+        ASSERT_LE(top, 12 - 8);
+        ASSERT_LE(left, 12 - 7);
+        // the whole window is the stored image's, shifted: pixel (y, x) = 12 (top + y) + left + x
+        ASSERT_EQ(im[b][i][2][7][6].item<float>(), float(12 * (top + 7) + left + 6) / 255.0f);
+        corners.insert({top, left});
+      }
+  }
+  EXPECT_GT(corners.size(), 15u);  // of the 5 x 6 windows, over 160 draws
+  EXPECT_THROW(WindowDataset(st, spec, identity_normalizer(*st), BatchCrop{{13, 4}, true}), Error);
 }
 
 }  // namespace

@@ -226,4 +226,66 @@ TEST(VisionPolicy, WrongImagesFailClearly) {
       for (float v : a) EXPECT_TRUE(std::isfinite(v)) << text;
 }
 
+// --image-size / --crop recorded in the config: the runner resizes a camera image of any size to the training
+// size and takes its centre window, so it acts exactly as a policy without them does on images prepared by hand;
+// the config round-trips, configs from before the keys load as before, and a config that contradicts itself fails.
+TEST(VisionPolicy, ResizedAndCroppedImagesArePreparedAsInTraining) {
+  PolicyConfig plain = vision_config(true);
+  plain.image_hw = {20, 20};
+  PolicyConfig cropped = plain;
+  cropped.image_preprocess.resize = {24, 24};
+  cropped.image_preprocess.source = {{48, 48}, {48, 48}};
+  cropped.image_preprocess.crop = {20, 20};
+  cropped.image_preprocess.crop_from = {24, 24};
+  auto a = make_with(cropped), b = make_with(plain);  // same seed: same weights
+  a->eval();
+  b->eval();
+  auto raw = [](int step) {  // what the robot's cameras give: 48 x 48
+    Observation o = observation(step, "lift the red block");
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(uint64_t(100 + step));
+    o.images["top_image"] = random_image(48, 48, gen);
+    o.images["wrist_image"] = random_image(48, 48, gen);
+    return o;
+  };
+  auto by_hand = [&](Observation o) {
+    for (auto& [key, im] : o.images) im = crop_image(resize_image(im, {24, 24}), {2, 2}, {20, 20});
+    return o;
+  };
+  PolicyRunner ra(a), rb(b), rc(a);
+  ra.reset(3);
+  rb.reset(3);
+  rc.reset(3);
+  for (int i = 0; i < 5; ++i) {
+    const Observation o = raw(i);
+    const auto expected = rb.act(by_hand(o)).action;
+    EXPECT_EQ(ra.act(o).action, expected) << i;
+    Observation resized = o;  // images already at the training size are only cropped
+    for (auto& [key, im] : resized.images) im = resize_image(im, {24, 24});
+    EXPECT_EQ(rc.act(resized).action, expected) << i;
+  }
+  Observation odd = raw(0);  // any size is resized
+  odd.images["top_image"] = {30, 40, std::vector<uint8_t>(30 * 40 * 3, 9)};
+  EXPECT_EQ(ra.act(odd).action.size(), 2u);
+
+  json j = a->config();
+  EXPECT_EQ(j["image_resize"], json::parse(R"({"to": [24, 24], "from": [[48, 48], [48, 48]]})"));
+  EXPECT_EQ(j["image_crop"], json::parse(R"({"to": [20, 20], "from": [24, 24]})"));
+  PolicyConfig back;
+  from_json(j, back);
+  EXPECT_EQ(json(back), j);
+  json old = b->config();  // a checkpoint from before the keys
+  old.erase("image_resize");
+  old.erase("image_crop");
+  PolicyConfig old_back;
+  from_json(old, old_back);
+  EXPECT_TRUE(old_back.image_preprocess.resize.empty() && old_back.image_preprocess.crop.empty());
+  EXPECT_TRUE(json(b->config())["image_resize"].is_null());
+
+  PolicyConfig contradictory = cropped;
+  contradictory.image_hw = {24, 24};  // the encoder must see the crop
+  EXPECT_THROW(make_with(contradictory), Error);
+  j["image_crop"] = json::parse(R"({"to": [20, 0], "from": [24, 24]})");
+  EXPECT_THROW(from_json(j, back), Error);
+}
+
 }  // namespace nfp

@@ -8,6 +8,7 @@
 #include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
 #include "nfp/hdf5_dataset.hpp"
+#include "nfp/policy_runner.hpp"
 #include "nfp/safetensors.hpp"
 #include "nfp/sim_env.hpp"
 #include "nfp/sim_record.hpp"
@@ -256,6 +257,69 @@ TEST_F(TrainerTest, AnActDirectoryTrainsOnQposAndSaysSo) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(test::last_line_json(r.out)["obs_keys"], json::array({"qpos"}));
   EXPECT_NE(r.out.find("observations: low-dim qpos (--obs-keys, --cameras choose others)"), std::string::npos) << r.out;
+}
+
+// ACT/ALOHA cameras are 480 x 640: `--image-size 96,128 --crop 88,120` trains on 88 x 120 windows of images
+// resized once at load, records both in config.json, and has far fewer parameters than at full size (the flatten
+// pooling's projection grows with the image); the runner takes the raw 480 x 640 camera image and acts exactly as
+// on the image resized beforehand.
+TEST_F(TrainerTest, ActImagesAreResizedAndCroppedAndTheRunnerTakesRawOnes) {
+  if (!test::nfp_available()) GTEST_SKIP() << "nfp binary not built";
+  const fs::path act = dir_ / "act_images";
+  fs::create_directories(act);
+  const int64_t T = 8, H = 480, W = 640;
+  auto camera_frame = [&](int64_t t, int i, uint8_t* px) {  // smooth gradients, different per frame
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x)
+        for (int c = 0; c < 3; ++c) px[(y * W + x) * 3 + c] = uint8_t((y / 4 + x / 5 + 9 * t + 31 * i + 60 * c) % 256);
+  };
+  for (int i = 0; i < 3; ++i) {
+    Episode e;
+    e.actions = {{T, 14}, {}};
+    e.obs["qpos"] = {{T, 14}, {}};
+    e.obs["qvel"] = {{T, 14}, std::vector<float>(size_t(T) * 14, 0.0f)};
+    for (int64_t k = 0; k < T * 14; ++k) {
+      e.actions.data.push_back(std::cos(float(k + i)));
+      e.obs["qpos"].data.push_back(std::sin(float(k + 7 * i)));
+    }
+    auto& im = e.images["top"];
+    im.shape = {T, H, W, 3};
+    im.data.resize(size_t(T * H * W * 3));
+    for (int64_t t = 0; t < T; ++t) camera_frame(t, i, im.data.data() + t * H * W * 3);
+    write_act_episode(act / ("episode_" + std::to_string(i) + ".hdf5"), e);
+  }
+  write_file_atomic(dir_ / "act_small.json", R"({"policy": {"encoder_hidden": 32, "context_dim": 32, "horizon": 4,
+      "history": 1, "image_encoder": {"conv_channels": 8, "feature_dim": 64}}, "train": {"batch": 4}})");
+  const std::string base = "train --data " + act.string() + " --policy regression --obs images,state --config " +
+                           (dir_ / "act_small.json").string() + " --no-progress --json";
+  auto small = test::run_nfp(base + " --steps 2 --image-size 96,128 --crop 88,120 --out " + (dir_ / "act_small").string());
+  ASSERT_EQ(small.status, 0) << small.out;
+  auto full = test::run_nfp(base + " --steps 1 --out " + (dir_ / "act_full").string());
+  ASSERT_EQ(full.status, 0) << full.out;
+  const int64_t p_small = test::last_line_json(small.out)["parameters"], p_full = test::last_line_json(full.out)["parameters"];
+  EXPECT_LT(p_small * 5, p_full) << p_small << " vs " << p_full;
+  EXPECT_EQ(test::last_line_json(small.out)["obs_keys"], json::array({"qpos"}));
+  const json cfg = read_json_file(dir_ / "act_small" / "checkpoint" / "config.json");
+  EXPECT_EQ(cfg["image_hw"], json::array({88, 120}));
+  EXPECT_EQ(cfg["image_resize"], json::parse(R"({"to": [96, 128], "from": [[480, 640]]})"));
+  EXPECT_EQ(cfg["image_crop"], json::parse(R"({"to": [88, 120], "from": [96, 128]})"));
+
+  Policy policy = load_policy(dir_ / "act_small");
+  PolicyRunner raw(policy), resized(policy);
+  raw.reset(1);
+  resized.reset(1);
+  for (int64_t t = 0; t < 3; ++t) {
+    Observation o;
+    o.lowdim["qpos"] = std::vector<float>(14, 0.1f * float(t));
+    Image camera{int(H), int(W), std::vector<uint8_t>(size_t(H * W * 3))};
+    camera_frame(t, 0, camera.pixels.data());
+    o.images["top"] = camera;
+    const ActStep a = raw.act(o);
+    o.images["top"] = resize_image(camera, {96, 128});
+    const ActStep b = resized.act(o);
+    ASSERT_EQ(a.action.size(), 14u);
+    EXPECT_EQ(a.action, b.action) << t;
+  }
 }
 
 }  // namespace
