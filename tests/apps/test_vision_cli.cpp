@@ -200,6 +200,11 @@ TEST_F(VisionCli, ResizeAndCropAreRecordedEvaluatedAndResumedExactly) {
   r = run_nfp("eval --checkpoint " + p("crop") + " --episodes 1 --no-progress --json --out " + p("crop_eval.json"));
   ASSERT_EQ(r.status, 0) << r.out;
 
+  // the runtime takes no image policies yet (resized or not): export says so in one line
+  expect_one_line_error(run_nfp("export --checkpoint " + p("crop") + " --out " + p("crop.nfpr")),
+                        "policy observes 'images': the runtime runs low-dimensional (state) policies only");
+  EXPECT_FALSE(fs::exists(root_ / "crop.nfpr"));
+
   const std::string straight = read_file(root_ / "crop" / "checkpoint" / "model.safetensors");
   r = run_nfp("train --out " + p("crop") + " --resume-from " + (root_ / "crop" / "checkpoints" / "10").string() +
               " --no-progress");
