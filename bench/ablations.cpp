@@ -11,6 +11,7 @@
 #include "bench_table.hpp"
 #include "machine_load.hpp"
 #include "nfp/atomic_file.hpp"
+#include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp/sim_env.hpp"
@@ -93,6 +94,7 @@ std::vector<std::string> ablation_axes() { return {"stride", "sigma", "strategy"
 
 nlohmann::json run_ablations(const AblationOptions& o) {
   require(!o.out.empty(), "bench ablations: --out is required");
+  resolve_device(o.device);  // a missing GPU fails before anything is collected or written
   require(o.demos >= 1 && o.steps >= 1 && o.episodes >= 1 && o.eval_seeds >= 1 && o.train_seeds >= 1,
           "bench ablations: demos, steps, episodes, eval_seeds and train_seeds must be >= 1");
   sim::task_spec(o.task);
@@ -131,6 +133,7 @@ nlohmann::json run_ablations(const AblationOptions& o) {
         tr.train = {{"steps", o.steps}, {"checkpoint_every", o.steps}, {"seed", t}};
         tr.task = o.task;
         tr.threads = o.threads;
+        tr.device = o.device;
         const nlohmann::json key = {{"policy", resolved}, {"demos", v.demos}, {"train", tr.train}};
         run = o.out / "models" / (v.head + "-" + stable_hash(key.dump()));
         trained = train_cell(tr, run);
@@ -142,6 +145,7 @@ nlohmann::json run_ablations(const AblationOptions& o) {
         ev.episodes = o.episodes;
         ev.seed = 100000 + 1000 * uint64_t(e);
         ev.threads = o.threads;
+        ev.device = o.device;
         const auto r = eval_cell(run, ev, o.out / "evals" / v.axis /
                                               (file_safe(v.value) + "_" + v.head + "_t" + std::to_string(t) + "_e" +
                                                std::to_string(e) + ".json"));

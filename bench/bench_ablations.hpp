@@ -29,6 +29,7 @@ struct AblationOptions {
   int train_seeds = 1;           // models per training variant
   std::filesystem::path base_run;  // optional: an nfp-spline run (same task, demos) for every variant with its defaults
   int threads = kDefaultThreads;
+  std::string device = "cpu";  // --device: where every model trains and evaluates
   std::string command;           // recorded in results.md
   std::function<void(const std::string&)> log;
 };

@@ -22,6 +22,7 @@ struct CellTraining {
   nlohmann::json train = nlohmann::json::object();   // TrainConfig keys over default_train_config(head)
   std::string task;                                  // recorded in the checkpoint
   int threads = kDefaultThreads;
+  std::string device = "cpu";                        // --device (nfp/device.hpp)
 };
 
 // Trains into `run` unless run/cell.json exists; returns cell.json: {"head", "params", "steps",
@@ -34,6 +35,7 @@ struct CellEval {
   int64_t episodes = 20;
   uint64_t seed = 100000;      // disjoint from the collection seeds
   int threads = kDefaultThreads;
+  std::string device = "cpu";  // --device
 };
 
 // Evaluates run's policy unless `out` exists; returns {"pc_success", "episodes", "seed", "strategy", "sigma",

@@ -32,6 +32,8 @@ struct LatencyOptions {
   bool end_to_end = true;               // add the e2e-* rows (image encoder + head)
   int64_t image_size = 84;              // e2e: camera images are image_size x image_size (Diffusion Policy's 84)
   uint64_t seed = 0;
+  std::string device = "cpu";           // --device: heads, contexts, policies and sampling there (timed to the
+                                        // end of the GPU's work)
 };
 
 // Reads a --config file: {"task", "horizon", "context_dim", "seconds", "min_calls", "warmup", "candidates",

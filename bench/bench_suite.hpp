@@ -40,6 +40,7 @@ struct SuiteOptions {
   int64_t steps = 0;                      // > 0: every head trains this many steps
   int64_t episodes = 0;                   // > 0: override evaluation episodes
   int threads = kDefaultThreads;
+  std::string device = "cpu";  // --device: where every cell trains and evaluates
   std::string command;                    // recorded in results.md
   std::function<void(const std::string&)> log;  // one line per finished step
 };

@@ -5,6 +5,7 @@
 #include "bench_cell.hpp"
 #include "nfp/atomic_file.hpp"
 #include "nfp/checkpoint.hpp"
+#include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/flow.hpp"
@@ -58,6 +59,7 @@ json train_cell(const CellTraining& spec, const fs::path& run) {
   if (!spec.train.empty()) from_json(spec.train, r.train);
   r.policy.task = spec.task;
   r.train.threads = spec.threads;
+  r.device = spec.device;
   r.progress = false;
   const auto t0 = std::chrono::steady_clock::now();
   const double c0 = cpu_seconds();
@@ -78,7 +80,7 @@ json train_cell(const CellTraining& spec, const fs::path& run) {
 json eval_cell(const fs::path& run, const CellEval& spec, const fs::path& out) {
   if (fs::exists(out)) return read_json_file(out);
   configure_threads(spec.threads);
-  Policy policy = load_policy(run);
+  Policy policy = load_policy(run, resolve_device(spec.device));
   RunnerOptions options = policy->default_options();
   options.inference = spec.inference;
   policy->check_options(options);

@@ -10,6 +10,7 @@
 #include "bench_flops.hpp"
 #include "bench_latency.hpp"
 #include "nfp/action_head.hpp"
+#include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/flow.hpp"
 #include "nfp/head_registry.hpp"
@@ -54,6 +55,7 @@ void run_once(Row& r, const torch::Tensor& ctx, at::Generator& gen) {
     r.head->sample(ctx, 1, r.sample, gen);
   else
     run_strategy(*r.head, ctx, r.strategy, gen);
+  if (ctx.is_cuda()) torch::cuda::synchronize();  // a row's time is the GPU's work, not its launch
 }
 
 // A sampling-steps head whose sampler is selectable (diffusion's DDPM / DDIM): its rows name the sampler.
@@ -78,7 +80,7 @@ HeadConfig head_config(const std::string& type, const LatencyOptions& o, int64_t
 // End-to-end rows: the CPU-default conv encoder into nfp-spline (sample, SBS), diffusion DDIM and flow matching
 // Euler-4, and full-width ResNet-18 (GroupNorm, as `nfp train --encoder resnet18`) into nfp-spline; one camera at
 // image_size plus state. Only the heads selected by `heads` (all when empty).
-void add_e2e_rows(const LatencyOptions& o, int64_t action_dim, std::vector<Row>& rows) {
+void add_e2e_rows(const LatencyOptions& o, int64_t action_dim, torch::Device device, std::vector<Row>& rows) {
   struct Spec {
     std::string encoder, head, mode;
     int64_t steps;
@@ -98,6 +100,7 @@ void add_e2e_rows(const LatencyOptions& o, int64_t action_dim, std::vector<Row>&
     r.mode = sp.mode;
     r.encoder = sp.encoder;
     Policy policy = make_e2e_policy(o.task, enc, o.image_size, cfg, o.horizon, o.context_dim);
+    policy->to(device);  // PolicyRunner::plan returns a CPU chunk: its time includes the GPU's work
     r.obs = e2e_observation(*policy, o.seed);
     r.head = policy->head();
     RunnerOptions run = policy->default_options();
@@ -121,7 +124,7 @@ void add_e2e_rows(const LatencyOptions& o, int64_t action_dim, std::vector<Row>&
   }
 }
 
-std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim) {
+std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim, torch::Device device) {
   const auto all = head_names();
   for (const auto& h : o.heads)
     require(std::find(all.begin(), all.end(), h) != all.end(), "bench latency: unknown head '" + h + "'");
@@ -132,6 +135,7 @@ std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim) {
     if (!o.heads.empty() && std::find(o.heads.begin(), o.heads.end(), type) == o.heads.end()) continue;
     const HeadConfig cfg = head_config(type, o, action_dim);
     ActionHead head = make_head(cfg);
+    head->to(device);
     head->eval();
     Row base;
     base.name = base.type = type;
@@ -171,7 +175,7 @@ std::vector<Row> make_rows(const LatencyOptions& o, int64_t action_dim) {
       rows.push_back(base);
     }
   }
-  if (o.end_to_end) add_e2e_rows(o, action_dim, rows);
+  if (o.end_to_end) add_e2e_rows(o, action_dim, device, rows);
   require(!rows.empty(), "bench latency: no heads selected");
   return rows;
 }
@@ -207,12 +211,13 @@ nlohmann::json head_latency(const LatencyOptions& o) {
   require(o.seconds >= 0 && o.min_calls >= 1 && o.warmup >= 0, "bench latency: need seconds >= 0, min_calls >= 1, warmup >= 0");
   require(o.candidates >= 1 && o.gr_steps >= 1, "bench latency: candidates and gr_steps must be >= 1");
   require(!o.end_to_end || o.image_size >= 8, "bench latency: image_size must be >= 8");
+  const torch::Device device = resolve_device(o.device);
   const int64_t action_dim = sim::task_spec(o.task).action.dim;
   configure_threads(o.threads);
   torch::manual_seed(int64_t(o.seed));
-  auto rows = make_rows(o, action_dim);
-  const auto ctx = torch::randn({1, o.context_dim});
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  auto rows = make_rows(o, action_dim, device);
+  const auto ctx = torch::randn({1, o.context_dim}).to(device);
+  at::Generator gen = make_generator(device, o.seed);
 
   std::vector<FlopCount> flops;
   for (auto& r : rows) {
@@ -268,6 +273,7 @@ nlohmann::json head_latency(const LatencyOptions& o) {
           {"action_dim", action_dim},
           {"context_dim", o.context_dim},
           {"threads", o.threads},
+          {"device", o.device},
           {"batch", 1},
           {"reference", o.reference},
           {"flops_method", "torch legacy profiler op counter (mm, addmm, bmm, mul, add, conv2d) + conv1d from input shapes"},

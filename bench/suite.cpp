@@ -11,6 +11,7 @@
 #include "machine_load.hpp"
 #include "nfp/action_head.hpp"
 #include "nfp/atomic_file.hpp"
+#include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/head_registry.hpp"
 #include "nfp/sim_env.hpp"
@@ -85,6 +86,7 @@ SuiteProfile suite_profile(const std::string& name) {
 nlohmann::json run_suite(const SuiteOptions& o) {
   SuiteProfile p = suite_profile(o.profile);
   require(!o.out.empty(), "bench suite: --out is required");
+  resolve_device(o.device);  // a missing GPU fails before anything is collected or written
   if (!o.tasks.empty()) p.tasks = o.tasks;
   if (!o.heads.empty()) p.heads = o.heads;
   if (o.demos > 0) p.demos = o.demos;
@@ -105,6 +107,7 @@ nlohmann::json run_suite(const SuiteOptions& o) {
       tr.data = data;
       tr.task = task;
       tr.threads = o.threads;
+      tr.device = o.device;
       if (p.policy.count(head)) tr.policy = p.policy.at(head);
       const int64_t steps = o.steps > 0 ? o.steps : p.steps.count(head) ? p.steps.at(head) : 0;
       if (steps > 0) tr.train = {{"steps", steps}, {"checkpoint_every", steps}};
@@ -116,6 +119,7 @@ nlohmann::json run_suite(const SuiteOptions& o) {
       ev.task = task;
       ev.episodes = p.eval_episodes;
       ev.threads = o.threads;
+      ev.device = o.device;
       ev.inference.strategy = head_traits(head).has_likelihood ? "sbs" : "sample";
       const auto e = eval_cell(run, ev, o.out / "evals" / task / (head + ".json"));
       log(task + " " + head + ": success " + cell(e["pc_success"]) + "% over " + std::to_string(p.eval_episodes) +

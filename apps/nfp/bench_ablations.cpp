@@ -24,6 +24,7 @@ void setup_bench_ablations(CLI::App& root) {
   cmd->add_option("--train-seeds", o->train_seeds, "models per training variant (spread)")->capture_default_str();
   cmd->add_option("--base-run", o->base_run, "an nfp-spline run on the task to reuse for sigma / strategy");
   add_threads_option(*cmd, o->threads);
+  add_device_option(*cmd, o->device);
   cmd->add_flag("--json", *json, "print one JSON object as the last line");
   cmd->callback([o, axes, json, cmd] {
     bench::AblationOptions run = *o;

@@ -24,6 +24,7 @@ void setup_bench_latency(CLI::App& root) {
   // The options a --config file may also set: the command line wins where given (CLI11 counts them).
   auto* task = cmd->add_option("--task", a->o.task, "task whose action width the heads get")->capture_default_str();
   add_threads_option(*cmd, a->o.threads);
+  add_device_option(*cmd, a->o.device);
   auto* seconds = cmd->add_option("--seconds", a->o.seconds, "measuring time per row (interleaved)")->capture_default_str();
   auto* min_calls = cmd->add_option("--min-calls", a->o.min_calls, "timed calls per row at least")->capture_default_str();
   auto* heads = cmd->add_option("--heads", a->o.heads, "head types to include (default: all)");
@@ -40,6 +41,7 @@ void setup_bench_latency(CLI::App& root) {
       o = bench::LatencyOptions{};
       bench::apply_latency_config(read_json_file(a->config), o);
       o.threads = a->o.threads;
+      o.device = a->o.device;
       if (task->count()) o.task = a->o.task;
       if (seconds->count()) o.seconds = a->o.seconds;
       if (min_calls->count()) o.min_calls = a->o.min_calls;
@@ -50,10 +52,10 @@ void setup_bench_latency(CLI::App& root) {
     }
     if (a->no_e2e) o.end_to_end = false;
     const auto r = bench::head_latency(o);
-    std::printf("task %s, horizon %lld, action dim %lld, context %lld, batch 1, %d thread(s); ratio = p50 / %s p50\n",
+    std::printf("task %s, horizon %lld, action dim %lld, context %lld, batch 1, %d thread(s), %s; ratio = p50 / %s p50\n",
                 r["task"].get<std::string>().c_str(), (long long)r["horizon"].get<int64_t>(),
                 (long long)r["action_dim"].get<int64_t>(), (long long)r["context_dim"].get<int64_t>(), o.threads,
-                o.reference.c_str());
+                o.device.c_str(), o.reference.c_str());
     std::printf("%-34s %10s %12s %9s %9s %7s %8s\n", "head", "params", "MFLOP/chunk", "p50 ms", "p99 ms", "calls", "ratio");
     for (const auto& h : r["heads"])
       std::printf("%-34s %10lld %12.3f %9.3f %9.3f %7lld %8s\n", h["name"].get<std::string>().c_str(),

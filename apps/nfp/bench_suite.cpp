@@ -20,6 +20,7 @@ void setup_bench_suite(CLI::App& root) {
   cmd->add_option("--steps", o->steps, "training steps for every head (default: the profile's)");
   cmd->add_option("--episodes", o->episodes, "evaluation episodes (default: the profile's)");
   add_threads_option(*cmd, o->threads);
+  add_device_option(*cmd, o->device);
   cmd->add_flag("--json", *json, "print one JSON object as the last line");
   cmd->callback([o, json, cmd] {
     bench::SuiteOptions run = *o;

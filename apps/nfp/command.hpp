@@ -23,6 +23,10 @@ void print_json_line(const std::string& json_line);
 // `--threads N` (N >= 1) with the help text and default every command shares (nfp/runtime_setup.hpp).
 CLI::Option* add_threads_option(CLI::App& cmd, int& threads);
 
+// `--device cpu|cuda|cuda:N` with the shared help text (nfp/device.hpp); a malformed value is a usage error (exit
+// 2). Whether this build and machine have the GPU is checked when the command runs (nfp::Error, exit 1).
+CLI::Option* add_device_option(CLI::App& cmd, std::string& device);
+
 // The `nfp bench` parent command, created on first use: benchmark files each add `nfp bench <name>` to it.
 CLI::App& bench_command(CLI::App& root);
 

@@ -3,6 +3,7 @@
 
 #include "command.hpp"
 #include "nfp/checkpoint.hpp"
+#include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/flow.hpp"
@@ -19,12 +20,14 @@ struct EvalArgs {
   uint64_t seed = 100000;
   double sigma = -1;
   int threads = kDefaultThreads;
+  std::string device = "cpu";
   bool json_out = false, no_progress = false;
 };
 
 void run_eval(const EvalArgs& a) {
+  const torch::Device device = resolve_device(a.device);
   configure_threads(a.threads);
-  Policy policy = load_policy(a.checkpoint);
+  Policy policy = load_policy(a.checkpoint, device);
   RunnerOptions run = policy->default_options();
   auto& inf = run.inference;
   if (!a.strategy.empty()) inf.strategy = a.strategy;
@@ -89,6 +92,7 @@ void setup_eval(CLI::App& root) {
   c->add_option("--steps", a->steps, "diffusion / flow matching: sampling steps");
   c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk before re-planning (default: trained)");
   add_threads_option(*c, a->threads);
+  add_device_option(*c, a->device);
   c->add_option("--video", a->video, "write MP4s of the first episodes here");
   c->add_option("--out", a->out, "eval_info.json path")->required();
   c->add_option("--instruction", a->instruction, "replace the task's instruction (\"\" blanks it) to probe the policy")

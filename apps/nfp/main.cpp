@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "command.hpp"
+#include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/runtime_setup.hpp"  // threads_help
 
@@ -47,6 +48,21 @@ CLI::Option* add_threads_option(CLI::App& cmd, int& threads) {
       },
       "INT in [1 - 1024]");
   return cmd.add_option("--threads", threads, threads_help())->check(whole_1_to_1024);
+}
+
+CLI::Option* add_device_option(CLI::App& cmd, std::string& device) {
+  const CLI::Validator device_form(
+      [](std::string& v) -> std::string {
+        try {
+          nfp::parse_device(v);
+        } catch (const nfp::Error& e) {
+          const std::string what = e.what();
+          return what.substr(what.find(": ") + 2);  // CLI11 names the flag itself
+        }
+        return "";
+      },
+      "cpu|cuda[:N]");
+  return cmd.add_option("--device", device, nfp::device_help())->check(device_form);
 }
 
 CLI::App& bench_command(CLI::App& root) {

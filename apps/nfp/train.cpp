@@ -16,6 +16,7 @@ namespace {
 struct TrainArgs {
   std::string data, policy = "nina-mlp", out, config, task, obs, cameras, encoder, obs_keys, filter, valid_filter;
   std::string image_size, crop;  // H[,W]
+  std::string device = "cpu";
   int64_t steps = 0, batch = 0, horizon = 0, history = 0, n_action_steps = 0, stride = 0, checkpoint_every = 0;
   int64_t keep_checkpoints = -1;
   std::string resume_from;
@@ -70,6 +71,7 @@ void run_train(const TrainArgs& a) {
   r.resume_from = a.resume_from;
   r.resume_steps = r.resume ? a.steps : 0;
   r.progress = !a.no_progress;
+  r.device = a.device;  // checked (CUDA present?) before anything is read or written
   if (!r.resume) {
     require(!a.data.empty(), "--data is required (a demonstration HDF5 file, directory or glob)");
     r.policy = default_policy_config(a.policy);
@@ -167,6 +169,7 @@ void setup_train(CLI::App& root) {
                 "validation episodes: a mask, auto (mask/valid with a training mask, else fraction), fraction "
                 "(a seeded 10% of the training episodes) or none; default auto");
   add_threads_option(*c, a->threads);
+  add_device_option(*c, a->device);
   c->add_option("--horizon", a->horizon, "actions per chunk (default 16)");
   c->add_option("--history", a->history, "observation frames (default 2)");
   c->add_option("--stride", a->stride, "frame stride of windows (NF-P; default 1)");

@@ -6,6 +6,7 @@
 
 #include "command.hpp"
 #include "nfp/checkpoint.hpp"
+#include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/tune.hpp"
@@ -19,6 +20,7 @@ struct TuneArgs {
   int64_t episodes = 20;
   uint64_t seed = 200000;
   int threads = kDefaultThreads;
+  std::string device = "cpu";
   bool apply = false, json_out = false, no_progress = false;
 };
 
@@ -29,8 +31,9 @@ std::string fixed1(double v) {
 }
 
 void run_tune(const TuneArgs& a) {
+  const torch::Device device = resolve_device(a.device);
   configure_threads(a.threads);
-  Policy policy = load_policy(a.checkpoint);
+  Policy policy = load_policy(a.checkpoint, device);
   TuneOptions o;
   o.task = a.task.empty() ? policy->config().task : a.task;
   require(!o.task.empty(), "--task is required (the checkpoint does not record its task)");
@@ -77,6 +80,7 @@ void setup_tune(CLI::App& root) {
                 "comma list of actions executed per chunk (default: the checkpoint's)")
       ->delimiter(',');
   add_threads_option(*c, a->threads);
+  add_device_option(*c, a->device);
   c->add_option("--out", a->out, "tune.json: every setting's success, and the best")->required();
   c->add_flag("--apply", a->apply, "write the best setting into the checkpoint's config.json");
   c->add_flag("--no-progress", a->no_progress, "no progress bar");

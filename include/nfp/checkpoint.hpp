@@ -22,8 +22,8 @@ namespace nfp {
 // The directory holding config.json: `dir` itself or dir/checkpoint (a run directory); nfp::Error if neither.
 std::filesystem::path checkpoint_dir(const std::filesystem::path& dir);
 
-// Builds the policy of a checkpoint, in eval mode.
-Policy load_policy(const std::filesystem::path& dir);
+// Builds the policy of a checkpoint, in eval mode, on `device` (read onto the CPU, then moved: nfp/device.hpp).
+Policy load_policy(const std::filesystem::path& dir, torch::Device device = torch::kCPU);
 PolicyConfig read_policy_config(const std::filesystem::path& dir);
 // Replaces only config.json (atomically); weights and statistics are untouched (`nfp tune --apply`).
 void write_policy_config(const std::filesystem::path& dir, const PolicyConfig& config);
@@ -36,7 +36,8 @@ struct TrainState {
 };
 
 // Writes config.json, model.safetensors and stats.json of `policy` into `dir` (a new checkpoint directory, staged,
-// then renamed over any previous one); with `state`, train_state.safetensors too.
+// then renamed over any previous one); with `state`, train_state.safetensors too. Tensors on any device are
+// written from CPU copies, so the checkpoint loads anywhere.
 void save_checkpoint(const PolicyImpl& policy, const std::filesystem::path& dir, const TrainState* state = nullptr);
 TrainState load_train_state(const std::filesystem::path& dir);
 

@@ -48,7 +48,10 @@ class ImageEncoderImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor images);
   int64_t output_dim() const { return output_dim_; }
   const ImageEncoderConfig& config() const { return config_; }
-  void set_shift_generator(at::Generator gen) { shift_gen_ = std::move(gen); }
+  void set_shift_generator(at::Generator gen) { shift_gen_ = std::move(gen); }  // a CPU stream on any device
+  // Moves the weights (--device); the TorchScript trunk, frozen and so not a registered submodule, too.
+  void to(torch::Device device, bool non_blocking = false) override;
+  using torch::nn::Module::to;
 
  private:
   ImageEncoderConfig config_;
@@ -57,6 +60,7 @@ class ImageEncoderImpl : public torch::nn::Module {
   // (torchscript's is not: it stays frozen) and `trunk_` calls it
   std::function<torch::Tensor(const torch::Tensor&)> trunk_;
   bool trunk_is_torchscript_ = false;
+  std::function<void(torch::Device)> move_scripted_;  // torchscript: moves the module
   torch::nn::Linear proj_{nullptr};
   at::Generator shift_gen_;
 };

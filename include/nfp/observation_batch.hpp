@@ -17,4 +17,11 @@ struct ObservationBatch {
   torch::Tensor prev_action;                    // (B x A) normalized action at t - stride (zeros at a reset)
 };
 
+// Moves every tensor of `batch` to `device` (--device; a no-op for tensors already there).
+inline void move_to(ObservationBatch& batch, torch::Device device) {
+  for (auto& [key, t] : batch.lowdim) t = t.to(device);
+  for (auto& [key, t] : batch.images) t = t.to(device);
+  if (batch.prev_action.defined()) batch.prev_action = batch.prev_action.to(device);
+}
+
 }  // namespace nfp

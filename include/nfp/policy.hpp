@@ -112,6 +112,9 @@ class PolicyImpl : public torch::nn::Module {
   Chunk predict(const ObservationBatch& history, const InferenceOptions& options, at::Generator& gen) const;
 
   ActionHead head() const { return head_; }
+  // Where the weights are (policy->to(device) moves them; nfp/device.hpp). predict() takes CPU inputs and a CPU
+  // generator wherever the weights are, and returns CPU chunks.
+  torch::Device device() const;
   const PolicyConfig& config() const { return config_; }
   const Normalizer& normalizer() const { return normalizer_; }
   RunnerOptions default_options() const { return {config_.inference, config_.n_action_steps}; }

@@ -63,6 +63,10 @@ struct TrainRequest {
   std::filesystem::path resume_from;  // with resume: one of the run's checkpoints (RUN/checkpoints/<step>); empty:
                                       // the last (RUN/checkpoint)
   bool progress = true;
+  // cpu | cuda | cuda:N (nfp/device.hpp): the model, its batches and the training noise live there; checkpoints
+  // are written from CPU copies. Not part of the run's config: a run may resume on another device (then exactly
+  // as on the first only where both are the CPU: each device has its own random streams).
+  std::string device = "cpu";
   // Called after each step (tests): step (1-based), loss
   std::function<void(int64_t, double)> on_step;
   // Polled after each step: true -> checkpoint at this step and return early with `interrupted` set

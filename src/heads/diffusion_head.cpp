@@ -38,7 +38,7 @@ class DiffusionHeadImpl : public ActionHeadImpl {
     check_chunk(config_, actions, "loss");
     check_context(config_, ctx);
     const int64_t B = actions.size(0);
-    auto t = at::randint(config_.train_steps, {B}, gen, torch::kLong);
+    auto t = at::randint(config_.train_steps, {B}, gen, actions.options().dtype(torch::kLong));  // on its device
     auto ab = named_buffers()["alpha_bars"].index_select(0, t).view({B, 1, 1});
     auto eps = at::randn(actions.sizes(), gen, actions.options());
     auto xt = ab.sqrt() * actions + (1 - ab).sqrt() * eps;

@@ -56,6 +56,7 @@ class ScriptedTrunkImpl : public torch::nn::Module {
     require(t.dim() >= 2 && t.size(0) == x.size(0), "torchscript encoder: output must be (B x ...) for B inputs");
     return t.reshape({t.size(0), -1}).to(torch::kFloat32);
   }
+  void move_to(torch::Device device) { module_.to(device); }
 
  private:
   torch::jit::Module module_;
@@ -134,6 +135,7 @@ ImageEncoderImpl::ImageEncoderImpl(ImageEncoderConfig c, int64_t image_h, int64_
     const std::string path = config_.type.substr(std::string(kTorchscriptPrefix).size());
     require(!path.empty(), "--encoder torchscript:FILE needs a file name");
     ScriptedTrunk t(path);
+    move_scripted_ = [t](torch::Device device) mutable { t->move_to(device); };
     trunk_ = [t](const torch::Tensor& x) mutable { return t->forward(x); };
     trunk_is_torchscript_ = true;
     torch::NoGradGuard ng;  // the output size is whatever the module gives for one image of this size
@@ -152,6 +154,11 @@ ImageEncoderImpl::ImageEncoderImpl(ImageEncoderConfig c, int64_t image_h, int64_
   output_dim_ = config_.feature_dim;
 }
 
+void ImageEncoderImpl::to(torch::Device device, bool non_blocking) {
+  torch::nn::Module::to(device, non_blocking);
+  if (move_scripted_) move_scripted_(device);
+}
+
 torch::Tensor ImageEncoderImpl::forward(torch::Tensor x) {
   require(x.dim() == 4 && x.size(1) == 3 && x.size(2) == image_h_ && x.size(3) == image_w_,
           "image encoder: expected images (B x 3 x " + std::to_string(image_h_) + " x " + std::to_string(image_w_) +
@@ -159,8 +166,8 @@ torch::Tensor ImageEncoderImpl::forward(torch::Tensor x) {
   if (is_training() && config_.shift_pad > 0) x = random_shift(x, config_.shift_pad, shift_gen_);
   if (trunk_is_torchscript_) return trunk_(x);
   if (!config_.pretrained.empty()) {  // torchvision's filters expect ImageNet-normalised inputs
-    const auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).reshape({1, 3, 1, 1});
-    const auto std = torch::tensor({0.229f, 0.224f, 0.225f}).reshape({1, 3, 1, 1});
+    const auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).reshape({1, 3, 1, 1}).to(x.device());
+    const auto std = torch::tensor({0.229f, 0.224f, 0.225f}).reshape({1, 3, 1, 1}).to(x.device());
     x = (x - mean) / std;
   }
   auto f = trunk_(x);

@@ -119,10 +119,12 @@ std::pair<torch::Tensor, torch::Tensor> InstructionEncoderImpl::token_ids(const 
 
 InstructionEncoding InstructionEncoderImpl::forward(const std::vector<std::string>& texts, bool fixed_length) {
   require(!texts.empty(), "instruction encoder: empty batch");
-  auto [ids, mask] = token_ids(texts, fixed_length);
+  auto [cpu_ids, cpu_mask] = token_ids(texts, fixed_length);
+  const torch::Device device = embed_->weight.device();  // the ids go where the weights are (--device)
+  const auto ids = cpu_ids.to(device), mask = cpu_mask.to(device);
   const int64_t L = ids.size(1);
   InstructionEncoding out;
-  out.tokens = embed_(ids) + position_(torch::arange(L, torch::kLong)).unsqueeze(0);
+  out.tokens = embed_(ids) + position_(torch::arange(L, ids.options())).unsqueeze(0);
   const auto padding = mask.logical_not();  // (B x L) true where attention must not look
   for (auto& b : blocks_) {
     auto n = b.ln_attn->forward(out.tokens).transpose(0, 1);  // (L x B x D), the layout MultiheadAttention takes

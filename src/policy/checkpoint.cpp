@@ -25,10 +25,11 @@ void write_policy_config(const fs::path& dir, const PolicyConfig& config) {
   write_json_file(checkpoint_dir(dir) / "config.json", json(config));
 }
 
-Policy load_policy(const fs::path& dir_in) {
+Policy load_policy(const fs::path& dir_in, torch::Device device) {
   const auto dir = checkpoint_dir(dir_in);
   Policy p = make_policy(read_policy_config(dir), Normalizer::load(dir / "stats.json"));
   load_module(*p, dir / "model.safetensors");
+  if (!device.is_cpu()) p->to(device);
   p->eval();
   return p;
 }

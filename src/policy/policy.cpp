@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/mlp_blocks.hpp"
 
@@ -139,11 +140,20 @@ Chunk PolicyImpl::predict(const ObservationBatch& history, const InferenceOption
   const auto t0 = std::chrono::steady_clock::now();
   // libtorch's forward() is not const, but in eval mode without gradients it reads only the weights.
   auto& self = const_cast<PolicyImpl&>(*this);
-  auto ctx = self.encode(history);
+  const torch::Device dev = device();
+  torch::Tensor ctx;
+  if (dev.is_cpu()) {
+    ctx = self.encode(history);
+  } else {  // the history to the weights' device; the chunk comes back to the CPU
+    ObservationBatch on_device = history;
+    move_to(on_device, dev);
+    ctx = self.encode(on_device);
+  }
   require(ctx.size(0) == 1, "policy: predict takes one observation history (B = 1), got " + std::to_string(ctx.size(0)));
-  auto r = run_strategy(*head_, ctx, o, gen);
+  at::Generator sampling = generator_on(dev, gen);
+  auto r = run_strategy(*head_, ctx, o, sampling);
   Chunk out;
-  out.normalized = r.actions[0];
+  out.normalized = r.actions[0].to(torch::kCPU);
   out.log_prob = r.log_prob.defined() ? r.log_prob[0].item<double>() : NAN;
   out.actions = normalizer_.unnormalize(Normalizer::kActionKey, out.normalized.clamp(-1.0, 1.0));
   out.latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -151,6 +161,8 @@ Chunk PolicyImpl::predict(const ObservationBatch& history, const InferenceOption
           "policy: the head produced non-finite actions (a diverged checkpoint?); retrain or pick another checkpoint");
   return out;
 }
+
+torch::Device PolicyImpl::device() const { return module_device(*this); }
 
 void PolicyImpl::check_options(const RunnerOptions& o) const {
   check_strategy(o.inference.strategy, *head_);

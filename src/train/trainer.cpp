@@ -11,6 +11,7 @@
 #include "nfp/atomic_file.hpp"
 #include "nfp/checkpoint.hpp"
 #include "nfp/data_loader.hpp"
+#include "nfp/device.hpp"
 #include "nfp/episode_store.hpp"
 #include "nfp/error.hpp"
 #include "nfp/flow.hpp"
@@ -37,8 +38,9 @@ struct TrainRng {
   std::vector<at::Generator> shifts;
 };
 
-TrainRng make_train_rng(Policy& model, uint64_t seed) {
-  TrainRng rng{at::make_generator<at::CPUGeneratorImpl>(seed), {}};
+// The trainer's stream lives on `device` (the heads draw noise there); the shift streams stay on the CPU.
+TrainRng make_train_rng(Policy& model, uint64_t seed, torch::Device device) {
+  TrainRng rng{make_generator(device, seed), {}};
   for (const auto& child : model->named_children()) {  // registration order: image_encoder[_i], i = 0, 1, ...
     auto enc = std::dynamic_pointer_cast<ImageEncoderImpl>(child.value());
     if (!enc) continue;
@@ -59,13 +61,14 @@ void save_run_checkpoint(const fs::path& run, Policy& model, Policy& ema, const 
   st.metadata = {{"step", std::to_string(pos.step)},
                  {"epoch", std::to_string(pos.epoch)},
                  {"batch", std::to_string(pos.batch)},
-                 {"adam_steps", std::to_string(opt.steps())}};
+                 {"adam_steps", std::to_string(opt.steps())},
+                 {"rng_train_device", rng.train.device().is_cuda() ? "cuda" : "cpu"}};
   save_checkpoint(*ema, run / "checkpoint", &st);
   add_to_history(run / "checkpoint", run / "checkpoints", pos.step, keep);
   write_file_atomic(run / "metrics.csv", metrics_csv);
 }
 
-Position load_run_checkpoint(const fs::path& dir, Policy& model, Policy& ema, AdamW& opt, TrainRng& rng) {
+Position load_run_checkpoint(const fs::path& dir, Policy& model, Policy& ema, AdamW& opt, TrainRng& rng, uint64_t seed) {
   load_module(*ema, dir / "model.safetensors");
   const TrainState st = load_train_state(dir);
   torch::NoGradGuard ng;
@@ -89,7 +92,13 @@ Position load_run_checkpoint(const fs::path& dir, Policy& model, Policy& ema, Ad
     return it->second;
   };
   opt.load_state(os, meta("adam_steps"));
-  rng.train.set_state(tensor("rng/train"));
+  // A stream's state is per device type: resumed on another one, the trainer's stream restarts from (seed, step).
+  auto saved = st.metadata.find("rng_train_device");  // absent: written before devices, on the CPU
+  const bool saved_on_cuda = saved != st.metadata.end() && saved->second == "cuda";
+  if (saved_on_cuda == rng.train.device().is_cuda())
+    rng.train.set_state(tensor("rng/train"));
+  else
+    rng.train = make_generator(rng.train.device(), seed + uint64_t(meta("step")));
   for (size_t i = 0; i < rng.shifts.size(); ++i) {  // absent in checkpoints written before they were saved
     auto it = st.tensors.find("rng/shift" + std::to_string(i));
     if (it != st.tensors.end()) rng.shifts[i].set_state(it->second);
@@ -99,14 +108,23 @@ Position load_run_checkpoint(const fs::path& dir, Policy& model, Policy& ema, Ad
   return {meta("step"), meta("epoch"), meta("batch")};
 }
 
-double validate(Policy& ema, DataLoader& loader, uint64_t seed) {
+// Moves a training batch to the model's device (a no-op on the CPU).
+void move_batch(Batch& b, torch::Device device) {
+  if (device.is_cpu()) return;
+  move_to(b, device);
+  b.actions = b.actions.to(device);
+  b.action_pad = b.action_pad.to(device);
+}
+
+double validate(Policy& ema, DataLoader& loader, uint64_t seed, torch::Device device) {
   torch::NoGradGuard ng;
   ema->eval();
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto gen = make_generator(device, seed);
   loader.start_epoch(0);
   double sum = 0;
   int64_t n = 0;
   while (auto b = loader.next()) {
+    move_batch(*b, device);
     auto ctx = ema->encode(*b);
     sum += ema->head()->validation_loss(b->actions, ctx, gen).item<double>() * double(b->size());
     n += b->size();
@@ -130,6 +148,7 @@ std::string metrics_up_to(const fs::path& path, int64_t step) {
 }  // namespace
 
 TrainResult train_policy(const TrainRequest& req) {
+  const torch::Device device = resolve_device(req.device);  // before anything is read or written
   PolicyConfig pc = req.policy;
   TrainConfig tc = req.train;
   std::string data = req.data;
@@ -210,17 +229,21 @@ TrainResult train_policy(const TrainRequest& req) {
   Policy model = make_policy(pc, norm);
   Policy ema = make_policy(pc, norm);
   copy_weights(*ema, *model);
+  if (!device.is_cpu()) {  // initialised on the CPU (the same weights on every device), then moved
+    model->to(device);
+    ema->to(device);
+  }
   pc = model->config();  // with the head's shapes filled in
   model->train();
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (auto& item : model->named_parameters()) named.emplace_back(item.key(), item.value());
   AdamW opt(named, tc.adamw);
-  TrainRng rng = make_train_rng(model, tc.seed + 1);
+  TrainRng rng = make_train_rng(model, tc.seed + 1, device);
 
   Position pos;
   std::string metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
   if (req.resume) {
-    pos = load_run_checkpoint(from, model, ema, opt, rng);
+    pos = load_run_checkpoint(from, model, ema, opt, rng, tc.seed + 1);
     metrics = metrics_up_to(req.out / "metrics.csv", pos.step);
     if (metrics.empty()) metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
     require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
@@ -253,6 +276,7 @@ TrainResult train_policy(const TrainRequest& req) {
       b = loader.next();
     }
     ++pos.batch;
+    move_batch(*b, device);
     const double lr = learning_rate(tc.schedule, tc.lr, step, tc.steps);
     auto loss = model->head()->loss(b->actions, model->encode(*b), rng.train);
     const double lv = loss.item<double>();
@@ -268,7 +292,7 @@ TrainResult train_policy(const TrainRequest& req) {
     pos.step = step + 1;
     const bool last = pos.step == tc.steps;
     if (valid_loader && (pos.step % tc.validate_every == 0 || last)) {
-      valid = validate(ema, *valid_loader, tc.seed + 7);
+      valid = validate(ema, *valid_loader, tc.seed + 7, device);
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (pos.step % tc.log_every == 0 || last) {

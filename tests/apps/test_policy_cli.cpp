@@ -144,6 +144,53 @@ TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {
   EXPECT_FALSE(fs::exists(root_ / "e.json"));
 }
 
+// --device cpu is today's path, bit for bit (training and evaluation); --device cuda on this CPU-only libtorch
+// says what to do in one line, exits 1 and writes nothing, on every command that takes it; a malformed device
+// is a usage error (exit 2).
+TEST_F(PolicyCli, DeviceCpuIsBitIdenticalAndCudaFailsClearly) {
+  ASSERT_EQ(run_nfp(train_args("nfp-spline", "dev_plain", 20) + " --deterministic --task push-two-goals").status, 0);
+  auto r = run_nfp(train_args("nfp-spline", "dev_cpu", 20) + " --deterministic --task push-two-goals --device cpu");
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* f : {"model.safetensors", "train_state.safetensors"})
+    EXPECT_TRUE(read_file(root_ / "dev_plain" / "checkpoint" / f) == read_file(root_ / "dev_cpu" / "checkpoint" / f)) << f;
+  const std::string eval = "eval --checkpoint " + p("dev_plain") + " --episodes 2 --strategy sbs --candidates 8 --no-progress";
+  ASSERT_EQ(run_nfp(eval + " --out " + p("dev_plain.json")).status, 0);
+  r = run_nfp(eval + " --device cpu --out " + p("dev_cpu.json"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json a = json::parse(read_file(root_ / "dev_plain.json")), b = json::parse(read_file(root_ / "dev_cpu.json"));
+  ASSERT_EQ(a["per_episode"].size(), 2u);
+  EXPECT_EQ(a["per_episode"], b["per_episode"]);  // the same actions (fnv1a of every action), rewards and steps
+
+  const std::string cuda_error =
+      "nfp: error: --device cuda: this nfp was built against a CPU-only libtorch; rebuild against CUDA libtorch "
+      "(README, GPUs)";
+  r = run_nfp(train_args("nfp-spline", "dev_cuda", 5) + " --device cuda");
+  if (r.status == 0) GTEST_SKIP() << "this nfp was built against a CUDA libtorch and has a GPU";
+  expect_one_line_error(r, cuda_error);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_FALSE(fs::exists(root_ / "dev_cuda"));
+  const std::vector<std::string> commands = {
+      "eval --checkpoint " + p("dev_plain") + " --episodes 1 --out " + p("dev_cuda.json"),
+      "tune --checkpoint " + p("dev_plain") + " --episodes 1 --out " + p("dev_cuda.json"),
+      "bench latency --seconds 0 --min-calls 1 --json", "bench suite --profile quick --out " + p("dev_cuda"),
+      "bench ablations --out " + p("dev_cuda")};
+  for (const std::string& cmd : commands) {
+    r = run_nfp(cmd + " --device cuda");
+    expect_one_line_error(r, cuda_error);
+    EXPECT_EQ(r.status, 1) << cmd;
+  }
+  EXPECT_FALSE(fs::exists(root_ / "dev_cuda.json"));
+  EXPECT_FALSE(fs::exists(root_ / "dev_cuda"));
+  for (const char* bad : {"bogus", "cuda:x", "gpu", "cuda:", "CPU"}) {
+    r = run_nfp(train_args("nfp-spline", "dev_bad", 5) + " --device " + bad);
+    expect_one_line_error(r, std::string("--device: expected cpu, cuda or cuda:N (N a GPU index), got '") + bad + "'");
+    EXPECT_EQ(r.status, 2) << bad;
+  }
+  EXPECT_EQ(run_nfp(eval + " --device bogus --out " + p("dev_bad.json")).status, 2);
+  EXPECT_FALSE(fs::exists(root_ / "dev_bad"));
+  EXPECT_FALSE(fs::exists(root_ / "dev_bad.json"));
+}
+
 // `nfp tune` writes every setting's success; only --apply touches the checkpoint, and only its config.json.
 TEST_F(PolicyCli, TuneWritesEverySettingAndApplyChangesOnlyTheConfig) {
   ASSERT_EQ(run_nfp(train_args("nfp-spline", "tuned", 5) + " --task push-two-goals").status, 0);
