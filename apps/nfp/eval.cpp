@@ -78,7 +78,7 @@ void run_remote_eval(const EvalArgs& a) {
 
 void run_eval(const EvalArgs& a) {
   configure_threads(a.threads);
-  require(a.checkpoint.empty() != a.server.empty(), "give one of --checkpoint RUN or --server ws://HOST:PORT");
+  if (a.checkpoint.empty() && a.server.empty()) throw CLI::RequiredError("--checkpoint RUN (or --server ws://HOST:PORT)");
   if (!a.server.empty()) return run_remote_eval(a);
   Policy policy = load_policy(a.checkpoint);
   const RunnerOptions run = runner_options(*policy, a.inference);
@@ -94,8 +94,9 @@ void run_eval(const EvalArgs& a) {
 void setup_eval(CLI::App& root) {
   auto a = std::make_shared<EvalArgs>();
   auto* c = root.add_subcommand("eval", "Evaluate a trained policy in a simulated task (eval_info.json)");
-  c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or its checkpoint/)");
-  c->add_option("--server", a->server, "evaluate the policy a server serves instead (ws://HOST:PORT, `nfp serve`)");
+  auto* checkpoint = c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or its checkpoint/)");
+  c->add_option("--server", a->server, "evaluate the policy a server serves instead (ws://HOST:PORT, `nfp serve`)")
+      ->excludes(checkpoint);
   c->add_option("--api-key", a->api_key, "--server: the server's API key");
   c->add_option("--task", a->task, "task (default: the one recorded at training)");
   c->add_option("--episodes", a->episodes, "episodes")->capture_default_str();

@@ -37,12 +37,12 @@ void run_serve(ServeArgs& a) {
   a.serve.log = !a.quiet;
   PolicyServer server(service, a.serve);
   std::cout << "serving " << a.checkpoint << " (" << policy->config().head.type << ", "
-            << describe_inference(*policy, run) << ") on ws://" << a.serve.host << ":" << server.port()
-            << (a.serve.api_key.empty() ? "" : " (API key required)") << "; batching "
+            << describe_inference(*policy, run) << ") on ws://" << a.serve.host << ":" << server.port() << " ("
+            << (a.serve.api_key.empty() ? "" : "API key required; ") << "batching "
             << (a.service.max_batch > 1 ? "up to " + std::to_string(a.service.max_batch) + " within " +
                                               std::to_string(a.service.batch_window_ms) + " ms"
                                         : std::string("off"))
-            << "; Ctrl-C or SIGTERM stops" << std::endl;
+            << "); Ctrl-C or SIGTERM stops" << std::endl;
   server.run();
   const auto s = service.stats();
   std::cout << "served " << s.requests << " requests (" << s.errors << " errors), " << s.chunks << " chunks in "

@@ -135,7 +135,8 @@ TEST_F(PolicyCli, EvalThroughTheServerEqualsInProcessEval) {
     std::ifstream in(log);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const auto at = text.find("ws://127.0.0.1:");
-    if (at != std::string::npos && text.find(';', at) != std::string::npos) url = text.substr(at, text.find(' ', at) - at);
+    const auto end = at == std::string::npos ? at : text.find(' ', at);
+    if (end != std::string::npos) url = text.substr(at, end - at);
   }
   ASSERT_FALSE(url.empty()) << "nfp serve did not report its port";
   auto remote = run_nfp("eval --server " + url + " --episodes 3 --seed 100000 --no-progress --out " + p("remote.json"));

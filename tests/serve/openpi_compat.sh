@@ -7,7 +7,9 @@ set -euo pipefail
 NFP=$1
 WORK=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
-have_modules() { python3 -c "import msgpack, numpy, websockets" 2>/dev/null; }
+PY=/usr/bin/python3  # Debian's, where the python3-* packages install (a pyenv or venv python3 on PATH lacks them)
+[ -x "$PY" ] || PY=python3
+have_modules() { "$PY" -c "import msgpack, numpy, websockets" 2>/dev/null; }
 if ! have_modules; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing python3-msgpack python3-websockets python3-numpy for the openpi client"
@@ -34,7 +36,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$PORT" ] || { echo "nfp serve did not start:"; cat "$WORK/serve.log"; exit 1; }
-timeout 300 python3 "$HERE/openpi_client.py" "$PORT" k3y 1000
+timeout 300 "$PY" "$HERE/openpi_client.py" "$PORT" k3y 1000
 kill -TERM $SERVER
 wait $SERVER
 STATUS=$?
