@@ -55,8 +55,9 @@ inline void expect_one_line_error(const NfpRun& r, const std::string& mentions) 
   EXPECT_NE(r.out.find(mentions), std::string::npos) << r.out;
 }
 
-// Spawns `nfp args...` with its output discarded; returns the pid (-1 on failure).
-inline pid_t spawn_nfp(const std::vector<std::string>& args) {
+// Spawns `nfp args...` with its stdout and stderr written to `output` (discarded by default); returns the pid
+// (-1 on failure).
+inline pid_t spawn_nfp(const std::vector<std::string>& args, const std::string& output = "/dev/null") {
   const char* bin = std::getenv("NFP_BIN");
   if (!bin) return -1;
   std::vector<std::string> argv = {bin};
@@ -66,8 +67,8 @@ inline pid_t spawn_nfp(const std::vector<std::string>& args) {
   cargv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);

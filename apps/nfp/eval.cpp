@@ -2,65 +2,50 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "inference_flags.hpp"
 #include "nfp/checkpoint.hpp"
 #include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/flow.hpp"
 #include "nfp/runtime_setup.hpp"
+#include "nfp/serve_client.hpp"
 
 namespace nfp::cli {
 namespace {
 
 struct EvalArgs {
-  std::string checkpoint, task, strategy, video, out, instruction;
+  std::string checkpoint, server, api_key, task, video, out, instruction;
+  InferenceFlags inference;
   bool instruction_given = false;
-  int64_t episodes = 50, candidates = 0, gr_steps = -1, steps = 0, n_action_steps = 0;
+  int64_t episodes = 50;
   int goal = -1;
   uint64_t seed = 100000;
-  double sigma = -1;
   int threads = kDefaultThreads;
   std::string device = "cpu";
   bool json_out = false, no_progress = false;
 };
 
-void run_eval(const EvalArgs& a) {
-  const torch::Device device = resolve_device(a.device);
-  configure_threads(a.threads);
-  Policy policy = load_policy(a.checkpoint, device);
-  RunnerOptions run = policy->default_options();
-  auto& inf = run.inference;
-  if (!a.strategy.empty()) inf.strategy = a.strategy;
-  if (a.sigma >= 0) inf.sigma = a.sigma;
-  if (a.candidates > 0) inf.candidates = a.candidates;
-  if (a.gr_steps >= 0) inf.gr_steps = a.gr_steps;
-  if (a.steps > 0) inf.steps = a.steps;
-  if (a.n_action_steps > 0) {
-    require(a.n_action_steps <= policy->config().horizon, "--n-action-steps must be <= the horizon (" +
-                                                              std::to_string(policy->config().horizon) + ")");
-    run.n_action_steps = a.n_action_steps;
-  }
-  policy->check_options(run);
+EvalOptions eval_options(const EvalArgs& a, const std::string& recorded_task, bool reads_instruction) {
   EvalOptions o;
-  o.task = a.task.empty() ? policy->config().task : a.task;
-  require(!o.task.empty(), "--task is required (the checkpoint does not record its task)");
+  o.task = a.task.empty() ? recorded_task : a.task;
+  require(!o.task.empty(), "--task is required (the policy does not record its task)");
   o.episodes = a.episodes;
   o.seed = a.seed;
   o.video_dir = a.video;
   if (a.instruction_given) {
-    require(has_modality(policy->config(), "instruction"),
+    require(reads_instruction,
             "--instruction: this policy does not read instructions (it was trained without --obs ...,instruction)");
     o.instruction = a.instruction;
   }
   o.goal = a.goal;
   o.progress = !a.no_progress;
-  json info = evaluate_policy(policy, run, o);
-  info["checkpoint"] = a.checkpoint;
-  info["parameters"] = count_parameters(*policy);
-  info["head_parameters"] = count_parameters(*policy->head());
-  write_json_file(a.out, info);
+  return o;
+}
+
+void print_summary(const EvalArgs& a, const json& info, const std::string& policy, const std::string& settings) {
   const auto& g = info["aggregated"];
-  std::cout << "eval " << o.task << " " << policy->config().head.type << " (" << describe_inference(*policy, run) << "): success "
+  std::cout << "eval " << info["task"].get<std::string>() << " " << policy << " (" << settings << "): success "
             << g["pc_success"].get<double>() << "% over " << a.episodes << " episodes, chunk latency p50 "
             << g["chunk_latency_ms_p50"].get<double>() << " ms, p99 " << g["chunk_latency_ms_p99"].get<double>()
             << " ms -> " << a.out << "\n";
@@ -78,19 +63,48 @@ void run_eval(const EvalArgs& a) {
   }
 }
 
+// The closed loop against a policy server: every control step's observation goes to the server (step requests),
+// so the episode equals the in-process one; the chunk latency is the round trip seen from here.
+void run_remote_eval(const EvalArgs& a) {
+  require(!a.inference.any(),
+          "--server: the server's inference settings apply; start `nfp serve` with --strategy, --sigma, ... instead");
+  RemotePolicy remote(a.server, a.api_key);
+  const AgentSpec& spec = remote.spec();
+  json info = evaluate_agent(remote, spec, eval_options(a, spec.task, spec.instruction));
+  info["server"] = a.server;
+  info["model"] = remote.metadata().value("model", std::string());
+  write_json_file(a.out, info);
+  std::string settings = spec.inference.value("strategy", std::string("?")) + " via " + a.server;
+  print_summary(a, info, spec.policy, settings);
+}
+
+void run_eval(const EvalArgs& a) {
+  const torch::Device device = resolve_device(a.device);
+  configure_threads(a.threads);
+  if (a.checkpoint.empty() && a.server.empty()) throw CLI::RequiredError("--checkpoint RUN (or --server ws://HOST:PORT)");
+  if (!a.server.empty()) return run_remote_eval(a);
+  Policy policy = load_policy(a.checkpoint, device);
+  const RunnerOptions run = runner_options(*policy, a.inference);
+  const EvalOptions o = eval_options(a, policy->config().task, has_modality(policy->config(), "instruction"));
+  json info = evaluate_policy(policy, run, o);
+  info["checkpoint"] = a.checkpoint;
+  info["parameters"] = count_parameters(*policy);
+  info["head_parameters"] = count_parameters(*policy->head());
+  write_json_file(a.out, info);
+  print_summary(a, info, policy->config().head.type, describe_inference(*policy, run));
+}
+
 void setup_eval(CLI::App& root) {
   auto a = std::make_shared<EvalArgs>();
   auto* c = root.add_subcommand("eval", "Evaluate a trained policy in a simulated task (eval_info.json)");
-  c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or its checkpoint/)")->required();
+  auto* checkpoint = c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or its checkpoint/)");
+  c->add_option("--server", a->server, "evaluate the policy a server serves instead (ws://HOST:PORT, `nfp serve`)")
+      ->excludes(checkpoint);
+  c->add_option("--api-key", a->api_key, "--server: the server's API key");
   c->add_option("--task", a->task, "task (default: the one recorded at training)");
   c->add_option("--episodes", a->episodes, "episodes")->capture_default_str();
   c->add_option("--seed", a->seed, "episode i uses seed + i; keep clear of the collection seeds")->capture_default_str();
-  c->add_option("--strategy", a->strategy, "sample | sbs | gr | denoise (default: the checkpoint's)");
-  c->add_option("--sigma", a->sigma, "flow heads: sampling std");
-  c->add_option("--candidates", a->candidates, "sbs: candidates per chunk (default 128)");
-  c->add_option("--gr-steps", a->gr_steps, "gr: Adam steps (default 10)");
-  c->add_option("--steps", a->steps, "diffusion / flow matching: sampling steps");
-  c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk before re-planning (default: trained)");
+  add_inference_flags(*c, a->inference);
   add_threads_option(*c, a->threads);
   add_device_option(*c, a->device);
   c->add_option("--video", a->video, "write MP4s of the first episodes here");

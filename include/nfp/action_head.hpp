@@ -62,7 +62,16 @@ struct SampleOptions {
   double sigma = -1;       // flow heads: base std (< 0: the head's configured sigma)
   int64_t steps = 0;       // diffusion / flow matching: sampling steps (0: the configured infer_steps)
   std::string sampler;     // diffusion: "ddim" | "ddpm" (empty: configured)
+  // Empty: every draw comes from the generator passed to sample(). Otherwise one generator per context row: row
+  // b's samples draw all their noise from row_generators[b], so a row's chunk does not depend on the rows batched
+  // with it (a server planning several clients' chunks in one pass gives each the chunk it would get alone).
+  std::vector<at::Generator> row_generators;
 };
+
+// Standard normal noise for sample(): (B*n x sample_shape...), context row b's n samples at rows b*n .. b*n+n-1,
+// drawn as the SampleOptions say (from `gen`, or row b's block from options.row_generators[b]).
+torch::Tensor sample_noise(int64_t B, int64_t n, at::IntArrayRef sample_shape, const SampleOptions& options,
+                           at::Generator& gen, const torch::TensorOptions& tensor_options);
 
 struct HeadSample {
   torch::Tensor actions;   // (B*n x H x A), the n samples of context row b at rows b*n .. b*n+n-1

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "nfp/agent.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp/policy.hpp"
 
@@ -35,6 +36,8 @@ struct EvalOptions {
 
 // Rolls `policy` out with one runner using `run` (a checkpoint's defaults: policy->default_options()).
 json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalOptions& options);
+// Rolls out any agent (a remote policy server's client, say) described by `spec`; the same eval_info.json.
+json evaluate_agent(Agent& agent, const AgentSpec& spec, const EvalOptions& options);
 inline json evaluate_policy(const Policy& policy, const EvalOptions& options) {
   return evaluate_policy(policy, policy->default_options(), options);
 }

@@ -110,6 +110,12 @@ class PolicyImpl : public torch::nn::Module {
   // sets it) it reads nothing but the weights, so several threads may call it at once (each with its own
   // generator). Throws nfp::Error in training mode, on bad shapes, or if the head produced non-finite actions.
   Chunk predict(const ObservationBatch& history, const InferenceOptions& options, at::Generator& gen) const;
+  // Several runners' chunks in one batched pass (a server's dynamic batching): histories[i] (B = 1 each) with
+  // generators[i]. Every chunk equals what predict(histories[i], options, generators[i]) returns, up to the float
+  // rounding of a larger matrix product (the noise of row i comes from generators[i] alone); latency_s is the
+  // batch's. Throws nfp::Error as predict() does, for the whole batch.
+  std::vector<Chunk> predict_batch(const std::vector<const ObservationBatch*>& histories,
+                                   const InferenceOptions& options, std::vector<at::Generator> generators) const;
 
   ActionHead head() const { return head_; }
   // Where the weights are (policy->to(device) moves them; nfp/device.hpp). predict() takes CPU inputs and a CPU
@@ -145,7 +151,8 @@ struct StrategyResult {
   torch::Tensor actions;
   torch::Tensor log_prob;  // undefined for heads without a likelihood
 };
+// row_generators: empty, or one per context row (SampleOptions::row_generators): then `gen` is not used.
 StrategyResult run_strategy(ActionHeadImpl& head, const torch::Tensor& ctx, const InferenceOptions& options,
-                            at::Generator& gen);
+                            at::Generator& gen, const std::vector<at::Generator>& row_generators = {});
 
 }  // namespace nfp

@@ -42,17 +42,25 @@ double percentile(std::vector<double> v, double p) {
 }
 
 json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalOptions& o) {
+  PolicyRunner runner(policy, run);
+  torch::NoGradGuard ng;
+  return evaluate_agent(runner, agent_spec(*policy, run), o);
+}
+
+json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
   require(o.episodes >= 1, "eval: --episodes must be >= 1");
   const auto spec = sim::task_spec(o.task);
-  const auto& pc = policy->config();
-  require(spec.action.dim == pc.action_dim,
+  require(spec.action.dim == ps.action_dim,
           "eval: task '" + o.task + "' has " + std::to_string(spec.action.dim) + "-D actions but the policy was trained on " +
-              std::to_string(pc.action_dim) + "-D actions (trained on task '" + pc.task + "'?)");
-  for (size_t i = 0; i < pc.obs_keys.size(); ++i) {
-    auto it = spec.obs_dims.find(pc.obs_keys[i]);
-    require(it != spec.obs_dims.end() && it->second == pc.obs_dims[i],
-            "eval: task '" + o.task + "' has no observation '" + pc.obs_keys[i] + "' of width " +
-                std::to_string(pc.obs_dims[i]) + "; this policy was trained on another task ('" + pc.task + "')");
+              std::to_string(ps.action_dim) + "-D actions (trained on task '" + ps.task + "'?)");
+  require(ps.obs_keys.size() == ps.obs_dims.size(), "eval: the policy lists " + std::to_string(ps.obs_keys.size()) +
+                                                        " observation keys but " + std::to_string(ps.obs_dims.size()) +
+                                                        " widths");
+  for (size_t i = 0; i < ps.obs_keys.size(); ++i) {
+    auto it = spec.obs_dims.find(ps.obs_keys[i]);
+    require(it != spec.obs_dims.end() && it->second == ps.obs_dims[i],
+            "eval: task '" + o.task + "' has no observation '" + ps.obs_keys[i] + "' of width " +
+                std::to_string(ps.obs_dims[i]) + "; this policy was trained on another task ('" + ps.task + "')");
   }
   sim::EnvOptions env_options;
   const int goals = int(spec.instructions.size());
@@ -60,22 +68,19 @@ json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalO
           goals > 1 ? "eval: task '" + o.task + "' has goals 0.." + std::to_string(goals - 1) + ", got " + std::to_string(o.goal)
                     : "eval: task '" + o.task + "' has one goal; --goal is for language-conditioned tasks (multi-task)");
   env_options.goal = o.goal;
-  for (const auto& key : pc.cameras) {
+  for (const auto& key : ps.cameras) {
     const auto cam = camera_name(key);
     require(cam.has_value(), "eval: camera key '" + key + "' is not a simulator camera (<camera>" + kImageSuffix + ")");
     require(std::find(spec.cameras.begin(), spec.cameras.end(), *cam) != spec.cameras.end(),
             "eval: task '" + o.task + "' has no camera '" + *cam + "' (the policy was trained on it)");
     env_options.cameras.push_back(*cam);
   }
-  if (!pc.cameras.empty()) {  // rendered at the size the cameras had in training; the runner resizes and crops
-    const ImageSize render = camera_size(pc.image_preprocess, {pc.image_hw.at(0), pc.image_hw.at(1)});
-    require(render.height == render.width,
+  if (!ps.cameras.empty()) {  // rendered at the size the cameras had in training; the runner resizes and crops
+    require(ps.image_hw.size() == 2 && ps.image_hw[0] == ps.image_hw[1],
             "eval: the simulator renders square images; this policy was trained on non-square ones");
     env_options.images = true;
-    env_options.image_size = int(render.height);
+    env_options.image_size = int(ps.image_hw[0]);
   }
-  PolicyRunner runner(policy, run);
-  torch::NoGradGuard ng;
   auto env = sim::make_env(o.task, env_options);
   const int64_t max_steps = o.max_steps > 0 ? o.max_steps : spec.max_steps;
   json per_episode = json::array(), video_paths = json::array();
@@ -88,7 +93,7 @@ json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalO
     const uint64_t seed = o.seed + uint64_t(ep);
     auto obs = env->reset(seed);
     const std::string episode_instruction = obs.instruction;
-    runner.reset(seed);
+    agent.reset(seed);
     std::unique_ptr<VideoWriter> video;
     std::string camera = spec.cameras.empty() ? "" : spec.cameras.front();
     if (!o.video_dir.empty() && ep < o.video_episodes && !camera.empty()) {
@@ -105,7 +110,7 @@ json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalO
     int64_t steps = 0;
     for (; steps < max_steps; ++steps) {
       if (o.instruction) obs.instruction = *o.instruction;
-      const ActStep step = runner.act(obs);
+      const ActStep step = agent.act(obs);
       if (step.planned) {
         latencies.push_back(step.planned->latency_s * 1e3);
         if (std::isfinite(step.planned->log_prob)) log_probs.push_back(step.planned->log_prob);
@@ -168,8 +173,8 @@ json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalO
     agg["per_goal"] = per_goal;
   }
   json out{{"per_episode", per_episode}, {"aggregated", agg},          {"task", o.task},
-           {"seed", o.seed},               {"policy", pc.head.type},     {"inference", run.inference},
-           {"n_action_steps", run.n_action_steps}};
+           {"seed", o.seed},               {"policy", ps.policy},        {"inference", ps.inference},
+           {"n_action_steps", ps.n_action_steps}};
   if (!video_paths.empty()) out["video_paths"] = video_paths;  // LeRobot's key: the MP4s, episode order
   if (o.instruction) out["instruction_override"] = *o.instruction;
   return out;

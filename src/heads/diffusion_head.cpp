@@ -54,7 +54,8 @@ class DiffusionHeadImpl : public ActionHeadImpl {
     require(sampler == "ddim" || sampler == "ddpm", "diffusion: sampler must be ddim or ddpm");
     auto c = n == 1 ? ctx : ctx.repeat_interleave(n, 0);
     const int64_t B = c.size(0);
-    auto x = at::randn({B, config_.horizon, config_.action_dim}, gen, c.options());
+    auto noise = [&] { return sample_noise(ctx.size(0), n, {config_.horizon, config_.action_dim}, o, gen, c.options()); };
+    auto x = noise();
     // evenly spaced steps, descending (diffusers "leading" spacing)
     std::vector<int64_t> ts;
     const int64_t ratio = config_.train_steps / steps;
@@ -73,7 +74,7 @@ class DiffusionHeadImpl : public ActionHeadImpl {
         x = mean;
         if (prev >= 0) {
           const double var = std::max((1 - ab_prev) / (1 - ab) * beta, 1e-20);
-          x = x + std::sqrt(var) * at::randn(x.sizes(), gen, x.options());
+          x = x + std::sqrt(var) * noise();
         }
       }
     }

@@ -3,6 +3,8 @@
 // Training: a' = clamp(a + sigma_a * eps, -1, 1), loss = -mean log p(a' | ctx) (nats per chunk), as NinA.
 #include "flow_head.hpp"
 
+#include <cmath>
+
 #include "nfp/error.hpp"
 
 namespace nfp {
@@ -28,7 +30,10 @@ class FlowHeadImpl : public ActionHeadImpl {
   HeadSample sample(const torch::Tensor& ctx, int64_t n, const SampleOptions& o, at::Generator& gen) override {
     check_context(config_, ctx);
     const double sigma = o.sigma >= 0 ? o.sigma : config_.sigma;
-    auto s = flow_->sample(ctx, n, sigma, gen);
+    require(n >= 1 && std::isfinite(sigma), "flow head: sample needs n >= 1 and a finite sigma");
+    const int64_t B = ctx.size(0), D = config_.horizon * config_.action_dim;
+    auto z = sample_noise(B, n, {D}, o, gen, ctx.options()) * sigma;
+    auto s = flow_->sample_from(z, n == 1 ? ctx : ctx.repeat_interleave(n, 0));
     return {s.x.view({s.x.size(0), config_.horizon, config_.action_dim}), s.log_prob};
   }
 

@@ -30,7 +30,7 @@ class FlowMatchingHeadImpl : public ActionHeadImpl {
     const int64_t K = o.steps > 0 ? o.steps : config_.infer_steps;
     auto c = n == 1 ? ctx : ctx.repeat_interleave(n, 0);
     const int64_t B = c.size(0);
-    auto z = at::randn({B, config_.horizon, config_.action_dim}, gen, c.options());
+    auto z = sample_noise(ctx.size(0), n, {config_.horizon, config_.action_dim}, o, gen, c.options());
     const double dt = 1.0 / double(K);
     for (int64_t k = 0; k < K; ++k) {
       const double t = 1.0 - double(k) * dt;

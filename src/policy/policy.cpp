@@ -134,31 +134,68 @@ torch::Tensor PolicyImpl::encode(const ObservationBatch& input) {
 }
 
 Chunk PolicyImpl::predict(const ObservationBatch& history, const InferenceOptions& o, at::Generator& gen) const {
+  return predict_batch({&history}, o, {gen}).front();
+}
+
+namespace {
+
+// The rows of several B = 1 histories as one batch (B = histories.size()).
+ObservationBatch stack_histories(const std::vector<const ObservationBatch*>& histories) {
+  if (histories.size() == 1) return *histories.front();
+  ObservationBatch out;
+  auto cat = [&](auto member) {
+    std::vector<torch::Tensor> parts;
+    for (const auto* h : histories) parts.push_back(member(*h));
+    return torch::cat(parts, 0);
+  };
+  for (const auto& kv : histories.front()->lowdim)
+    out.lowdim[kv.first] = cat([&](const ObservationBatch& h) { return h.lowdim.at(kv.first); });
+  for (const auto& kv : histories.front()->images)
+    out.images[kv.first] = cat([&](const ObservationBatch& h) { return h.images.at(kv.first); });
+  if (histories.front()->prev_action.defined())
+    out.prev_action = cat([](const ObservationBatch& h) { return h.prev_action; });
+  for (const auto* h : histories) out.instructions.insert(out.instructions.end(), h->instructions.begin(), h->instructions.end());
+  return out;
+}
+
+}  // namespace
+
+std::vector<Chunk> PolicyImpl::predict_batch(const std::vector<const ObservationBatch*>& histories,
+                                             const InferenceOptions& o, std::vector<at::Generator> generators) const {
   require(!is_training(), "policy: predict needs eval mode (training mode draws image shifts and dropout); call "
                           "policy->eval() first (load_policy does)");
+  require(!histories.empty() && histories.size() == generators.size(),
+          "policy: predict_batch needs one generator per history (" + std::to_string(histories.size()) + " histories, " +
+              std::to_string(generators.size()) + " generators)");
   torch::NoGradGuard ng;
   const auto t0 = std::chrono::steady_clock::now();
   // libtorch's forward() is not const, but in eval mode without gradients it reads only the weights.
   auto& self = const_cast<PolicyImpl&>(*this);
+  for (const auto* h : histories)
+    for (const auto& kv : h->lowdim)
+      require(kv.second.size(0) == 1, "policy: predict takes one observation history (B = 1) per runner, got " +
+                                          std::to_string(kv.second.size(0)));
+  ObservationBatch batch = stack_histories(histories);
   const torch::Device dev = device();
-  torch::Tensor ctx;
-  if (dev.is_cpu()) {
-    ctx = self.encode(history);
-  } else {  // the history to the weights' device; the chunk comes back to the CPU
-    ObservationBatch on_device = history;
-    move_to(on_device, dev);
-    ctx = self.encode(on_device);
-  }
-  require(ctx.size(0) == 1, "policy: predict takes one observation history (B = 1), got " + std::to_string(ctx.size(0)));
-  at::Generator sampling = generator_on(dev, gen);
-  auto r = run_strategy(*head_, ctx, o, sampling);
-  Chunk out;
-  out.normalized = r.actions[0].to(torch::kCPU);
-  out.log_prob = r.log_prob.defined() ? r.log_prob[0].item<double>() : NAN;
-  out.actions = normalizer_.unnormalize(Normalizer::kActionKey, out.normalized.clamp(-1.0, 1.0));
-  out.latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  require(torch::isfinite(out.actions).all().item<bool>(),
+  if (!dev.is_cpu()) move_to(batch, dev);  // the histories to the weights' device; chunks come back to the CPU
+  auto ctx = self.encode(batch);
+  const int64_t B = int64_t(histories.size());
+  require(ctx.size(0) == B, "policy: predict takes one observation history (B = 1) per runner");
+  for (auto& g : generators) g = generator_on(dev, g);
+  auto r = run_strategy(*head_, ctx, o, generators.front(), generators);
+  const auto normalized = r.actions.to(torch::kCPU);
+  auto actions = normalizer_.unnormalize(Normalizer::kActionKey, normalized.clamp(-1.0, 1.0));
+  require(torch::isfinite(actions).all().item<bool>(),
           "policy: the head produced non-finite actions (a diverged checkpoint?); retrain or pick another checkpoint");
+  const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<Chunk> out(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) {
+    auto& c = out[size_t(b)];
+    c.normalized = normalized[b];
+    c.actions = actions[b];
+    c.log_prob = r.log_prob.defined() ? r.log_prob[b].item<double>() : NAN;
+    c.latency_s = latency;
+  }
   return out;
 }
 

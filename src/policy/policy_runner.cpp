@@ -9,6 +9,28 @@
 
 namespace nfp {
 
+AgentSpec agent_spec(const PolicyImpl& policy, const RunnerOptions& options) {
+  const auto& c = policy.config();
+  AgentSpec s;
+  s.task = c.task;
+  s.policy = c.head.type;
+  s.action_dim = c.action_dim;
+  s.obs_keys = c.obs_keys;
+  s.obs_dims = c.obs_dims;
+  s.cameras = c.cameras;
+  if (!c.cameras.empty()) {  // what a camera gives: the size in training, before any resize or crop
+    const ImageSize camera = camera_size(c.image_preprocess, {c.image_hw.at(0), c.image_hw.at(1)});
+    s.image_hw = {camera.height, camera.width};
+  }
+  s.instruction = has_modality(c, "instruction");
+  s.horizon = c.horizon;
+  s.history = c.history;
+  s.stride = c.stride;
+  s.inference = options.inference;
+  s.n_action_steps = options.n_action_steps;
+  return s;
+}
+
 PolicyRunner::PolicyRunner(Policy policy) : PolicyRunner(policy, policy->default_options()) {}
 
 PolicyRunner::PolicyRunner(Policy policy, RunnerOptions options)
@@ -54,7 +76,7 @@ PolicyRunner::Frame PolicyRunner::make_frame(const Observation& obs) const {
   return frame;
 }
 
-void PolicyRunner::push(const Observation& obs) {
+void PolicyRunner::observe(const Observation& obs) {
   Frame frame = make_frame(obs);  // validates before anything changes
   instruction_ = obs.instruction;
   const auto& c = policy_->config();
@@ -84,25 +106,36 @@ ObservationBatch PolicyRunner::history() const {
 }
 
 Chunk PolicyRunner::plan(const Observation& obs) {
-  push(obs);
+  observe(obs);
   return policy_->predict(history(), options_.inference, gen_);
 }
 
 ActStep PolicyRunner::act(const Observation& obs) {
+  observe(obs);
+  std::optional<Chunk> planned;
+  if (needs_chunk()) planned = policy_->predict(history(), options_.inference, gen_);
+  return execute(std::move(planned));
+}
+
+ActStep PolicyRunner::execute(std::optional<Chunk> planned) {
   ActStep step;
-  if (executed_ == executable_) {
-    chunk_ = plan(obs);
+  if (planned) {
+    chunk_ = std::move(*planned);
     executed_ = 0;
     executable_ = options_.n_action_steps * policy_->config().stride;  // a chunk frame stands for `stride` steps
     step.planned = chunk_;
-  } else {
-    push(obs);
   }
+  require(executed_ < executable_, "policy runner: execute() needs a planned chunk when needs_chunk() is true");
   const int64_t row = executed_++ / policy_->config().stride;
   auto a = chunk_.actions[row].contiguous();
   step.action.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
   prev_action_ = chunk_.normalized[row].clamp(-1.0, 1.0);  // what was executed, in the units the encoder reads
   return step;
+}
+
+void PolicyRunner::assume_executed(const Chunk& chunk) {
+  prev_action_ = chunk.normalized[options_.n_action_steps - 1].clamp(-1.0, 1.0);
+  executed_ = executable_ = 0;
 }
 
 }  // namespace nfp

@@ -72,12 +72,13 @@ StrategyResult denoise_step(ActionHeadImpl& head, const torch::Tensor& ctx, cons
 }  // namespace
 
 StrategyResult run_strategy(ActionHeadImpl& head, const torch::Tensor& ctx_in, const InferenceOptions& o,
-                            at::Generator& gen) {
+                            at::Generator& gen, const std::vector<at::Generator>& row_generators) {
   check_strategy(o.strategy, head);
   const auto ctx = ctx_in.detach();
   SampleOptions so;
   so.sigma = o.sigma;
   so.steps = o.steps;
+  so.row_generators = row_generators;
   if (o.strategy == "sbs") {
     require(o.candidates >= 1, "sbs: candidates must be >= 1");
     torch::NoGradGuard ng;

@@ -121,6 +121,48 @@ TEST_F(PolicyCli, InterruptedTrainingResumesBitForBit) {
     EXPECT_TRUE(read_file(run / "checkpoint" / f) == read_file(root_ / "straight" / "checkpoint" / f)) << f;
 }
 
+// `nfp serve` + `nfp eval --server`: the closed loop through the WebSocket server acts bit-identically to the
+// in-process evaluation on the same seeds; SIGTERM stops the server cleanly (exit 0, statistics printed).
+TEST_F(PolicyCli, EvalThroughTheServerEqualsInProcessEval) {
+  ASSERT_EQ(run_nfp(train_args("nfp-spline", "served", 5) + " --task push-two-goals").status, 0);
+  const std::string log = p("serve.log");
+  const pid_t server = test::spawn_nfp({"serve", "--checkpoint", p("served"), "--port", "0", "--strategy", "sbs",
+                                        "--candidates", "4"}, log);
+  ASSERT_GT(server, 0);
+  std::string url;
+  for (int i = 0; i < 600 && url.empty(); ++i) {  // the port is printed once it listens
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto at = text.find("ws://127.0.0.1:");
+    const auto end = at == std::string::npos ? at : text.find(' ', at);
+    if (end != std::string::npos) url = text.substr(at, end - at);
+  }
+  ASSERT_FALSE(url.empty()) << "nfp serve did not report its port";
+  auto remote = run_nfp("eval --server " + url + " --episodes 3 --seed 100000 --no-progress --out " + p("remote.json"));
+  ASSERT_EQ(remote.status, 0) << remote.out;
+  auto local = run_nfp("eval --checkpoint " + p("served") + " --strategy sbs --candidates 4 --episodes 3 --seed 100000 "
+                       "--no-progress --out " + p("local.json"));
+  ASSERT_EQ(local.status, 0) << local.out;
+  const auto r = read_json_file(p("remote.json")), l = read_json_file(p("local.json"));
+  for (size_t e = 0; e < 3; ++e) {
+    EXPECT_EQ(r["per_episode"][e]["actions_fnv1a"], l["per_episode"][e]["actions_fnv1a"]) << "episode " << e;
+    EXPECT_EQ(r["per_episode"][e]["success"], l["per_episode"][e]["success"]);
+  }
+  EXPECT_EQ(r["server"], url);
+  EXPECT_EQ(r["inference"]["strategy"], "sbs");
+  test::expect_one_line_error(run_nfp("eval --server " + url + " --sigma 0.5 --out " + p("x.json")), "--server");
+  ::kill(server, SIGTERM);
+  int status = 0;
+  ::waitpid(server, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "SIGTERM: a clean exit";
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("served "), std::string::npos) << text;
+  test::expect_one_line_error(run_nfp("eval --server ws://127.0.0.1:1 --episodes 1 --out " + p("y.json")),
+                              "cannot connect");
+}
+
 TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {
   expect_one_line_error(run_nfp("train --data " + p("missing.hdf5") + " --out " + p("r1")), "missing.hdf5");
   expect_one_line_error(run_nfp("train --data " + p("d.hdf5") + " --policy nope --out " + p("r1")), "nfp-spline");

@@ -1,0 +1,34 @@
+// The inference flags shared by `nfp eval` and `nfp serve`.
+#include "inference_flags.hpp"
+
+#include "nfp/error.hpp"
+
+namespace nfp::cli {
+
+void add_inference_flags(CLI::App& c, InferenceFlags& f) {
+  c.add_option("--strategy", f.strategy, "sample | sbs | gr | denoise (default: the checkpoint's)");
+  c.add_option("--sigma", f.sigma, "flow heads: sampling std");
+  c.add_option("--candidates", f.candidates, "sbs: candidates per chunk (default 128)");
+  c.add_option("--gr-steps", f.gr_steps, "gr: Adam steps (default 10)");
+  c.add_option("--steps", f.steps, "diffusion / flow matching: sampling steps");
+  c.add_option("--n-action-steps", f.n_action_steps, "actions executed per chunk before re-planning (default: trained)");
+}
+
+RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& f) {
+  RunnerOptions run = policy.default_options();
+  auto& inf = run.inference;
+  if (!f.strategy.empty()) inf.strategy = f.strategy;
+  if (f.sigma >= 0) inf.sigma = f.sigma;
+  if (f.candidates > 0) inf.candidates = f.candidates;
+  if (f.gr_steps >= 0) inf.gr_steps = f.gr_steps;
+  if (f.steps > 0) inf.steps = f.steps;
+  if (f.n_action_steps > 0) {
+    require(f.n_action_steps <= policy.config().horizon,
+            "--n-action-steps must be <= the horizon (" + std::to_string(policy.config().horizon) + ")");
+    run.n_action_steps = f.n_action_steps;
+  }
+  policy.check_options(run);
+  return run;
+}
+
+}  // namespace nfp::cli

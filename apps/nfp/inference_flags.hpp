@@ -1,0 +1,21 @@
+// The inference flags `nfp eval` and `nfp serve` share: each overrides one of the checkpoint's defaults.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+
+#include "nfp/policy.hpp"
+
+namespace nfp::cli {
+
+struct InferenceFlags {
+  std::string strategy;
+  double sigma = -1;
+  int64_t candidates = 0, gr_steps = -1, steps = 0, n_action_steps = 0;
+  bool any() const { return !strategy.empty() || sigma >= 0 || candidates > 0 || gr_steps >= 0 || steps > 0 || n_action_steps > 0; }
+};
+
+void add_inference_flags(CLI::App& cmd, InferenceFlags& flags);
+// The checkpoint's defaults with the given flags applied, checked (nfp::Error on a bad combination).
+RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& flags);
+
+}  // namespace nfp::cli
