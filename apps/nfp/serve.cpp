@@ -43,7 +43,7 @@ void run_serve(ServeArgs& a) {
             << describe_inference(*policy, run) << ") on ws://" << a.serve.host << ":" << server.port() << " ("
             << (a.serve.api_key.empty() ? "" : "API key required; ") << "batching "
             << (a.service.max_batch > 1 ? "up to " + std::to_string(a.service.max_batch) + " within " +
-                                              std::to_string(a.service.batch_window_ms) + " ms"
+                                              json(a.service.batch_window_ms).dump() + " ms"
                                         : std::string("off"))
             << "); Ctrl-C or SIGTERM stops" << std::endl;
   server.run();

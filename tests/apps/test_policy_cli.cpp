@@ -161,6 +161,11 @@ TEST_F(PolicyCli, EvalThroughTheServerEqualsInProcessEval) {
   EXPECT_NE(text.find("served "), std::string::npos) << text;
   test::expect_one_line_error(run_nfp("eval --server ws://127.0.0.1:1 --episodes 1 --out " + p("y.json")),
                               "cannot connect");
+  test::expect_one_line_error(run_nfp("serve --checkpoint " + p("missing")), "missing");
+  std::ofstream(root_ / "keys.json") << R"({"observation/state": ["state", "nope"]})";
+  test::expect_one_line_error(run_nfp("serve --checkpoint " + p("served") + " --keymap " + p("keys.json")), "'nope'");
+  test::expect_one_line_error(run_nfp("serve --checkpoint " + p("served") + " --host example.org"), "not an IP address");
+  EXPECT_EQ(run_nfp("serve --checkpoint " + p("served") + " --port 70000").status, 2);
 }
 
 TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {

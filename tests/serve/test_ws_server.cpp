@@ -88,6 +88,7 @@ TEST(WsServer, ApiKeyAndClientLimit) {
   EXPECT_NE(error_of([&] { RemotePolicy r(s.url(), "wrong"); }).find("HTTP 401"), std::string::npos);
   RemotePolicy ok(s.url(), "s3cret");
   EXPECT_EQ(ok.infer(push_observation(0)).rows, 8);
+  EXPECT_EQ(s.server.clients(), 1u);
   EXPECT_NE(error_of([&] { RemotePolicy r(s.url(), "s3cret"); }).find("HTTP 503"), std::string::npos);
 }
 
