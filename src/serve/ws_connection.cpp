@@ -43,6 +43,10 @@ Connection::Connection(const std::string& url, const std::string& authorization,
     d.inbox.emplace_back(m->get_opcode() == websocketpp::frame::opcode::text, std::move(m->get_raw_payload()));
     d.cv.notify_all();
   });
+  d.ws.set_open_handler([&d](websocketpp::connection_hdl h) {
+    asio::error_code ignored;  // small frames, request / reply: no Nagle delay
+    d.ws.get_con_from_hdl(h)->get_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  });
   d.ws.set_close_handler([&d](websocketpp::connection_hdl h) {
     auto con = d.ws.get_con_from_hdl(h);
     std::lock_guard<std::mutex> lock(d.mu);

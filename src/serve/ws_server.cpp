@@ -102,6 +102,8 @@ struct Server::Impl {
 
   void on_open(Hdl hdl) {
     auto con = ws.get_con_from_hdl(hdl);
+    asio::error_code nodelay_ec;  // small frames, request / reply: no Nagle delay
+    con->get_socket().set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
     Client c;
     c.id = next_id++;
     c.peer = con->get_remote_endpoint();
