@@ -56,7 +56,10 @@ typedef struct {
   const char* weights;
 } nfp_rt_load_options;
 
-/* Loads an .nfpr file. On failure returns NULL and writes a one-line message to error (if not NULL). */
+/* Loads an .nfpr file (format 3). On failure returns NULL and writes a one-line message to error (if not NULL):
+ * a missing or truncated file, a checksum mismatch (the file is corrupt), an unknown or misspelled config key,
+ * a size out of range, a non-finite weight or statistic, or a file written by an older nfp (formats 1 and 2
+ * are refused: re-export them with `nfp export`). See docs/RUNTIME.md, "The .nfpr file". */
 nfp_rt_model* nfp_rt_model_load(const char* path, char* error, size_t error_size);
 /* The same with options (NULL: the defaults, i.e. nfp_rt_model_load). An unknown weights value fails like a
  * bad file: NULL and one line in error. */
