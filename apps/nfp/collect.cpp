@@ -14,10 +14,11 @@ struct CollectArgs {
   std::string task, out, cameras;
   int episodes = 100, image_size = 96, goal = -1;
   uint64_t seed = 0;
-  bool images = false, clean = false, json = false;
+  bool images = false, clean = false, json = false, force = false;
 };
 
 void run_collect(const CollectArgs& a) {
+  nfp::cli::refuse_existing_output(a.out, a.force);  // before any simulation
   nfp::sim::CollectOptions o;
   o.task = a.task;
   o.episodes = a.episodes;
@@ -69,6 +70,7 @@ void setup_collect(CLI::App& root) {
   cmd->add_option("--goal", a->goal, "multi-task: every episode gets this goal index (default: drawn from its seed)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--clean", a->clean, "No human-like jitter or pauses in the expert");
+  nfp::cli::add_force_flag(*cmd, a->force);
   cmd->add_flag("--json", a->json, "Print one JSON object as the last line");
   cmd->callback([a] { run_collect(*a); });
 }

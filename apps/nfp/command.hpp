@@ -2,6 +2,7 @@
 // CLI11 subcommand (options + callback), and registers it with NFP_COMMAND. main.cpp adds them in name order.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ void print_json_line(const std::string& json_line);
 
 // `--threads N` (N >= 1) with the help text and default every command shares (nfp/runtime_setup.hpp).
 CLI::Option* add_threads_option(CLI::App& cmd, int& threads);
+
+// `--force`: the one way to let a command replace an existing output (output_checks.cpp).
+CLI::Option* add_force_flag(CLI::App& cmd, bool& force);
+// Call before any work: when `path` exists and !force, a usage error (exit 2), one line naming the path and
+// --force. Nothing is replaced without --force; with it the new output still appears only once complete.
+void refuse_existing_output(const std::filesystem::path& path, bool force, const std::string& flag = "--out");
 
 // The `nfp bench` parent command, created on first use: benchmark files each add `nfp bench <name>` to it.
 CLI::App& bench_command(CLI::App& root);

@@ -19,7 +19,7 @@ struct FitArgs {
   int64_t toy_samples = 20000, layers = 0, hidden = 0, bins = 8;
   int threads = kDefaultThreads;
   double bound = 4.0;
-  bool plu = false, json_out = false;
+  bool plu = false, json_out = false, force = false;
   DensityFitOptions fit;
 };
 
@@ -53,6 +53,7 @@ double mean_nll(const std::vector<double>& lp) {
 
 void run_fit(const FitArgs& a) {
   require(a.data.empty() != a.toy.empty(), "pass exactly one of --data FILE.csv or --toy NAME");
+  refuse_existing_output(a.out, a.force);  // before reading or fitting anything
   configure_threads(a.threads);
   Table train, test;
   double entropy = NAN;
@@ -121,6 +122,7 @@ void setup_fit(CLI::App& parent) {
   c->add_option("--seed", a->fit.seed, "seed for data order, initialisation and toy samples")->capture_default_str();
   add_threads_option(*c, a->threads);
   c->add_option("--out", a->out, "output directory (config.json, model.safetensors, metrics.json)")->required();
+  add_force_flag(*c, a->force);
   c->add_flag("--json", a->json_out, "print one JSON result object as the last line");
   c->callback([a] { run_fit(*a); });
 }

@@ -127,6 +127,20 @@ std::string metrics_up_to(const fs::path& path, int64_t step) {
   return out;
 }
 
+// A new run writes train_config.json, metrics.csv and checkpoint(s) into `out`: an existing directory must be
+// empty or a run of nfp's that never reached a checkpoint (started over); anything else is someone's data, which
+// a run would overwrite (a metrics.csv there was replaced).
+void check_new_run_dir(const fs::path& out) {
+  if (!fs::exists(out)) return;
+  require(fs::is_directory(out), quoted(out.string()) + " exists and is not a directory; choose another --out");
+  require(!fs::exists(out / "checkpoint"),
+          out.string() + " already holds a run; pass --resume to continue it or pick another --out");
+  if (fs::exists(out / "train_config.json")) return;
+  require(fs::is_empty(out), quoted(out.string()) + " exists and is not an nfp run directory (no train_config.json), and "
+                             "nfp train would write train_config.json, metrics.csv and checkpoint/ into it; choose a "
+                             "new or empty --out");
+}
+
 }  // namespace
 
 TrainResult train_policy(const TrainRequest& req) {
@@ -148,8 +162,7 @@ TrainResult train_policy(const TrainRequest& req) {
     if (data.empty()) data = saved.at("data").get<std::string>();
     if (req.resume_steps > 0) tc.steps = req.resume_steps;
   } else {
-    require(!fs::exists(req.out / "checkpoint"),
-            req.out.string() + " already holds a run; pass --resume to continue it or pick another --out");
+    check_new_run_dir(req.out);
   }
   require(tc.steps >= 1 && tc.batch >= 1 && tc.lr > 0, "train: steps, batch and lr must be positive");
   require(tc.keep_checkpoints >= 0, "train: keep_checkpoints must be >= 0");

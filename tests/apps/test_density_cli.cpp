@@ -184,7 +184,12 @@ TEST_F(DensityCli, AFailedRunKeepsTheModelSavedBefore) {
   ASSERT_EQ(run_nfp("density fit --data " + p("ok.csv") + " --flow affine --layers 2 --hidden 8 --steps 5 --out " + p("m")).status, 0);
   const auto before = fs::last_write_time(dir / "m" / "model.safetensors");
   write("bad.csv", "x,y\n1,2\n3,oops\n");
-  EXPECT_NE(run_nfp("density fit --data " + p("bad.csv") + " --steps 5 --out " + p("m")).status, 0);
+  // Without --force an existing model is not replaced at all: a usage error, before any work.
+  auto r = run_nfp("density fit --data " + p("ok.csv") + " --steps 5 --out " + p("m"));
+  EXPECT_EQ(r.status, 2) << r.out;
+  expect_one_line_error(r, "already exists; pass --force to replace it");
+  // With --force a failed fit still keeps it.
+  EXPECT_NE(run_nfp("density fit --data " + p("bad.csv") + " --steps 5 --force --out " + p("m")).status, 0);
   EXPECT_EQ(fs::last_write_time(dir / "m" / "model.safetensors"), before);
   size_t entries = 0;
   for (auto& e : fs::directory_iterator(dir)) entries += e.path().filename().string().rfind(".m.tmp", 0) == 0;

@@ -96,6 +96,25 @@ TEST_F(TrainerTest, WritesACompleteCheckpointAndLearns) {
   EXPECT_THROW(train_policy(r), Error);
 }
 
+// --out naming a directory of someone else's files is refused before anything is written (a metrics.csv there
+// used to be replaced); an empty directory, or a run that never reached a checkpoint, is fine to (re)start in.
+TEST_F(TrainerTest, ANewRunRefusesADirectoryThatIsNotARun) {
+  const fs::path mine = dir_ / "mine";
+  fs::create_directories(mine);
+  write_file_atomic(mine / "metrics.csv", "my,own\n1,2\n");
+  auto r = request("regression", "mine", 2);
+  try {
+    train_policy(r);
+    ADD_FAILURE() << "trained into a directory that is not a run";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not an nfp run directory"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(mine / "metrics.csv"), "my,own\n1,2\n");
+  EXPECT_FALSE(fs::exists(mine / "train_config.json"));
+  fs::create_directories(dir_ / "empty");
+  EXPECT_NO_THROW(train_policy(request("regression", "empty", 2)));
+}
+
 // 30 steps straight == a 30-step run killed after step 21 (last checkpoint: 20) and resumed: identical
 // weights, optimizer state and RNG state, bit for bit (the flow head draws training noise, so the RNG
 // state and the loader position must be restored too).
