@@ -2,6 +2,7 @@
 // CLI11 subcommand (options + callback), and registers it with NFP_COMMAND. main.cpp adds them in name order.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -20,6 +21,14 @@ std::vector<std::string> split_commas(const std::string& s);
 
 // Prints `json_line` as the last line of stdout (the --json contract).
 void print_json_line(const std::string& json_line);
+
+// Numeric flag checks (option_checks.cpp), for `->check(...)`: a bad value is a usage error (exit 2), one line
+// naming the flag and the accepted range, e.g. "nfp: error: --steps: must be a whole number from 1 to
+// 1000000000, got '0' (see --help)". CLI11's PositiveNumber lets NaN and Inf through; these do not.
+CLI::Validator whole(int64_t lo, int64_t hi);  // an integer in [lo, hi]
+CLI::Validator seed_value();                   // a whole number >= 0 (uint64 seeds: at most 2^64 - 1)
+CLI::Validator positive_real(double hi = 1e300);   // finite, in (0, hi]
+CLI::Validator non_negative_real(double hi = 1e300);  // finite, in [0, hi]
 
 // `--threads N` (N >= 1) with the help text and default every command shares (nfp/runtime_setup.hpp).
 CLI::Option* add_threads_option(CLI::App& cmd, int& threads);

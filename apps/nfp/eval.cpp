@@ -80,20 +80,23 @@ void setup_eval(CLI::App& root) {
   auto* c = root.add_subcommand("eval", "Evaluate a trained policy in a simulated task (eval_info.json)");
   c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or its checkpoint/)")->required();
   c->add_option("--task", a->task, "task (default: the one recorded at training)");
-  c->add_option("--episodes", a->episodes, "episodes")->capture_default_str();
-  c->add_option("--seed", a->seed, "episode i uses seed + i; keep clear of the collection seeds")->capture_default_str();
+  c->add_option("--episodes", a->episodes, "episodes")->capture_default_str()->check(whole(1, 10000000));
+  c->add_option("--seed", a->seed, "episode i uses seed + i; keep clear of the collection seeds")->capture_default_str()
+      ->check(seed_value());
   c->add_option("--strategy", a->strategy, "sample | sbs | gr | denoise (default: the checkpoint's)");
-  c->add_option("--sigma", a->sigma, "flow heads: sampling std");
-  c->add_option("--candidates", a->candidates, "sbs: candidates per chunk (default 128)");
-  c->add_option("--gr-steps", a->gr_steps, "gr: Adam steps (default 10)");
-  c->add_option("--steps", a->steps, "diffusion / flow matching: sampling steps");
-  c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk before re-planning (default: trained)");
+  c->add_option("--sigma", a->sigma, "flow heads: sampling std")->check(non_negative_real(100));
+  c->add_option("--candidates", a->candidates, "sbs: candidates per chunk (default 128)")->check(whole(1, 65536));
+  c->add_option("--gr-steps", a->gr_steps, "gr: Adam steps (default 10)")->check(whole(0, 100000));
+  c->add_option("--steps", a->steps, "diffusion / flow matching: sampling steps")->check(whole(1, 100000));
+  c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk before re-planning (default: trained)")
+      ->check(whole(1, 1024));
   add_threads_option(*c, a->threads);
   c->add_option("--video", a->video, "write MP4s of the first episodes here");
   c->add_option("--out", a->out, "eval_info.json path")->required();
   c->add_option("--instruction", a->instruction, "replace the task's instruction (\"\" blanks it) to probe the policy")
       ->each([a](const std::string&) { a->instruction_given = true; });
-  c->add_option("--goal", a->goal, "language-conditioned tasks: run every episode on goal N (nfp tasks lists them)");
+  c->add_option("--goal", a->goal, "language-conditioned tasks: run every episode on goal N (nfp tasks lists them)")
+      ->check(whole(0, 1000000));
   c->add_flag("--no-progress", a->no_progress, "no progress bar");
   c->add_flag("--json", a->json_out, "print the result (without per_episode) as one JSON line");
   c->callback([a] { run_eval(*a); });

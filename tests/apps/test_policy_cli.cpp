@@ -185,7 +185,7 @@ TEST_F(PolicyCli, TuneWritesEverySettingAndApplyChangesOnlyTheConfig) {
   // a bad grid fails before any episode and writes nothing
   const auto applied = read_file(ck / "config.json");
   const std::string bad = "tune --checkpoint " + p("tuned") + " --episodes 1 --no-progress --apply --out " + p("bad.json");
-  expect_one_line_error(run_nfp(bad + " --sigma 0.3,-1"), "sigma must be >= 0");
+  expect_one_line_error(run_nfp(bad + " --sigma 0.3,-1"), "--sigma: must be a finite number >= 0");
   expect_one_line_error(run_nfp(bad + " --n-action-steps 99"), "n_action_steps must be in 1..8");
   expect_one_line_error(run_nfp(bad + " --strategy best"), "unknown strategy 'best'");
   expect_one_line_error(run_nfp(bad + " --sigma abc"), "--sigma");
