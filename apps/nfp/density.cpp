@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include "command.hpp"
 #include "nfp/atomic_file.hpp"
@@ -78,13 +79,14 @@ void run_fit(const FitArgs& a) {
 
   StagedDir out(a.out);  // nothing appears at --out unless the whole fit succeeds
   const auto t0 = std::chrono::steady_clock::now();
-  Progress bar("fit", a.fit.steps, true);
+  std::optional<Progress> bar;  // started by the first step: bad data fails with its one line, no progress line
   double last_loss = NAN;
   auto model = DensityModel::fit(train, columns, context, flow_config(a), a.fit, [&](int64_t step, double loss, double lr) {
+    if (!bar) bar.emplace("fit", a.fit.steps, true);
     last_loss = loss;
-    bar.update(step, {{"nll", loss}, {"lr", lr}});
+    bar->update(step, {{"nll", loss}, {"lr", lr}});
   });
-  bar.finish();
+  if (bar) bar->finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   json result = {{"out", a.out}, {"flow", a.flow}, {"steps", a.fit.steps}, {"seconds", seconds},
                  {"params", count_parameters(*model.flow())}, {"train_nll", mean_nll(model.log_prob(train, source))}};

@@ -16,6 +16,9 @@ namespace fs = std::filesystem;
 namespace nfp {
 namespace {
 
+// errno as text, read once right after the failing call; never "Success" (errno 0: a failure that set none).
+std::string errno_text(int e) { return e ? std::strerror(e) : "an I/O error that set no errno"; }
+
 std::string unique_suffix() {
   std::random_device rd;
   std::ostringstream s;
@@ -34,20 +37,21 @@ void write_file_atomic(const fs::path& path, const std::string& bytes) {
   name += path.filename().string();
   const fs::path tmp = dir / (name + ".tmp-" + unique_suffix());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  require(fd >= 0, "cannot write '" + tmp.string() + "': " + std::strerror(errno));
+  require(fd >= 0, "cannot write '" + tmp.string() + "': " + errno_text(errno));
   size_t done = 0;
-  while (done < bytes.size()) {
+  std::string why;  // the first failure: write, fsync (a full disk may only show here) or close
+  while (done < bytes.size() && why.empty()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      fs::remove(tmp, ec);
-      throw Error("cannot write '" + path.string() + "': " + why + " (is the disk full?)");
-    }
-    done += static_cast<size_t>(n);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) why = n < 0 ? errno_text(errno) : "the write made no progress";
+    else done += static_cast<size_t>(n);
   }
-  ::fsync(fd);
-  ::close(fd);
+  if (why.empty() && ::fsync(fd) != 0) why = errno_text(errno);
+  if (::close(fd) != 0 && why.empty()) why = errno_text(errno);
+  if (!why.empty()) {
+    fs::remove(tmp, ec);
+    throw Error("cannot write '" + path.string() + "': " + why + " (is the disk full?); the previous file is unchanged");
+  }
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);

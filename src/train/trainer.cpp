@@ -4,6 +4,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -81,7 +82,12 @@ Position load_run_checkpoint(const fs::path& dir, Policy& model, Policy& ema, Ad
     if (k.rfind("adam_", 0) == 0) os[k] = v;
   auto meta = [&](const std::string& k) {
     require(st.metadata.count(k), "train state: metadata '" + k + "' missing");
-    return std::stoll(st.metadata.at(k));
+    const std::string& v = st.metadata.at(k);
+    int64_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    require(ec == std::errc() && end == v.data() + v.size() && !v.empty(),
+            "train state: metadata '" + k + "' is " + quoted_value(v, 40) + ", not a whole number (a damaged checkpoint)");
+    return n;
   };
   auto tensor = [&](const std::string& k) {
     auto it = st.tensors.find(k);
@@ -116,13 +122,23 @@ double validate(Policy& ema, DataLoader& loader, uint64_t seed) {
 }
 
 // Keeps the rows of an existing metrics.csv up to `step` (a resumed run rewrites the rest).
+// A row whose first cell is not a step number (a damaged file) is named, not reported as `stoll`.
 std::string metrics_up_to(const fs::path& path, int64_t step) {
   std::string out;
   if (!fs::exists(path)) return out;
   std::istringstream in(read_file(path));
+  int64_t line_no = 0;
   for (std::string line; std::getline(in, line);) {
+    ++line_no;
     if (out.empty()) { out = line + "\n"; continue; }
-    if (std::stoll(line.substr(0, line.find(','))) <= step) out += line + "\n";
+    const std::string cell = line.substr(0, line.find(','));
+    int64_t row_step = 0;
+    const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), row_step);
+    require(ec == std::errc() && end == cell.data() + cell.size(),
+            "'" + path.string() + "' line " + std::to_string(line_no) + ": " + quoted_value(cell, 40) +
+                " is not a step number (the metrics log is damaged); fix or delete that line, then resume again "
+                "(the checkpoint itself is intact)");
+    if (row_step <= step) out += line + "\n";
   }
   return out;
 }
@@ -233,7 +249,10 @@ TrainResult train_policy(const TrainRequest& req) {
     require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
                                       ", beyond --steps " + std::to_string(tc.steps));
   } else {
-    fs::create_directories(req.out);
+    std::error_code ec;
+    fs::create_directories(req.out, ec);
+    require(!ec, "cannot create the run directory " + quoted(req.out.string()) + ": " + ec.message() +
+                     "; choose another --out");
   }
   write_json_file(req.out / "train_config.json", json{{"policy", pc}, {"train", tc}, {"data", data}});
 

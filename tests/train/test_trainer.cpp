@@ -96,6 +96,25 @@ TEST_F(TrainerTest, WritesACompleteCheckpointAndLearns) {
   EXPECT_THROW(train_policy(r), Error);
 }
 
+// A damaged metrics.csv on --resume is named with its line (it used to fail as `nfp: error: stoll`).
+TEST_F(TrainerTest, ResumeNamesADamagedMetricsLine) {
+  train_policy(request("regression", "damaged", 10));
+  write_file_atomic(dir_ / "damaged" / "metrics.csv", "step,loss,lr,valid_loss,it_s,elapsed_s\n5,1,1,1,1,1\n\x01garbage,1\n");
+  TrainRequest c;
+  c.out = dir_ / "damaged";
+  c.resume = true;
+  c.resume_steps = 12;
+  c.progress = false;
+  try {
+    train_policy(c);
+    ADD_FAILURE() << "resumed over a damaged metrics.csv";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("metrics.csv' line 3: "), std::string::npos) << m;
+    EXPECT_NE(m.find("is not a step number"), std::string::npos) << m;
+  }
+}
+
 // --out naming a directory of someone else's files is refused before anything is written (a metrics.csv there
 // used to be replaced); an empty directory, or a run that never reached a checkpoint, is fine to (re)start in.
 TEST_F(TrainerTest, ANewRunRefusesADirectoryThatIsNotARun) {
