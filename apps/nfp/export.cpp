@@ -1,13 +1,11 @@
 // `nfp export --checkpoint RUN --out policy.nfpr [--force]`: a checkpoint for the libtorch-free runtime. The file
 // is written under a temporary name, loaded back with the runtime and sampled once; only a file that passes
 // replaces anything (an atomic rename), and an existing --out only with --force.
-#include <unistd.h>
-
 #include <cmath>
 #include <iostream>
-#include <random>
 
 #include "command.hpp"
+#include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 #include "nfp/export.hpp"
 #include "nfp/runtime.hpp"
@@ -42,11 +40,10 @@ void run_export(const ExportArgs& a) {
   const fs::path out = a.out;
   refuse_existing_output(out, a.force);  // before any work
   require(!fs::is_directory(out), "--out '" + a.out + "' is a directory; pass a file name such as " + a.out + "/policy.nfpr");
-  // A sibling temporary name (same directory, so the final rename is atomic), removed on every failure.
-  const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
-  std::string name = ".";
-  name += out.filename().string();
-  const fs::path tmp = dir / (name + ".tmp-export-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+  // A sibling temporary name (same directory, so the final rename is atomic), removed on every failure; one a
+  // killed export left is removed by the next write of this name.
+  remove_stale_temporaries(out);
+  const fs::path tmp = temp_sibling(out);
   struct Cleanup {
     fs::path p;
     ~Cleanup() {

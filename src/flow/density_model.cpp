@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 #include "nfp/tensor_io.hpp"
 
@@ -199,6 +200,7 @@ void DensityModel::save(const std::filesystem::path& dir) const {
 }
 
 DensityModel DensityModel::load(const std::filesystem::path& dir) {
+  recover_staged_dir(dir);  // a `density fit --force` killed while replacing it
   require(std::filesystem::is_directory(dir),
           quoted(dir.string()) + " is not a model directory; pass the --out directory of `nfp density fit`");
   DensityModel m(read_json_file(dir / "config.json").get<DensityModelConfig>());

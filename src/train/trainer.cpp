@@ -164,6 +164,9 @@ TrainResult train_policy(const TrainRequest& req) {
   TrainConfig tc = req.train;
   std::string data = req.data;
   const fs::path from = req.resume_from.empty() ? req.out / "checkpoint" : req.resume_from;
+  // A checkpoint commit killed between its renames left no checkpoint/: its directory goes back first.
+  recover_staged_dir(req.out / "checkpoint");
+  if (!req.resume_from.empty()) recover_staged_dir(from);
   if (req.resume) {
     require(fs::exists(req.out / "train_config.json"),
             "--resume: " + req.out.string() + " has no complete checkpoint; start a new run without --resume");

@@ -115,6 +115,22 @@ TEST_F(TrainerTest, ResumeNamesADamagedMetricsLine) {
   }
 }
 
+// A kill between the renames of a checkpoint commit (filesystems without RENAME_EXCHANGE) left no checkpoint/:
+// the complete directory is moved back by load and by --resume (which used to advise starting over).
+TEST_F(TrainerTest, ResumeRecoversACheckpointLeftBetweenRenames) {
+  train_policy(request("regression", "window", 10));
+  fs::rename(dir_ / "window" / "checkpoint", dir_ / "window" / ".checkpoint.ready-1-abc");
+  EXPECT_NO_THROW(load_policy(dir_ / "window"));
+  EXPECT_TRUE(fs::exists(dir_ / "window" / "checkpoint" / "train_state.safetensors"));
+  fs::rename(dir_ / "window" / "checkpoint", dir_ / "window" / "checkpoint.old-1-abc");
+  TrainRequest c;
+  c.out = dir_ / "window";
+  c.resume = true;
+  c.resume_steps = 12;
+  c.progress = false;
+  EXPECT_EQ(train_policy(c).steps, 12);
+}
+
 // --out naming a directory of someone else's files is refused before anything is written (a metrics.csv there
 // used to be replaced); an empty directory, or a run that never reached a checkpoint, is fine to (re)start in.
 TEST_F(TrainerTest, ANewRunRefusesADirectoryThatIsNotARun) {
