@@ -116,7 +116,7 @@ nlohmann::json density_speed(const DensitySpeedOptions& o) {
 
   const std::string steps = std::to_string(o.steps), seed = std::to_string(o.seed), out = (dir / "m").string();
   const std::vector<std::string> toy = {"--toy", o.toy, "--toy-samples", std::to_string(o.samples), "--steps", steps,
-                                        "--seed", seed, "--out", out};
+                                        "--seed", seed, "--out", out, "--force"};  // every case refits m
   auto with = [](std::vector<std::string> a, std::vector<std::string> more) {
     a.insert(a.end(), more.begin(), more.end());
     return a;
@@ -127,7 +127,7 @@ nlohmann::json density_speed(const DensitySpeedOptions& o) {
       {"toy, --threads 2", with(toy, {"--threads", "2"}), {}},
       {"data, default threads",
        {"--data", (dir / "train.csv").string(), "--test", (dir / "test.csv").string(), "--steps", steps, "--seed", seed,
-        "--out", out},
+        "--out", out, "--force"},
        {}},
   };
   if (o.spinning) {  // the contrast: libgomp's default spinning, as every nfp run with 2 threads had before

@@ -295,8 +295,9 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     for (auto& p : precs) {
       c0 = cpu_ms();
       t = Clock::now();
-      p.ws->sample(obs_v, 1.0f, uint64_t(round + 100), act, &lp);
+      const nfp_rt_status st = p.ws->sample(obs_v, 1.0f, uint64_t(round + 100), act, &lp);
       const double b = ms_since(t), cb = cpu_ms() - c0;
+      runtime::check(st, "sample");  // a refused call would time nothing
       if (round >= 0) p.r1.push_back(b), p.cr1.push_back(cb);
     }
     c0 = cpu_ms();
@@ -307,8 +308,9 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     for (auto& p : precs) {
       c0 = cpu_ms();
       t = Clock::now();
-      p.ws->sbs(obs_v, B, 1.0f, uint64_t(round + 100), act, &lp);
+      const nfp_rt_status st = p.ws->sbs(obs_v, B, 1.0f, uint64_t(round + 100), act, &lp);
       const double d = ms_since(t), cd = cpu_ms() - c0;
+      runtime::check(st, "sbs");
       if (round >= 0) p.rB.push_back(d), p.crB.push_back(cd);
     }
     if (round >= 0) t1.push_back(a), tB.push_back(c), ct1.push_back(ca), ctB.push_back(cc);
@@ -325,9 +327,10 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     for (int i = 0; i < o.jitter_calls; ++i) {
       const double c0 = cpu_ms();
       auto t = Clock::now();
-      p.ws->sample(obs_v, 1.0f, uint64_t(i), act, &lp);
+      const nfp_rt_status st = p.ws->sample(obs_v, 1.0f, uint64_t(i), act, &lp);
       p.lat.push_back(ms_since(t) * 1000.0);
       p.lat_cpu.push_back((cpu_ms() - c0) * 1000.0);
+      runtime::check(st, "sample");
     }
   }
 

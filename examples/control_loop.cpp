@@ -151,7 +151,8 @@ int main(int argc, char** argv) {
           const nfp_rt_status st = sbs > 1 ? ws.sbs(obs, sbs, float(sigma), s, chunk)
                                            : ws.sample(obs, float(sigma), s, chunk);
           call_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-          if (st != NFP_RT_OK) throw std::runtime_error(std::string("policy call failed: ") + nfp_rt_status_string(st));
+          // A refused call (a NaN / Inf observation: NFP_RT_NONFINITE) leaves the chunk untouched: stop, never act on it.
+          nfp::runtime::check(st, sbs > 1 ? "policy call (sbs)" : "policy call (sample)");
           for (int k = 0; k < c.n_action_steps; ++k)
             for (int r = 0; r < c.stride; ++r)
               queue.emplace_back(chunk.begin() + long(k * c.action_dim), chunk.begin() + long((k + 1) * c.action_dim));

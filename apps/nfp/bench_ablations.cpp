@@ -17,11 +17,15 @@ void setup_bench_ablations(CLI::App& root) {
   cmd->add_option("--out", o->out, "output directory (reused to resume)")->required();
   cmd->add_option("--axes", *axes, "comma-separated: stride,sigma,strategy,chunk,noise,plu,layers,data")->capture_default_str();
   cmd->add_option("--task", o->task, "task with jittery demonstrations")->capture_default_str();
-  cmd->add_option("--demos", o->demos, "demonstrations (the data axis varies it)")->capture_default_str();
-  cmd->add_option("--steps", o->steps, "training steps per model")->capture_default_str();
-  cmd->add_option("--episodes", o->episodes, "episodes per evaluation block")->capture_default_str();
-  cmd->add_option("--eval-seeds", o->eval_seeds, "evaluation blocks per variant (spread)")->capture_default_str();
-  cmd->add_option("--train-seeds", o->train_seeds, "models per training variant (spread)")->capture_default_str();
+  cmd->add_option("--demos", o->demos, "demonstrations (the data axis varies it)")->capture_default_str()
+      ->check(whole(1, 100000));
+  cmd->add_option("--steps", o->steps, "training steps per model")->capture_default_str()->check(whole(1, 1000000000));
+  cmd->add_option("--episodes", o->episodes, "episodes per evaluation block")->capture_default_str()
+      ->check(whole(1, 1000000));
+  cmd->add_option("--eval-seeds", o->eval_seeds, "evaluation blocks per variant (spread)")->capture_default_str()
+      ->check(whole(1, 1000));
+  cmd->add_option("--train-seeds", o->train_seeds, "models per training variant (spread)")->capture_default_str()
+      ->check(whole(1, 1000));
   cmd->add_option("--base-run", o->base_run, "an nfp-spline run on the task to reuse for sigma / strategy");
   add_threads_option(*cmd, o->threads);
   add_device_option(*cmd, o->device);

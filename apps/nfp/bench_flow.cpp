@@ -13,8 +13,9 @@ void setup_bench_flow(CLI::App& root) {
   auto* cmd = bench_command(root).add_subcommand(
       "flow", "Latency of NinA-MLP- and NF-P-sized flows (random weights): sample at batch 1 and N, log_prob at N");
   add_threads_option(*cmd, o->threads);
-  cmd->add_option("--batch", o->batch, "the batched pass's size")->capture_default_str();
-  cmd->add_option("--seconds", o->seconds, "measuring time per case (interleaved)")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "the batched pass's size")->capture_default_str()->check(whole(1, 1000000));
+  cmd->add_option("--seconds", o->seconds, "measuring time per case (interleaved)")->capture_default_str()
+      ->check(positive_real(3600));
   cmd->add_flag("--json", *json, "print one JSON object as the last line");
   cmd->callback([o, json] {
     const auto r = bench::flow_speed(*o);
@@ -34,10 +35,10 @@ void setup_bench_density(CLI::App& root) {
       "density", "Fit spline and affine flows to toy densities; report test NLL minus the true entropy");
   cmd->add_option("--toys", o->toys, "toy densities")->capture_default_str();
   cmd->add_option("--flows", o->flows, "couplings: spline, affine")->capture_default_str();
-  cmd->add_option("--steps", o->steps, "optimizer steps per fit")->capture_default_str();
-  cmd->add_option("--batch", o->batch, "batch size")->capture_default_str();
-  cmd->add_option("--samples", o->samples, "training samples")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "seed")->capture_default_str();
+  cmd->add_option("--steps", o->steps, "optimizer steps per fit")->capture_default_str()->check(whole(1, 1000000000));
+  cmd->add_option("--batch", o->batch, "batch size")->capture_default_str()->check(whole(1, 1000000));
+  cmd->add_option("--samples", o->samples, "training samples")->capture_default_str()->check(whole(2, 100000000));
+  cmd->add_option("--seed", o->seed, "seed")->capture_default_str()->check(seed_value());
   cmd->add_flag("--json", *json, "print one JSON object as the last line");
   cmd->callback([o, json] {
     const auto r = bench::density_quality(*o);
@@ -57,15 +58,16 @@ void setup_bench_density_speed(CLI::App& root) {
   auto* cmd = bench_command(root).add_subcommand(
       "density-speed", "Wall time of `nfp density fit` with the other cores busy: default vs --threads 1/2, --data vs --toy");
   cmd->add_option("--toy", o->toy, "toy density (the CSVs hold exactly its samples)")->capture_default_str();
-  cmd->add_option("--steps", o->steps, "optimizer steps per fit")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--samples", o->samples, "training samples")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", o->steps, "optimizer steps per fit")->capture_default_str()->check(whole(1, 1000000000));
+  cmd->add_option("--samples", o->samples, "training samples")->capture_default_str()->check(whole(2, 100000000));
   cmd->add_flag("!--no-spinning", o->spinning, "skip the contrast case: --threads 2 with libgomp's default spinning");
   cmd->add_option("--repeats", o->repeats, "interleaved rounds (each case keeps its fastest)")->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--busy", o->busy, "competing spinning processes (-1: one per core but one)")->capture_default_str();
+      ->check(whole(1, 1000));
+  cmd->add_option("--busy", o->busy, "competing spinning processes (-1: one per core but one)")->capture_default_str()
+      ->check(whole(-1, 1024));
   cmd->add_option("--max-seconds", o->max_seconds, "stop the benchmark (and the busy processes) after this")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", o->seed, "seed")->capture_default_str();
+      ->capture_default_str()->check(positive_real(86400));
+  cmd->add_option("--seed", o->seed, "seed")->capture_default_str()->check(seed_value());
   cmd->add_flag("--json", *json, "print one JSON object as the last line");
   cmd->callback([o, json] {
     const auto r = bench::density_speed(*o);

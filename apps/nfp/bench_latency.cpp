@@ -25,13 +25,16 @@ void setup_bench_latency(CLI::App& root) {
   auto* task = cmd->add_option("--task", a->o.task, "task whose action width the heads get")->capture_default_str();
   add_threads_option(*cmd, a->o.threads);
   add_device_option(*cmd, a->o.device);
-  auto* seconds = cmd->add_option("--seconds", a->o.seconds, "measuring time per row (interleaved)")->capture_default_str();
-  auto* min_calls = cmd->add_option("--min-calls", a->o.min_calls, "timed calls per row at least")->capture_default_str();
+  auto* seconds = cmd->add_option("--seconds", a->o.seconds, "measuring time per row (interleaved)")->capture_default_str()
+      ->check(positive_real(3600));
+  auto* min_calls = cmd->add_option("--min-calls", a->o.min_calls, "timed calls per row at least")->capture_default_str()
+      ->check(whole(1, 1000000));
   auto* heads = cmd->add_option("--heads", a->o.heads, "head types to include (default: all)");
-  auto* candidates = cmd->add_option("--candidates", a->o.candidates, "SBS N")->capture_default_str();
-  auto* gr_steps = cmd->add_option("--gr-steps", a->o.gr_steps, "GR K")->capture_default_str();
+  auto* candidates = cmd->add_option("--candidates", a->o.candidates, "SBS N")->capture_default_str()
+      ->check(whole(1, 65536));
+  auto* gr_steps = cmd->add_option("--gr-steps", a->o.gr_steps, "GR K")->capture_default_str()->check(whole(0, 100000));
   auto* image_size = cmd->add_option("--image-size", a->o.image_size, "e2e rows: camera image side (pixels)")
-                        ->capture_default_str();
+                        ->capture_default_str()->check(whole(8, 1024));
   cmd->add_flag("--no-e2e", a->no_e2e, "leave out the end-to-end rows (image encoder + head)");
   cmd->add_option("--plot", a->plot, "write head_latency.svg (p50 per row, log scale) into this directory");
   cmd->add_flag("--json", a->json, "print one JSON object as the last line");

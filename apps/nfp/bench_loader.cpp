@@ -25,15 +25,17 @@ void setup_bench_loader(CLI::App& root) {
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = nfp::cli::bench_command(root).add_subcommand(
       "loader", "Data loader throughput (windows/s) on a synthetic 2-camera robomimic dataset");
-  cmd->add_option("--episodes", o->episodes, "Episodes in the synthetic dataset")->check(CLI::PositiveNumber);
-  cmd->add_option("--frames", o->frames, "Frames per episode")->check(CLI::PositiveNumber);
+  cmd->add_option("--episodes", o->episodes, "Episodes in the synthetic dataset")->check(nfp::cli::whole(1, 1000000));
+  cmd->add_option("--frames", o->frames, "Frames per episode")->check(nfp::cli::whole(1, 10000000));
   cmd->add_option("--image-size", o->image_size, "Images are N x N")->check(CLI::Range(8, 1024));
-  cmd->add_option("--batch-size", o->batch_size, "Windows per batch")->check(CLI::PositiveNumber);
-  cmd->add_option("--history", o->history, "Observation history m")->check(CLI::PositiveNumber);
-  cmd->add_option("--horizon", o->horizon, "Action horizon n")->check(CLI::PositiveNumber);
-  cmd->add_option("--workers", o->workers, "Worker counts to measure, e.g. --workers 0 1 2");
-  cmd->add_option("--seconds", o->seconds, "Measuring time per configuration")->check(CLI::PositiveNumber);
-  cmd->add_option("--consumer-ms", o->consumer_ms, "Simulated training step per batch (ms of one busy core)");
+  cmd->add_option("--batch-size", o->batch_size, "Windows per batch")->check(nfp::cli::whole(1, 1000000));
+  cmd->add_option("--history", o->history, "Observation history m")->check(nfp::cli::whole(1, 1024));
+  cmd->add_option("--horizon", o->horizon, "Action horizon n")->check(nfp::cli::whole(1, 1024));
+  cmd->add_option("--workers", o->workers, "Worker counts to measure, e.g. --workers 0 1 2")
+      ->check(nfp::cli::whole(0, 64));
+  cmd->add_option("--seconds", o->seconds, "Measuring time per configuration")->check(nfp::cli::positive_real(3600));
+  cmd->add_option("--consumer-ms", o->consumer_ms, "Simulated training step per batch (ms of one busy core)")
+      ->check(nfp::cli::non_negative_real(1e6));
   cmd->add_flag("!--no-lazy", o->lazy, "Skip the measurement with images read from disk");
   cmd->add_flag("--json", *json, "Print one JSON object as the last line");
   cmd->callback([o, json] { run_bench_loader(*o, *json); });

@@ -58,9 +58,9 @@ void setup_bench_runtime(CLI::App& root) {
       "runtime", "The libtorch-free runtime vs libtorch eager: speed-up, roofline, latency jitter");
   cmd->add_option("--checkpoint", o->checkpoint,
                   "Policy (flow head) or density checkpoint directory (default: a NinA-MLP-sized random flow)");
-  cmd->add_option("--rounds", o->rounds, "Interleaved timing rounds")->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", o->batch, "SBS samples (the batch compared with torch)")->check(CLI::PositiveNumber);
-  cmd->add_option("--calls", o->jitter_calls, "Batch-1 calls for the latency distribution")->check(CLI::PositiveNumber);
+  cmd->add_option("--rounds", o->rounds, "Interleaved timing rounds")->check(whole(1, 100000));
+  cmd->add_option("--batch", o->batch, "SBS samples (the batch compared with torch)")->check(whole(1, 65536));
+  cmd->add_option("--calls", o->jitter_calls, "Batch-1 calls for the latency distribution")->check(whole(1, 100000000));
   auto weights = std::make_shared<std::string>("f32,bf16,int8,w8a8");
   cmd->add_option("--weights", *weights,
                   "Runtime weight precisions, comma-separated: f32, bf16, int8, w8a8 (libtorch is always f32)")

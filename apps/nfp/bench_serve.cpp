@@ -29,12 +29,12 @@ void setup_bench_serve(CLI::App& root) {
   auto* cmd = bench_command(root).add_subcommand(
       "serve", "A policy server under load on loopback: overhead, clients x requests, batching on vs off");
   cmd->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` to serve")->required();
-  cmd->add_option("--clients", a->o.clients, "concurrent connections")->capture_default_str()->check(CLI::Range(1, 1024));
-  cmd->add_option("--requests", a->o.requests, "chunk requests per client and mode")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--clients", a->o.clients, "concurrent connections")->capture_default_str()->check(whole(1, 1024));
+  cmd->add_option("--requests", a->o.requests, "chunk requests per client and mode")->capture_default_str()->check(whole(1, 1000000000));
   cmd->add_option("--overhead-requests", a->o.overhead_requests, "single-client round trips for the overhead figure")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--batch-window-ms", a->o.batch_window_ms, "dynamic batching window")->capture_default_str()->check(CLI::Range(0.0, 1000.0));
-  cmd->add_option("--max-batch", a->o.max_batch, "largest batch")->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(whole(1, 1000000000));
+  cmd->add_option("--batch-window-ms", a->o.batch_window_ms, "dynamic batching window")->capture_default_str()->check(non_negative_real(1000));
+  cmd->add_option("--max-batch", a->o.max_batch, "largest batch")->capture_default_str()->check(whole(1, 4096));
   cmd->add_flag("--no-unbatched", a->no_unbatched, "skip the batching-off comparison");
   add_threads_option(*cmd, a->threads);
   cmd->add_option("--out", a->out, "write the result JSON here");

@@ -12,7 +12,7 @@ void setup_bench_sim(CLI::App& root) {
   CLI::App* cmd = nfp::cli::bench_command(root).add_subcommand(
       "sim", "Simulator speed: control steps per CPU-second per task without rendering, rendered frames per second");
   cmd->add_option("tasks", o->tasks, "Only these tasks (default: all; see `nfp tasks`)");
-  cmd->add_option("--seconds", o->seconds, "Measuring time per figure")->check(CLI::PositiveNumber);
+  cmd->add_option("--seconds", o->seconds, "Measuring time per figure")->check(nfp::cli::positive_real(3600));
   cmd->add_option("--image-size", o->image_size, "Rendered images are N x N")->check(CLI::Range(8, 1024));
   cmd->add_flag("--json", *json, "Print one JSON object as the last line");
   cmd->callback([o, json] {

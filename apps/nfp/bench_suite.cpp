@@ -16,9 +16,10 @@ void setup_bench_suite(CLI::App& root) {
   cmd->add_option("--out", o->out, "output directory (reused to resume)")->required();
   cmd->add_option("--tasks", o->tasks, "tasks (default: the profile's)");
   cmd->add_option("--heads", o->heads, "heads (default: the profile's)");
-  cmd->add_option("--demos", o->demos, "demonstrations per task (default: the profile's)");
-  cmd->add_option("--steps", o->steps, "training steps for every head (default: the profile's)");
-  cmd->add_option("--episodes", o->episodes, "evaluation episodes (default: the profile's)");
+  cmd->add_option("--demos", o->demos, "demonstrations per task (default: the profile's)")->check(whole(1, 100000));
+  cmd->add_option("--steps", o->steps, "training steps for every head (default: the profile's)")
+      ->check(whole(1, 1000000000));
+  cmd->add_option("--episodes", o->episodes, "evaluation episodes (default: the profile's)")->check(whole(1, 10000000));
   add_threads_option(*cmd, o->threads);
   add_device_option(*cmd, o->device);
   cmd->add_flag("--json", *json, "print one JSON object as the last line");

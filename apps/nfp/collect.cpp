@@ -14,10 +14,11 @@ struct CollectArgs {
   std::string task, out, cameras;
   int episodes = 100, image_size = 96, goal = -1;
   uint64_t seed = 0;
-  bool images = false, clean = false, json = false;
+  bool images = false, clean = false, json = false, force = false;
 };
 
 void run_collect(const CollectArgs& a) {
+  nfp::cli::refuse_existing_output(a.out, a.force);  // before any simulation
   nfp::sim::CollectOptions o;
   o.task = a.task;
   o.episodes = a.episodes;
@@ -60,15 +61,16 @@ void setup_collect(CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("collect", "Record scripted-expert demonstrations of a simulated task "
                                                  "(robomimic-layout HDF5); failed expert episodes are discarded");
   cmd->add_option("--task", a->task, "Task name (see `nfp tasks`)")->required();
-  cmd->add_option("--episodes", a->episodes, "Successful episodes to keep")->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", a->seed, "Episode i uses seed + i");
+  cmd->add_option("--episodes", a->episodes, "Successful episodes to keep")->check(nfp::cli::whole(1, 10000000));
+  cmd->add_option("--seed", a->seed, "Episode i uses seed + i")->check(nfp::cli::seed_value());
   cmd->add_option("--out", a->out, "Output HDF5 file")->required();
   cmd->add_flag("--images", a->images, "Record camera images (every camera unless --cameras)");
   cmd->add_option("--cameras", a->cameras, "Comma-separated cameras, e.g. top,wrist (implies --images)");
   cmd->add_option("--image-size", a->image_size, "Images are N x N")->check(CLI::Range(8, 1024));
   cmd->add_option("--goal", a->goal, "multi-task: every episode gets this goal index (default: drawn from its seed)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(nfp::cli::whole(0, 1000000));
   cmd->add_flag("--clean", a->clean, "No human-like jitter or pauses in the expert");
+  nfp::cli::add_force_flag(*cmd, a->force);
   cmd->add_flag("--json", a->json, "Print one JSON object as the last line");
   cmd->callback([a] { run_collect(*a); });
 }

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include "command.hpp"
 #include "nfp/atomic_file.hpp"
@@ -19,7 +20,7 @@ struct FitArgs {
   int64_t toy_samples = 20000, layers = 0, hidden = 0, bins = 8;
   int threads = kDefaultThreads;
   double bound = 4.0;
-  bool plu = false, json_out = false;
+  bool plu = false, json_out = false, force = false;
   DensityFitOptions fit;
 };
 
@@ -53,6 +54,7 @@ double mean_nll(const std::vector<double>& lp) {
 
 void run_fit(const FitArgs& a) {
   require(a.data.empty() != a.toy.empty(), "pass exactly one of --data FILE.csv or --toy NAME");
+  refuse_existing_output(a.out, a.force);  // before reading or fitting anything
   configure_threads(a.threads);
   Table train, test;
   double entropy = NAN;
@@ -77,13 +79,14 @@ void run_fit(const FitArgs& a) {
 
   StagedDir out(a.out);  // nothing appears at --out unless the whole fit succeeds
   const auto t0 = std::chrono::steady_clock::now();
-  Progress bar("fit", a.fit.steps, true);
+  std::optional<Progress> bar;  // started by the first step: bad data fails with its one line, no progress line
   double last_loss = NAN;
   auto model = DensityModel::fit(train, columns, context, flow_config(a), a.fit, [&](int64_t step, double loss, double lr) {
+    if (!bar) bar.emplace("fit", a.fit.steps, true);
     last_loss = loss;
-    bar.update(step, {{"nll", loss}, {"lr", lr}});
+    bar->update(step, {{"nll", loss}, {"lr", lr}});
   });
-  bar.finish();
+  if (bar) bar->finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   json result = {{"out", a.out}, {"flow", a.flow}, {"steps", a.fit.steps}, {"seconds", seconds},
                  {"params", count_parameters(*model.flow())}, {"train_nll", mean_nll(model.log_prob(train, source))}};
@@ -105,22 +108,27 @@ void setup_fit(CLI::App& parent) {
   auto* c = parent.add_subcommand("fit", "Fit a normalizing flow to CSV columns (or a toy density)");
   c->add_option("--data", a->data, "training CSV (header row, numeric cells)");
   c->add_option("--toy", a->toy, "a built-in 2-D density instead of --data: two-moons, 8-gaussians, checkerboard, rings");
-  c->add_option("--toy-samples", a->toy_samples, "training samples drawn from --toy")->capture_default_str();
+  c->add_option("--toy-samples", a->toy_samples, "training samples drawn from --toy")->capture_default_str()
+      ->check(whole(2, 100000000));
   c->add_option("--test", a->test, "held-out CSV: its NLL is reported");
   c->add_option("--columns", a->columns, "data columns, comma-separated, a name holding a comma in double quotes as in the CSV (default: all but the context columns)");
   c->add_option("--context-columns", a->context_columns, "columns to condition on (a conditional density p(x | c))");
   c->add_option("--flow", a->flow, "coupling: affine (NinA) or spline (NF-P)")->capture_default_str();
-  c->add_option("--layers", a->layers, "coupling layers (default 6 spline, 10 affine)");
-  c->add_option("--hidden", a->hidden, "conditioner width (default 128)");
-  c->add_option("--bins", a->bins, "spline bins")->capture_default_str();
-  c->add_option("--bound", a->bound, "spline bound in standardized units")->capture_default_str();
+  c->add_option("--layers", a->layers, "coupling layers (default 6 spline, 10 affine)")->check(whole(1, 256));
+  c->add_option("--hidden", a->hidden, "conditioner width (default 128)")->check(whole(1, 65536));
+  c->add_option("--bins", a->bins, "spline bins")->capture_default_str()->check(whole(2, 64));
+  c->add_option("--bound", a->bound, "spline bound in standardized units")->capture_default_str()
+      ->check(positive_real(1e6));
   c->add_flag("--plu", a->plu, "add an invertible PLU linear layer after each coupling");
-  c->add_option("--steps", a->fit.steps, "optimizer steps")->capture_default_str();
-  c->add_option("--batch", a->fit.batch, "batch size")->capture_default_str();
-  c->add_option("--lr", a->fit.lr, "peak learning rate (AdamW, cosine)")->capture_default_str();
-  c->add_option("--seed", a->fit.seed, "seed for data order, initialisation and toy samples")->capture_default_str();
+  c->add_option("--steps", a->fit.steps, "optimizer steps")->capture_default_str()->check(whole(1, 1000000000));
+  c->add_option("--batch", a->fit.batch, "batch size")->capture_default_str()->check(whole(1, 10000000));
+  c->add_option("--lr", a->fit.lr, "peak learning rate (AdamW, cosine)")->capture_default_str()
+      ->check(positive_real(10));
+  c->add_option("--seed", a->fit.seed, "seed for data order, initialisation and toy samples")->capture_default_str()
+      ->check(seed_value());
   add_threads_option(*c, a->threads);
   c->add_option("--out", a->out, "output directory (config.json, model.safetensors, metrics.json)")->required();
+  add_force_flag(*c, a->force);
   c->add_flag("--json", a->json_out, "print one JSON result object as the last line");
   c->callback([a] { run_fit(*a); });
 }
@@ -167,11 +175,11 @@ void setup_sample(CLI::App& parent) {
   auto a = std::make_shared<Args>();
   auto* c = parent.add_subcommand("sample", "Draw samples from a fitted model");
   c->add_option("--model", a->model, "directory written by `nfp density fit`")->required();
-  c->add_option("-n,--num", a->n, "number of samples")->capture_default_str();
+  c->add_option("-n,--num", a->n, "number of samples")->capture_default_str()->check(whole(1, 100000000));
   c->add_option("--context", a->context, "context values as name=value (one per context column)");
   c->add_option("--sigma", a->sigma, "std of the base Gaussian (1 = the model; < 1 = more typical samples)")
-      ->capture_default_str();
-  c->add_option("--seed", a->seed, "sampling seed")->capture_default_str();
+      ->capture_default_str()->check(non_negative_real(100));
+  c->add_option("--seed", a->seed, "sampling seed")->capture_default_str()->check(seed_value());
   add_threads_option(*c, a->threads);
   c->add_option("--out", a->out, "output CSV (header = the model's columns)")->required();
   c->add_flag("--json", a->json_out, "print one JSON result object as the last line");

@@ -102,8 +102,9 @@ void setup_eval(CLI::App& root) {
       ->excludes(checkpoint);
   c->add_option("--api-key", a->api_key, "--server: the server's API key");
   c->add_option("--task", a->task, "task (default: the one recorded at training)");
-  c->add_option("--episodes", a->episodes, "episodes")->capture_default_str();
-  c->add_option("--seed", a->seed, "episode i uses seed + i; keep clear of the collection seeds")->capture_default_str();
+  c->add_option("--episodes", a->episodes, "episodes")->capture_default_str()->check(whole(1, 10000000));
+  c->add_option("--seed", a->seed, "episode i uses seed + i; keep clear of the collection seeds")->capture_default_str()
+      ->check(seed_value());
   add_inference_flags(*c, a->inference);
   add_threads_option(*c, a->threads);
   add_device_option(*c, a->device);
@@ -111,7 +112,8 @@ void setup_eval(CLI::App& root) {
   c->add_option("--out", a->out, "eval_info.json path")->required();
   c->add_option("--instruction", a->instruction, "replace the task's instruction (\"\" blanks it) to probe the policy")
       ->each([a](const std::string&) { a->instruction_given = true; });
-  c->add_option("--goal", a->goal, "language-conditioned tasks: run every episode on goal N (nfp tasks lists them)");
+  c->add_option("--goal", a->goal, "language-conditioned tasks: run every episode on goal N (nfp tasks lists them)")
+      ->check(whole(0, 1000000));
   c->add_flag("--no-progress", a->no_progress, "no progress bar");
   c->add_flag("--json", a->json_out, "print the result (without per_episode) as one JSON line");
   c->callback([a] { run_eval(*a); });

@@ -1,17 +1,19 @@
 // The inference flags shared by `nfp eval` and `nfp serve`.
 #include "inference_flags.hpp"
 
+#include "command.hpp"
 #include "nfp/error.hpp"
 
 namespace nfp::cli {
 
 void add_inference_flags(CLI::App& c, InferenceFlags& f) {
   c.add_option("--strategy", f.strategy, "sample | sbs | gr | denoise (default: the checkpoint's)");
-  c.add_option("--sigma", f.sigma, "flow heads: sampling std");
-  c.add_option("--candidates", f.candidates, "sbs: candidates per chunk (default 128)");
-  c.add_option("--gr-steps", f.gr_steps, "gr: Adam steps (default 10)");
-  c.add_option("--steps", f.steps, "diffusion / flow matching: sampling steps");
-  c.add_option("--n-action-steps", f.n_action_steps, "actions executed per chunk before re-planning (default: trained)");
+  c.add_option("--sigma", f.sigma, "flow heads: sampling std")->check(non_negative_real(100));
+  c.add_option("--candidates", f.candidates, "sbs: candidates per chunk (default 128)")->check(whole(1, 65536));
+  c.add_option("--gr-steps", f.gr_steps, "gr: Adam steps (default 10)")->check(whole(0, 100000));
+  c.add_option("--steps", f.steps, "diffusion / flow matching: sampling steps")->check(whole(1, 100000));
+  c.add_option("--n-action-steps", f.n_action_steps, "actions executed per chunk before re-planning (default: trained)")
+      ->check(whole(1, 1024));
 }
 
 RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& f) {

@@ -39,15 +39,7 @@ void print_json_line(const std::string& json_line) {
 }
 
 CLI::Option* add_threads_option(CLI::App& cmd, int& threads) {
-  const CLI::Validator whole_1_to_1024(
-      [](std::string& v) -> std::string {
-        char* end = nullptr;
-        const long n = std::strtol(v.c_str(), &end, 10);
-        if (v.empty() || *end != '\0' || n < 1 || n > 1024) return "must be a whole number from 1 to 1024, got '" + v + "'";
-        return "";
-      },
-      "INT in [1 - 1024]");
-  return cmd.add_option("--threads", threads, threads_help())->check(whole_1_to_1024);
+  return cmd.add_option("--threads", threads, threads_help())->check(whole(1, 1024));
 }
 
 CLI::Option* add_device_option(CLI::App& cmd, std::string& device) {

@@ -57,12 +57,14 @@ void setup_replay(CLI::App& root) {
   auto a = std::make_shared<ReplayArgs>();
   CLI::App* cmd = root.add_subcommand("replay", "Re-simulate a recorded episode from its stored initial state and "
                                                 "actions; report whether it still succeeds; optionally write an MP4");
-  cmd->add_option("file", a->file, "Demonstrations (HDF5 written by `nfp collect`)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--episode", a->episode, "Episode index (demo_K)");
+  cmd->add_option("file", a->file, "Demonstrations (HDF5 written by `nfp collect`)")->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--episode", a->episode, "Episode index (demo_K)")->check(nfp::cli::whole(0, 100000000));
   cmd->add_option("--video", a->video, "Write the replay to this MP4 file");
   cmd->add_option("--camera", a->camera, "Camera for the video");
   cmd->add_option("--image-size", a->image_size, "Video frames are N x N (even)")->check(CLI::Range(16, 1024));
-  cmd->add_option("--fps", a->fps, "Video frame rate (default: the task's control rate)");
+  cmd->add_option("--fps", a->fps, "Video frame rate (default: the task's control rate)")
+      ->check(nfp::cli::whole(1, 1000));
   cmd->add_option("--task", a->task, "Task (default: from the file's env_args)");
   cmd->add_flag("--json", a->json, "Print one JSON object as the last line");
   cmd->callback([a] { run_replay(*a); });

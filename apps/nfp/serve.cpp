@@ -60,18 +60,18 @@ void setup_serve(CLI::App& root) {
   auto* c = root.add_subcommand("serve", "Serve a trained policy over openpi's WebSocket protocol (many clients)");
   c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or a checkpoint in it)")->required();
   c->add_option("--host", a->serve.host, "address to listen on (0.0.0.0 or :: for every interface)")->capture_default_str();
-  c->add_option("--port", a->serve.port, "port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
+  c->add_option("--port", a->serve.port, "port (0: any free port)")->capture_default_str()->check(whole(0, 65535));
   c->add_option("--api-key", a->serve.api_key, "require 'Authorization: Api-Key KEY' from every client");
-  c->add_option("--max-clients", a->serve.max_clients, "connections at once")->capture_default_str()->check(CLI::PositiveNumber);
+  c->add_option("--max-clients", a->serve.max_clients, "connections at once")->capture_default_str()->check(whole(1, 100000));
   c->add_option("--max-message-bytes", a->serve.max_message_bytes, "largest request frame (closed with 1009 above)")
-      ->capture_default_str()->check(CLI::Range(size_t(1024), size_t(1) << 31));
+      ->capture_default_str()->check(whole(1024, int64_t(1) << 31));
   c->add_option("--idle-timeout", a->serve.idle_timeout_s, "close a client silent this many seconds (0: never)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(non_negative_real(1e9));
   c->add_option("--batch-window-ms", a->service.batch_window_ms,
                 "wait this long for other clients' requests to plan them in one pass (0: none)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1000.0));
+      ->capture_default_str()->check(non_negative_real(1000));
   c->add_option("--max-batch", a->service.max_batch, "chunks planned in one pass at most (1: batching off)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(whole(1, 4096));
   c->add_option("--keymap", a->keymap, "JSON file mapping client keys to observation keys (LIBERO-style clients)");
   c->add_option("--name", a->name, "the model's name in the metadata (default: the checkpoint path)");
   add_inference_flags(*c, a->inference);

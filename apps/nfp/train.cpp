@@ -158,10 +158,10 @@ void setup_train(CLI::App& root) {
       ->capture_default_str();
   c->add_option("--out", a->out, "run directory (checkpoint/, metrics.csv, train_config.json)")->required();
   c->add_option("--config", a->config, "JSON {\"policy\": {...}, \"train\": {...}} overriding the defaults");
-  c->add_option("--steps", a->steps, "optimizer steps (with --resume: the new total)");
-  c->add_option("--batch", a->batch, "batch size");
-  c->add_option("--lr", a->lr, "peak learning rate");
-  c->add_option("--seed", a->seed, "seed (split, initialisation, batches, noise)");
+  c->add_option("--steps", a->steps, "optimizer steps (with --resume: the new total)")->check(whole(1, 1000000000));
+  c->add_option("--batch", a->batch, "batch size")->check(whole(1, 1000000));
+  c->add_option("--lr", a->lr, "peak learning rate")->check(positive_real(10));
+  c->add_option("--seed", a->seed, "seed (split, initialisation, batches, noise)")->check(whole(0, INT64_MAX));
   c->add_option("--filter", a->filter,
                 "training episodes: a robomimic mask (mask/<name>), auto (mask/train if the file has it) or none "
                 "(every episode); default auto");
@@ -170,12 +170,13 @@ void setup_train(CLI::App& root) {
                 "(a seeded 10% of the training episodes) or none; default auto");
   add_threads_option(*c, a->threads);
   add_device_option(*c, a->device);
-  c->add_option("--horizon", a->horizon, "actions per chunk (default 16)");
-  c->add_option("--history", a->history, "observation frames (default 2)");
-  c->add_option("--stride", a->stride, "frame stride of windows (NF-P; default 1)");
-  c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk (default 2)");
-  c->add_option("--action-noise", a->action_noise, "flow heads: training noise on normalized actions (default 0.05)");
-  c->add_option("--sigma", a->sigma, "flow heads: default sampling std");
+  c->add_option("--horizon", a->horizon, "actions per chunk (default 16)")->check(whole(1, 1024));
+  c->add_option("--history", a->history, "observation frames (default 2)")->check(whole(1, 1024));
+  c->add_option("--stride", a->stride, "frame stride of windows (NF-P; default 1)")->check(whole(1, 1024));
+  c->add_option("--n-action-steps", a->n_action_steps, "actions executed per chunk (default 2)")->check(whole(1, 1024));
+  c->add_option("--action-noise", a->action_noise, "flow heads: training noise on normalized actions (default 0.05)")
+      ->check(non_negative_real(100));
+  c->add_option("--sigma", a->sigma, "flow heads: default sampling std")->check(non_negative_real(100));
   c->add_option("--obs", a->obs, "observations: comma list of state, images, instruction (default state)");
   c->add_option("--cameras", a->cameras, "cameras to train on, e.g. top,wrist (default with images: all recorded)");
   c->add_option("--obs-keys", a->obs_keys,
@@ -193,13 +194,14 @@ void setup_train(CLI::App& root) {
                 "--config sets it)")
       ->check(image_size_validator());
   c->add_option("--task", a->task, "the simulated task the data came from (recorded in config.json)");
-  c->add_option("--checkpoint-every", a->checkpoint_every, "steps between checkpoints (default 1000)");
+  c->add_option("--checkpoint-every", a->checkpoint_every, "steps between checkpoints (default 1000)")
+      ->check(whole(1, 1000000000));
   c->add_flag("--resume", a->resume, "continue the run in --out from its last checkpoint");
   c->add_option("--resume-from", a->resume_from,
                 "continue the run in --out from one of its checkpoints, e.g. RUN/checkpoints/2000 (implies --resume)");
   c->add_option("--keep-checkpoints", a->keep_checkpoints,
                 "checkpoints kept as RUN/checkpoints/<step> beside RUN/checkpoint (default 5; 0: none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole(0, 1000000));
   c->add_flag("--deterministic", a->deterministic, "deterministic algorithms (bit-for-bit resume)");
   c->add_flag("--no-progress", a->no_progress, "no progress bar");
   c->add_flag("--json", a->json_out, "print one JSON result object as the last line");

@@ -67,18 +67,18 @@ void setup_tune(CLI::App& root) {
   c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or its checkpoint/)")->required();
   c->add_option("--task", a->task, "task (default: the one recorded at training)");
   c->add_option("--episodes", a->episodes, "episodes per setting (per goal on language-conditioned tasks)")
-      ->capture_default_str();
+      ->capture_default_str()->check(whole(1, 10000000));
   c->add_option("--seed", a->seed, "episode i uses seed + i; keep apart from collection and reporting seeds")
-      ->capture_default_str();
+      ->capture_default_str()->check(seed_value());
   c->add_option("--strategy", a->grid.strategies, "comma list of sample, sbs, gr, denoise (default: the checkpoint's)")
       ->delimiter(',');
   c->add_option("--sigma", a->grid.sigmas, "comma list of sampling stds, e.g. 0.2,0.3,0.5 (default: the checkpoint's)")
-      ->delimiter(',');
+      ->delimiter(',')->check(non_negative_real(100));
   c->add_option("--candidates", a->grid.candidates, "comma list of SBS candidate counts (default: the checkpoint's)")
-      ->delimiter(',');
+      ->delimiter(',')->check(whole(1, 65536));
   c->add_option("--n-action-steps", a->grid.n_action_steps,
                 "comma list of actions executed per chunk (default: the checkpoint's)")
-      ->delimiter(',');
+      ->delimiter(',')->check(whole(1, 1024));
   add_threads_option(*c, a->threads);
   add_device_option(*c, a->device);
   c->add_option("--out", a->out, "tune.json: every setting's success, and the best")->required();

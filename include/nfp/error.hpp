@@ -28,4 +28,23 @@ inline std::string quoted(const std::string& text) {
   return q;
 }
 
+// `text` cut to at most `max_chars` characters ("abc... (5242880 characters)"), for echoing a value from a file
+// or the command line in a message: a 5 MB CSV cell must not become a 5 MB error line. Cuts at a UTF-8
+// character boundary.
+inline std::string truncate_for_message(const std::string& text, size_t max_chars = 80) {
+  if (text.size() <= max_chars) return text;
+  size_t cut = max_chars;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+  std::string s = text.substr(0, cut);
+  s += "... (";
+  s += std::to_string(text.size());
+  s += " characters)";
+  return s;
+}
+
+// quoted(truncate_for_message(text)).
+inline std::string quoted_value(const std::string& text, size_t max_chars = 80) {
+  return quoted(truncate_for_message(text, max_chars));
+}
+
 }  // namespace nfp

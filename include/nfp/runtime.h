@@ -8,7 +8,9 @@
  * (horizon x action_dim, row-major; a policy's sampled chunks are clamped to its normalized range first, as
  * nfp::Policy does); log-likelihoods are log p of the normalized chunk under the flow, in nats
  * (the density the policy was trained on; subtract sum(log action_std) for raw units).
- * Direction: the flow maps data -> latent (density); sampling draws z ~ N(0, sigma^2 I) and inverts it. */
+ * Direction: the flow maps data -> latent (density); sampling draws z ~ N(0, sigma^2 I) and inverts it.
+ * Errors: every call returns a status; on any status but NFP_RT_OK the output buffers are left untouched, so a
+ * controller must check it (a NaN observation gives NFP_RT_NONFINITE, never NaN actions). */
 #ifndef NFP_RUNTIME_H
 #define NFP_RUNTIME_H
 
@@ -26,7 +28,11 @@ typedef enum {
   NFP_RT_OK = 0,
   NFP_RT_BAD_ARGUMENT = 1, /* null pointer, n < 1, non-finite sigma, ... */
   NFP_RT_CAPACITY = 2,     /* more samples than the workspace was created for */
-  NFP_RT_UNSUPPORTED = 3   /* the model lacks what the call needs (reserved; every exported flow supports all calls) */
+  NFP_RT_UNSUPPORTED = 3,  /* the model lacks what the call needs (reserved; every exported flow supports all calls) */
+  NFP_RT_NONFINITE = 4     /* an input (obs, given chunk or latent) holds NaN or +-Inf, or a value whose square
+                              overflows float32 once normalized (|v| >= 1.8e19 normalized units, e.g. FLT_MAX from a
+                              broken sensor), or the result would not be finite. The outputs (actions, log_prob,
+                              grad) are left untouched. No call ever returns NFP_RT_OK with a non-finite value. */
 } nfp_rt_status;
 
 typedef struct {
@@ -56,7 +62,10 @@ typedef struct {
   const char* weights;
 } nfp_rt_load_options;
 
-/* Loads an .nfpr file. On failure returns NULL and writes a one-line message to error (if not NULL). */
+/* Loads an .nfpr file (format 3). On failure returns NULL and writes a one-line message to error (if not NULL):
+ * a missing or truncated file, a checksum mismatch (the file is corrupt), an unknown or misspelled config key,
+ * a size out of range, a non-finite weight or statistic, or a file written by an older nfp (formats 1 and 2
+ * are refused: re-export them with `nfp export`). See docs/RUNTIME.md, "The .nfpr file". */
 nfp_rt_model* nfp_rt_model_load(const char* path, char* error, size_t error_size);
 /* The same with options (NULL: the defaults, i.e. nfp_rt_model_load). An unknown weights value fails like a
  * bad file: NULL and one line in error. */

@@ -1,5 +1,7 @@
 // C++ wrapper over the C API (include/nfp/runtime.h): RAII handles and spans. Loading throws
-// std::runtime_error; the per-call methods return nfp_rt_status and never throw (real-time safe).
+// std::runtime_error; the per-call methods return nfp_rt_status ([[nodiscard]]: a status must be looked at) and
+// never throw, so they stay real-time safe; wrap a call in nfp::runtime::check(...) to get an exception instead:
+//   nfp::runtime::check(ws.sample(obs, sigma, seed, chunk), "sample");   // throws CallError unless NFP_RT_OK
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -10,6 +12,23 @@
 #include "nfp/runtime.h"
 
 namespace nfp::runtime {
+
+// A call that did not return NFP_RT_OK, e.g. "nfp runtime: sample: non-finite input or result: the observation
+// ... holds NaN or Inf ...". status() is the C status (NFP_RT_NONFINITE for a NaN / Inf / FLT_MAX observation).
+class CallError : public std::runtime_error {
+ public:
+  CallError(nfp_rt_status status, const std::string& call)
+      : std::runtime_error("nfp runtime: " + call + ": " + nfp_rt_status_string(status)), status_(status) {}
+  nfp_rt_status status() const { return status_; }
+
+ private:
+  nfp_rt_status status_;
+};
+
+// Throws CallError naming `call` unless status is NFP_RT_OK (the exception allocates: not for a real-time path).
+inline void check(nfp_rt_status status, const char* call) {
+  if (status != NFP_RT_OK) throw CallError(status, call);
+}
 
 class Model {
  public:
@@ -39,26 +58,26 @@ class Workspace {
   Workspace(const Model& model, int max_samples = 1) : ws_(nfp_rt_workspace_create(model.get(), max_samples)) {
     if (!ws_) throw std::runtime_error("nfp runtime: cannot allocate a workspace");
   }
-  nfp_rt_status sample(std::span<const float> obs, float sigma, uint64_t seed, std::span<float> actions,
+  [[nodiscard]] nfp_rt_status sample(std::span<const float> obs, float sigma, uint64_t seed, std::span<float> actions,
                        double* log_prob = nullptr, int n = 1) {
     return nfp_rt_sample(ws_.get(), data(obs), sigma, seed, n, actions.data(), log_prob);
   }
-  nfp_rt_status sample_latent(std::span<const float> obs, std::span<const float> z, int n, std::span<float> actions,
+  [[nodiscard]] nfp_rt_status sample_latent(std::span<const float> obs, std::span<const float> z, int n, std::span<float> actions,
                               double* log_prob = nullptr) {
     return nfp_rt_sample_latent(ws_.get(), data(obs), z.data(), n, actions.data(), log_prob);
   }
-  nfp_rt_status sbs(std::span<const float> obs, int n, float sigma, uint64_t seed, std::span<float> action,
+  [[nodiscard]] nfp_rt_status sbs(std::span<const float> obs, int n, float sigma, uint64_t seed, std::span<float> action,
                     double* log_prob = nullptr) {
     return nfp_rt_sbs(ws_.get(), data(obs), n, sigma, seed, action.data(), log_prob);
   }
-  nfp_rt_status gr(std::span<const float> obs, int steps, float step_size, float sigma, uint64_t seed,
+  [[nodiscard]] nfp_rt_status gr(std::span<const float> obs, int steps, float step_size, float sigma, uint64_t seed,
                    std::span<float> action, double* log_prob = nullptr) {
     return nfp_rt_gr(ws_.get(), data(obs), steps, step_size, sigma, seed, action.data(), log_prob);
   }
-  nfp_rt_status log_prob(std::span<const float> obs, std::span<const float> actions, int n, double* log_prob) {
+  [[nodiscard]] nfp_rt_status log_prob(std::span<const float> obs, std::span<const float> actions, int n, double* log_prob) {
     return nfp_rt_log_prob(ws_.get(), data(obs), actions.data(), n, log_prob);
   }
-  nfp_rt_status log_prob_grad(std::span<const float> obs, std::span<const float> actions, int n, double* log_prob,
+  [[nodiscard]] nfp_rt_status log_prob_grad(std::span<const float> obs, std::span<const float> actions, int n, double* log_prob,
                               std::span<float> grad) {
     return nfp_rt_log_prob_grad(ws_.get(), data(obs), actions.data(), n, log_prob, grad.data());
   }

@@ -1,9 +1,11 @@
 #include "nfp/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -16,6 +18,17 @@ namespace fs = std::filesystem;
 namespace nfp {
 namespace {
 
+// errno as text, read once right after the failing call; never "Success" (errno 0: a failure that set none).
+std::string errno_text(int e) { return e ? std::strerror(e) : "an I/O error that set no errno"; }
+
+// This process's start, as the filesystem clock reads it: a temporary older than this, whose process is gone,
+// was left by a killed write.
+const fs::file_time_type kProcessStart = fs::file_time_type::clock::now();
+
+bool process_alive(long pid) { return pid > 0 && (::kill(pid_t(pid), 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
 std::string unique_suffix() {
   std::random_device rd;
   std::ostringstream s;
@@ -23,31 +36,65 @@ std::string unique_suffix() {
   return s.str();
 }
 
-}  // namespace
+fs::path temp_sibling(const fs::path& path, const std::string& kind) {
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::string name = ".";  // appended, not "." + string: GCC 12 -O2 warns falsely on the latter (see quoted())
+  name += path.filename().string();
+  name += "." + kind + "-" + unique_suffix();
+  return dir / name;
+}
+
+void remove_stale_temporaries(const fs::path& path) {
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const std::string name = path.filename().string();
+  if (name.empty()) return;
+  const std::vector<std::string> prefixes = {"." + name + ".tmp-", "." + name + ".ready-", name + ".old-"};
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string entry = it->path().filename().string();
+    for (const auto& prefix : prefixes) {
+      if (entry.rfind(prefix, 0) != 0) continue;
+      char* stop = nullptr;
+      const long pid = std::strtol(entry.c_str() + prefix.size(), &stop, 10);
+      std::error_code tec;
+      const auto written = fs::last_write_time(it->path(), tec);
+      // Only ours by name ("<pid>-"), from a process that is gone, and from before this process started: a
+      // concurrent writer's temporary is never touched.
+      if (!tec && stop && *stop == '-' && !process_alive(pid) && written < kProcessStart) stale.push_back(it->path());
+      break;
+    }
+  }
+  // A "NAME.old-*" is the previous directory of a commit killed between its renames: only stale once NAME exists
+  // again (recover_staged_dir moves it back otherwise).
+  const bool has_final = fs::exists(path, ec);
+  for (const auto& p : stale)
+    if (has_final || p.filename().string().rfind(name + ".old-", 0) != 0) fs::remove_all(p, ec);
+}
 
 void write_file_atomic(const fs::path& path, const std::string& bytes) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
   fs::create_directories(dir, ec);
   require(!ec, "cannot create directory " + quoted(dir.string()) + ": " + ec.message());
-  std::string name = ".";  // appended, not "." + string: GCC 12 -O2 warns falsely on the latter (see quoted())
-  name += path.filename().string();
-  const fs::path tmp = dir / (name + ".tmp-" + unique_suffix());
+  remove_stale_temporaries(path);
+  const fs::path tmp = temp_sibling(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  require(fd >= 0, "cannot write '" + tmp.string() + "': " + std::strerror(errno));
+  require(fd >= 0, "cannot write '" + tmp.string() + "': " + errno_text(errno));
   size_t done = 0;
-  while (done < bytes.size()) {
+  std::string why;  // the first failure: write, fsync (a full disk may only show here) or close
+  while (done < bytes.size() && why.empty()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      fs::remove(tmp, ec);
-      throw Error("cannot write '" + path.string() + "': " + why + " (is the disk full?)");
-    }
-    done += static_cast<size_t>(n);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) why = n < 0 ? errno_text(errno) : "the write made no progress";
+    else done += static_cast<size_t>(n);
   }
-  ::fsync(fd);
-  ::close(fd);
+  if (why.empty() && ::fsync(fd) != 0) why = errno_text(errno);
+  if (::close(fd) != 0 && why.empty()) why = errno_text(errno);
+  if (!why.empty()) {
+    fs::remove(tmp, ec);
+    throw Error("cannot write '" + path.string() + "': " + why + " (is the disk full?); the previous file is unchanged");
+  }
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
@@ -62,46 +109,6 @@ std::string read_file(const fs::path& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-StagedDir::StagedDir(fs::path final_dir) : final_(std::move(final_dir)) {
-  require(!final_.empty(), "the output directory name is empty; pass a path such as --out runs/model");
-  if (fs::exists(final_)) {
-    require(fs::is_directory(final_), quoted(final_.string()) + " exists and is not a directory; choose another --out");
-  }
-  fs::path parent = final_.has_parent_path() ? final_.parent_path() : fs::path(".");
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  require(!ec, "cannot create directory '" + parent.string() + "': " + ec.message());
-  const std::string name = final_.filename().empty() ? final_.parent_path().filename().string()
-                                                     : final_.filename().string();
-  tmp_ = parent / ("." + name + ".tmp-" + unique_suffix());
-  fs::create_directory(tmp_, ec);
-  require(!ec, "cannot create directory '" + tmp_.string() + "': " + ec.message());
-}
-
-StagedDir::~StagedDir() {
-  if (!committed_) {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
-  }
-}
-
-void StagedDir::commit() {
-  std::error_code ec;
-  fs::path old;
-  if (fs::exists(final_)) {
-    old = final_.string() + ".old-" + unique_suffix();
-    fs::rename(final_, old, ec);
-    require(!ec, "cannot replace '" + final_.string() + "': " + ec.message());
-  }
-  fs::rename(tmp_, final_, ec);
-  if (ec) {
-    if (!old.empty()) fs::rename(old, final_, ec);
-    throw Error("cannot move the output into place at '" + final_.string() + "'");
-  }
-  committed_ = true;
-  if (!old.empty()) fs::remove_all(old, ec);
 }
 
 }  // namespace nfp

@@ -109,7 +109,8 @@ std::vector<std::string> split_names(const std::string& list) {
 size_t Table::column_index(const std::string& name, const std::string& source) const {
   for (size_t i = 0; i < columns.size(); ++i)
     if (columns[i] == name) return i;
-  throw Error("'" + source + "' has no column '" + name + "'; available columns: " + join(columns));
+  throw Error("'" + source + "' has no column " + quoted_value(name) + "; available columns: " +
+              truncate_for_message(join(columns), 200));
 }
 
 Table Table::select(const std::vector<std::string>& names, const std::string& source) const {
@@ -138,8 +139,8 @@ Table parse_csv(const std::string& text, const std::string& source) {
                                            std::to_string(c + 1) + " of the header row has no name");
         char* end = nullptr;
         std::strtod(t.columns[c].c_str(), &end);
-        require(*end != '\0', "'" + source + "' line 1: the first row must name the columns, but '" +
-                                  t.columns[c] + "' is a number; add a header row such as x,y");
+        require(*end != '\0', "'" + source + "' line 1: the first row must name the columns, but " +
+                                  quoted_value(t.columns[c]) + " is a number; add a header row such as x,y");
       }
       continue;
     }
@@ -155,10 +156,11 @@ Table parse_csv(const std::string& text, const std::string& source) {
         continue;
       }
       // The message is built only for a bad cell (it used to be built for every cell).
-      const std::string where = "'" + source + "' line " + std::to_string(line_no) + ", column '" + t.columns[c] + "'";
+      // Values are cut for the message: a 5 MB cell must not become a 5 MB error line.
+      const std::string where = "'" + source + "' line " + std::to_string(line_no) + ", column " + quoted_value(t.columns[c]);
       require(!cells[c].empty(), where + ": empty cell; every cell must be a number");
-      require(*end == '\0', where + ": '" + cells[c] + "' is not a number");
-      throw Error(where + ": '" + cells[c] + "' is not finite; remove or fix that row");
+      require(*end == '\0', where + ": " + quoted_value(cells[c]) + " is not a number");
+      throw Error(where + ": " + quoted_value(cells[c]) + " is not finite; remove or fix that row");
     }
   }
   require(!t.columns.empty(), "'" + source + "' is empty; expected a header row and data rows");

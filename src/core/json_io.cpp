@@ -12,7 +12,7 @@ json read_json_file(const std::filesystem::path& path) {
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {
-    throw Error("'" + path.string() + "' is not valid JSON (" + e.what() + ")");
+    throw Error("'" + path.string() + "' is not valid JSON (" + truncate_for_message(e.what(), 200) + ")");
   }
 }
 
@@ -22,7 +22,7 @@ void require_known_keys(const json& j, const std::vector<std::string>& known, co
     if (std::find(known.begin(), known.end(), k) != known.end()) continue;
     std::string list;
     for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
-    throw Error(where + ": unknown key '" + k + "'; known keys: " + list);
+    throw Error(where + ": unknown key " + quoted_value(k) + "; known keys: " + list);
   }
 }
 

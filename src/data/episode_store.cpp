@@ -68,6 +68,37 @@ std::vector<fs::path> resolve_dataset_paths(const std::string& spec) {
   return paths;
 }
 
+namespace {
+
+// An episode as read from `file` holds the store's action width, finite actions, and every low-dim key at the
+// first episode's width with one row per action step: a demo that lacks a key or holds a NaN action (a crafted or
+// damaged file) is named here, instead of failing later as `map::at`, reading past a row, or training on NaN.
+// (Observation values are not checked here: a dataset may carry keys no policy reads.)
+void check_episode(const Episode& e, const EpisodeStore& store, const fs::path& file) {
+  const std::string who = "'" + file.string() + "' " + truncate_for_message(e.name, 60);
+  auto finite = [&](const std::vector<float>& v, const std::string& key) {
+    for (size_t i = 0; i < v.size(); ++i)
+      require(std::isfinite(v[i]), who + ": '" + key + "' holds a non-finite value (NaN or Inf) at element " +
+                                       std::to_string(i) + "; fix or drop that episode");
+  };
+  require(e.actions.row_size() == store.action_dim && e.actions.rows() >= 1,
+          who + ": its actions are not (T x " + std::to_string(store.action_dim) + ") with T >= 1, as in the first file");
+  finite(e.actions.data, store.action_key);
+  for (const auto& key : store.obs_keys) {
+    const auto it = e.obs.find(key);
+    require(it != e.obs.end(), who + " has no observation '" + key + "' (the first episode has it); select common keys "
+                                     "with --obs-keys or drop that episode");
+    require(it->second.rows() == e.actions.rows(), who + ": '" + key + "' has " + std::to_string(it->second.rows()) +
+                                                       " rows but there are " + std::to_string(e.actions.rows()) +
+                                                       " actions");
+    const int64_t width = store.episodes.empty() ? it->second.row_size() : store.episodes.front().obs.at(key).row_size();
+    require(it->second.row_size() == width, who + ": '" + key + "' has " + std::to_string(it->second.row_size()) +
+                                                " values per step, the first episode " + std::to_string(width));
+  }
+}
+
+}  // namespace
+
 EpisodeStore open_episode_store(const std::string& spec, const StoreOptions& options) {
   EpisodeStore store;
   const std::vector<fs::path> paths = resolve_dataset_paths(spec);
@@ -125,6 +156,7 @@ EpisodeStore open_episode_store(const std::string& spec, const StoreOptions& opt
   ro.load_images = !store.lazy_images;
   for (size_t f = 0; f < paths.size(); ++f) {
     for (auto& e : read_episodes(paths[f], ro)) {
+      check_episode(e, store, paths[f]);
       store.episodes.push_back(std::move(e));
       store.file_of.push_back(f);
     }

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "hdf5_util.hpp"
+#include "nfp/atomic_file.hpp"
 #include "nfp/hdf5_dataset.hpp"
 
 namespace fs = std::filesystem;
@@ -34,19 +35,20 @@ void check_episode(const Episode& e, size_t index) {
   require(e.dones.empty() || static_cast<int64_t>(e.dones.size()) == T, who + ": dones must have T entries");
 }
 
-fs::path temp_sibling(const fs::path& path) {
-  std::random_device rd;
+// The shared temporary naming (nfp/atomic_file.hpp), so a killed write's file is cleaned up by the next one.
+fs::path hdf5_temp_sibling(const fs::path& path) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
   fs::create_directories(dir, ec);
   require(!ec, "cannot create directory '" + dir.string() + "': " + ec.message());
-  return dir / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  remove_stale_temporaries(path);
+  return temp_sibling(path);
 }
 
 // Runs `write(tmp)` and renames the result over `path`; the temporary file is removed on any error.
 template <typename Fn>
 void write_atomically(const fs::path& path, Fn write) {
-  const fs::path tmp = temp_sibling(path);
+  const fs::path tmp = hdf5_temp_sibling(path);
   std::error_code ec;
   try {
     write(tmp);

@@ -7,6 +7,7 @@
 #include "nfp/density_model.hpp"
 #include "nfp/error.hpp"
 #include "nfp/export.hpp"
+#include "runtime/checksum.hpp"  // header-only: the one definition of the checksum the runtime verifies
 
 namespace nfp {
 
@@ -27,7 +28,7 @@ void add_transforms(const std::vector<NamedTransform>& layers, int64_t dim, int6
   put("action_std", o.action_std, dim);
   const int64_t T = o.horizon > 0 ? o.horizon : 1;
   require(dim % T == 0, "export: horizon must divide the flow dim");
-  cfg = {{"format", "nfp-runtime"}, {"version", 2},          {"kind", o.kind},
+  cfg = {{"format", "nfp-runtime"}, {"version", 3},          {"kind", o.kind},
          {"dim", dim},              {"context_dim", context_dim}, {"horizon", T},
          {"action_dim", dim / T},   {"context_tokens", o.context_tokens}, {"normalization", norm},
          {"layers", list}};
@@ -49,7 +50,13 @@ void add_flow(FlowImpl& flow, const RuntimeExportOptions& o, SafeTensorsFile& fi
 }
 
 void write_nfpr(SafeTensorsFile& file, const json& cfg, const std::filesystem::path& out) {
-  file.metadata = {{"format", "nfp-runtime"}, {"nfp_runtime", cfg.dump()}};
+  const std::string config = cfg.dump();
+  // The checksum covers the data buffer as encode_safetensors lays it out (the tensors' bytes in name order,
+  // no padding), then the config string.
+  uint64_t h = rt::kFnv1a64Offset;
+  for (const auto& [name, t] : file.tensors) h = rt::fnv1a64(t.data.data(), t.data.size(), h);
+  h = rt::fnv1a64(config.data(), config.size(), h);
+  file.metadata = {{"format", "nfp-runtime"}, {"nfp_runtime", config}, {"nfp_checksum", rt::checksum_string(h)}};
   write_safetensors(out, file);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 #include "nfp/tensor_io.hpp"
 
@@ -20,8 +21,19 @@ void column_stats(const Table& t, const std::vector<std::string>& cols, std::vec
     for (int64_t r = 0; r < t.rows(); ++r) s2 += (t.at(r, k) - m) * (t.at(r, k) - m);
     mean[c] = m;
     const double sd = std::sqrt(s2 / double(std::max<int64_t>(1, t.rows() - 1)));
+    // Values near +-1e308 overflow the sums: a model with an Inf / NaN statistic would be saved and never load.
+    require(std::isfinite(m) && std::isfinite(sd),
+            "column " + quoted_value(cols[c]) + " cannot be standardized: its values are too large for double precision "
+            "(the mean or std overflows, e.g. values near +-1e308); rescale that column");
     std[c] = sd > 1e-12 ? sd : 1.0;  // a constant column stays as is
   }
+}
+
+void require_finite_stats(const std::vector<double>& v, const char* name, bool positive) {
+  for (double x : v)
+    require(std::isfinite(x) && (!positive || x > 0),
+            std::string("density config.json: normalization.") + name + " holds " +
+                (positive ? "a value that is not finite and > 0" : "a non-finite value") + "; refit the model");
 }
 
 double cosine_lr(double base, int64_t step, int64_t total) {
@@ -61,6 +73,10 @@ void from_json(const json& j, DensityModelConfig& c) {
               c.context_mean.size() == c.context_columns.size() && c.context_std.size() == c.context_columns.size() &&
               int64_t(c.columns.size()) == c.flow.dim && int64_t(c.context_columns.size()) == c.flow.context_dim,
           "density config.json: columns, normalization and flow sizes disagree");
+  require_finite_stats(c.mean, "mean", false);
+  require_finite_stats(c.std, "std", true);
+  require_finite_stats(c.context_mean, "context_mean", false);
+  require_finite_stats(c.context_std, "context_std", true);
 }
 
 DensityModel::DensityModel(const DensityModelConfig& config) : config_(config), flow_(config.flow) {}
@@ -140,7 +156,13 @@ std::vector<double> DensityModel::log_prob(const Table& data, const std::string&
                   .to(torch::kFloat64)
                   .contiguous();
     const double* p = lp.data_ptr<double>();
-    for (int64_t i = 0; i < len; ++i) out.push_back(p[i] - log_std_sum);
+    for (int64_t i = 0; i < len; ++i) {
+      // Never a NaN result: a row so far out that float32 overflows has no usable log-likelihood.
+      require(std::isfinite(p[i]), "'" + source + "' data row " + std::to_string(b + i + 1) +
+                                       ": its log-likelihood is not finite (the row lies far outside the data the model "
+                                       "was fit on, or overflows float32 once standardized)");
+      out.push_back(p[i] - log_std_sum);
+    }
   }
   return out;
 }
@@ -165,6 +187,10 @@ Table DensityModel::sample(int64_t n, const std::vector<double>& context, double
   t.columns = config_.columns;
   auto c = s.contiguous();
   t.values.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+  for (size_t i = 0; i < t.values.size(); ++i)
+    require(std::isfinite(t.values[i]), "sample " + std::to_string(i / config_.columns.size() + 1) +
+                                            " is not finite (the flow overflowed float32; a smaller --sigma, or a "
+                                            "context closer to the training data, keeps it in range)");
   return t;
 }
 
@@ -174,6 +200,7 @@ void DensityModel::save(const std::filesystem::path& dir) const {
 }
 
 DensityModel DensityModel::load(const std::filesystem::path& dir) {
+  recover_staged_dir(dir);  // a `density fit --force` killed while replacing it
   require(std::filesystem::is_directory(dir),
           quoted(dir.string()) + " is not a model directory; pass the --out directory of `nfp density fit`");
   DensityModel m(read_json_file(dir / "config.json").get<DensityModelConfig>());

@@ -14,6 +14,8 @@ namespace fs = std::filesystem;
 fs::path checkpoint_dir(const fs::path& dir) {
   if (fs::exists(dir / "config.json")) return dir;
   if (fs::exists(dir / "checkpoint" / "config.json")) return dir / "checkpoint";
+  // A checkpoint commit killed between its renames: move its directory back, then look again.
+  if (recover_staged_dir(dir / "checkpoint") || recover_staged_dir(dir)) return checkpoint_dir(dir);
   throw Error(quoted(dir.string()) + " is not a checkpoint (no config.json); pass the --out directory of `nfp train`");
 }
 

@@ -1,5 +1,8 @@
 // The C API (include/nfp/runtime.h) over the internal Model / Workspace. Load and workspace creation may
-// allocate and catch exceptions; the per-call functions only validate arguments and run the passes.
+// allocate and catch exceptions; the per-call functions only validate arguments and run the passes. No call
+// returns NFP_RT_OK with a non-finite number: inputs are checked on entry (after normalization), the context
+// after the encoder, and every chunk / log p / gradient before it is copied out (NFP_RT_NONFINITE otherwise,
+// the caller's buffers untouched).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -52,19 +55,36 @@ nfp_rt_status check(const nfp_rt_workspace* ws, const float* obs, int n) {
   return NFP_RT_OK;
 }
 
-void denormalize(const nfp::rt::Model& m, const float* x, float* out, int n) {
+// Raw actions from normalized rows x (n x D) into out (may be null: only the check), only if every one is
+// finite (a policy clamps the normalized chunk first, as nfp::Policy does); out is untouched otherwise.
+bool denormalize(const nfp::rt::Model& m, const float* x, float* out, int n) {
   const size_t D = size_t(m.dim);
-  const float c = m.action_clamp;  // a policy clamps the normalized chunk first, as nfp::Policy does
-  for (size_t i = 0; i < size_t(n) * D; ++i) {
+  const float c = m.action_clamp;
+  auto raw = [&](size_t i) {
     const float v = c > 0 ? std::clamp(x[i], -c, c) : x[i];
-    out[i] = m.action_std.empty() ? v : v * m.action_std[i % D] + m.action_mean[i % D];
-  }
+    return m.action_std.empty() ? v : v * m.action_std[i % D] + m.action_mean[i % D];
+  };
+  for (size_t i = 0; i < size_t(n) * D; ++i)
+    if (!std::isfinite(x[i]) || !std::isfinite(raw(i))) return false;
+  if (out)
+    for (size_t i = 0; i < size_t(n) * D; ++i) out[i] = raw(i);
+  return true;
 }
 
-void normalize(const nfp::rt::Model& m, const float* a, float* x, int n) {
+// Raw chunks a (n x D) -> normalized x; false if a value is unusable (nfp::rt::usable) once normalized.
+bool normalize(const nfp::rt::Model& m, const float* a, float* x, int n) {
   const size_t D = size_t(m.dim);
-  for (size_t i = 0; i < size_t(n) * D; ++i)
+  for (size_t i = 0; i < size_t(n) * D; ++i) {
     x[i] = m.action_std.empty() ? a[i] : (a[i] - m.action_mean[i % D]) * m.action_inv_std[i % D];
+    if (!nfp::rt::usable(x[i])) return false;
+  }
+  return true;
+}
+
+bool finite_rows(const double* v, int n) {
+  for (int i = 0; i < n; ++i)
+    if (!std::isfinite(v[i])) return false;
+  return true;
 }
 
 // ws.z holds the latents (n x D): x = inverse(z), logp = log N(z) - log|dx/dz|.
@@ -75,6 +95,14 @@ void run_inverse(Workspace& w, int n) {
   nfp::rt::flow_inverse(w, w.x.data(), n, w.logdet.data());
   for (int r = 0; r < n; ++r)
     w.logp[size_t(r)] = nfp::rt::std_normal_log_prob(w.z.data() + size_t(r) * D, D) - w.logdet[size_t(r)];
+}
+
+// After run_inverse: copies the n chunks (raw units) and their log p out, or returns NFP_RT_NONFINITE with the
+// outputs untouched when one of them is not finite.
+nfp_rt_status finish_samples(Workspace& w, int n, float* actions, double* log_prob) {
+  if (!finite_rows(w.logp.data(), n) || !denormalize(*w.model, w.x.data(), actions, n)) return NFP_RT_NONFINITE;
+  if (log_prob) std::memcpy(log_prob, w.logp.data(), size_t(n) * sizeof(double));
+  return NFP_RT_OK;
 }
 
 }  // namespace
@@ -149,12 +177,13 @@ nfp_rt_status nfp_rt_sample_latent(nfp_rt_workspace* ws, const float* obs, const
   if (nfp_rt_status s = check(ws, obs, n)) return s;
   if (!z) return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
-  nfp::rt::set_context(w, obs);
-  std::memcpy(w.z.data(), z, size_t(n) * w.model->dim * sizeof(float));
+  const size_t nd = size_t(n) * w.model->dim;
+  for (size_t i = 0; i < nd; ++i)
+    if (!nfp::rt::usable(z[i])) return NFP_RT_NONFINITE;
+  if (!nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
+  std::memcpy(w.z.data(), z, nd * sizeof(float));
   run_inverse(w, n);
-  if (actions) denormalize(*w.model, w.x.data(), actions, n);
-  if (log_prob) std::memcpy(log_prob, w.logp.data(), size_t(n) * sizeof(double));
-  return NFP_RT_OK;
+  return finish_samples(w, n, actions, log_prob);
 }
 
 nfp_rt_status nfp_rt_sample(nfp_rt_workspace* ws, const float* obs, float sigma, uint64_t seed, int n,
@@ -162,12 +191,10 @@ nfp_rt_status nfp_rt_sample(nfp_rt_workspace* ws, const float* obs, float sigma,
   if (nfp_rt_status s = check(ws, obs, n)) return s;
   if (!(sigma >= 0) || !std::isfinite(sigma)) return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
-  nfp::rt::set_context(w, obs);
+  if (!nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
   gaussian(seed, sigma, w.z.data(), size_t(n) * w.model->dim);
   run_inverse(w, n);
-  if (actions) denormalize(*w.model, w.x.data(), actions, n);
-  if (log_prob) std::memcpy(log_prob, w.logp.data(), size_t(n) * sizeof(double));
-  return NFP_RT_OK;
+  return finish_samples(w, n, actions, log_prob);
 }
 
 nfp_rt_status nfp_rt_sbs(nfp_rt_workspace* ws, const float* obs, int n, float sigma, uint64_t seed, float* action,
@@ -175,13 +202,17 @@ nfp_rt_status nfp_rt_sbs(nfp_rt_workspace* ws, const float* obs, int n, float si
   if (nfp_rt_status s = check(ws, obs, n)) return s;
   if (!(sigma >= 0) || !std::isfinite(sigma)) return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
-  nfp::rt::set_context(w, obs);
+  if (!nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
   gaussian(seed, sigma, w.z.data(), size_t(n) * w.model->dim);
   run_inverse(w, n);
-  int best = 0;
-  for (int r = 1; r < n; ++r)
-    if (w.logp[size_t(r)] > w.logp[size_t(best)]) best = r;
-  if (action) denormalize(*w.model, w.x.data() + size_t(best) * w.model->dim, action, 1);
+  // The most likely sample among those whose chunk and log p are finite (a NaN log p never compares greater).
+  const size_t D = size_t(w.model->dim);
+  int best = -1;
+  for (int r = 0; r < n; ++r)
+    if (std::isfinite(w.logp[size_t(r)]) && (best < 0 || w.logp[size_t(r)] > w.logp[size_t(best)]) &&
+        nfp::rt::all_finite(w.x.data() + size_t(r) * D, D))
+      best = r;
+  if (best < 0 || !denormalize(*w.model, w.x.data() + size_t(best) * D, action, 1)) return NFP_RT_NONFINITE;
   if (log_prob) *log_prob = w.logp[size_t(best)];
   return NFP_RT_OK;
 }
@@ -191,12 +222,13 @@ nfp_rt_status nfp_rt_log_prob(nfp_rt_workspace* ws, const float* obs, const floa
   if (!actions || !log_prob) return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
   const int D = w.model->dim;
-  nfp::rt::set_context(w, obs);
-  normalize(*w.model, actions, w.x.data(), n);
+  if (!normalize(*w.model, actions, w.x.data(), n) || !nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
   for (int r = 0; r < n; ++r) w.logdet[size_t(r)] = 0;
   nfp::rt::flow_forward(w, w.x.data(), n, w.logdet.data(), nullptr);
   for (int r = 0; r < n; ++r)
-    log_prob[r] = nfp::rt::std_normal_log_prob(w.x.data() + size_t(r) * D, D) + w.logdet[size_t(r)];
+    w.logp[size_t(r)] = nfp::rt::std_normal_log_prob(w.x.data() + size_t(r) * D, D) + w.logdet[size_t(r)];
+  if (!finite_rows(w.logp.data(), n)) return NFP_RT_NONFINITE;
+  std::memcpy(log_prob, w.logp.data(), size_t(n) * sizeof(double));
   return NFP_RT_OK;
 }
 
@@ -205,9 +237,11 @@ nfp_rt_status nfp_rt_log_prob_grad(nfp_rt_workspace* ws, const float* obs, const
   if (nfp_rt_status s = check(ws, obs, n)) return s;
   if (!actions || !grad) return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
-  nfp::rt::set_context(w, obs);
-  normalize(*w.model, actions, w.action_out.data(), n);
-  nfp::rt::flow_log_prob_grad(w, w.action_out.data(), n, grad, w.logp.data());
+  const size_t nd = size_t(n) * w.model->dim;
+  if (!normalize(*w.model, actions, w.action_out.data(), n) || !nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
+  nfp::rt::flow_log_prob_grad(w, w.action_out.data(), n, w.grad.data(), w.logp.data());
+  if (!finite_rows(w.logp.data(), n) || !nfp::rt::all_finite(w.grad.data(), nd)) return NFP_RT_NONFINITE;
+  std::memcpy(grad, w.grad.data(), nd * sizeof(float));
   if (log_prob) std::memcpy(log_prob, w.logp.data(), size_t(n) * sizeof(double));
   return NFP_RT_OK;
 }
@@ -219,9 +253,12 @@ nfp_rt_status nfp_rt_gr(nfp_rt_workspace* ws, const float* obs, int steps, float
     return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
   const int D = w.model->dim;
-  nfp::rt::set_context(w, obs);
+  if (!nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
   gaussian(seed, sigma, w.z.data(), size_t(D));
   run_inverse(w, 1);
+  // The start must be finite; a step whose gradient goes non-finite can only give a NaN log p, which never
+  // replaces the best chunk, so the result is the best finite chunk seen.
+  if (!std::isfinite(w.logp[0]) || !nfp::rt::all_finite(w.x.data(), size_t(D))) return NFP_RT_NONFINITE;
   float* a = w.action_out.data();  // the chunk being refined, normalized units
   std::memcpy(a, w.x.data(), size_t(D) * sizeof(float));
   std::fill(w.adam_m.begin(), w.adam_m.begin() + D, 0.0f);
@@ -255,7 +292,7 @@ nfp_rt_status nfp_rt_gr(nfp_rt_workspace* ws, const float* obs, int steps, float
       std::memcpy(best, a, size_t(D) * sizeof(float));
     }
   }
-  if (action) denormalize(*w.model, best, action, 1);
+  if (!std::isfinite(best_lp) || !denormalize(*w.model, best, action, 1)) return NFP_RT_NONFINITE;
   if (log_prob) *log_prob = best_lp;
   return NFP_RT_OK;
 }
@@ -266,6 +303,9 @@ const char* nfp_rt_status_string(nfp_rt_status s) {
     case NFP_RT_BAD_ARGUMENT: return "bad argument";
     case NFP_RT_CAPACITY: return "more samples than the workspace holds";
     case NFP_RT_UNSUPPORTED: return "not supported for this model";
+    case NFP_RT_NONFINITE:
+      return "non-finite input or result: the observation (or given chunk / latent) holds NaN or Inf, or a value that "
+             "overflows once normalized (e.g. FLT_MAX); outputs left untouched";
   }
   return "unknown status";
 }

@@ -1,13 +1,28 @@
 // The runtime's compute passes over a Workspace (private to src/runtime). Shapes: R rows (samples of one
 // observation), D = flow dim, Dc / Dt the untouched / transformed features of a coupling, P params per feature.
 #pragma once
+#include <cmath>
+#include <cstddef>
+
 #include "runtime/workspace.hpp"
 
 namespace nfp::rt {
 
 // Normalizes obs (obs_dim; null when unconditional) into ws.ctx and precomputes everything that depends on
 // the context alone (the context columns of each MLP's first Linear, the transformers' context K/V).
-void set_context(Workspace& ws, const float* obs);
+// Returns false, having computed nothing further, when a normalized observation value is not usable (see
+// usable()) or a policy's encoder output (the context) is not finite.
+[[nodiscard]] bool set_context(Workspace& ws, const float* obs);
+
+// A normalized input value the networks can take: finite, and its square finite in float32 (|v| < 1.8e19).
+// The networks square their activations (LayerNorm variance, attention scores), so a larger value (FLT_MAX from
+// a broken sensor, even divided by its std) would come out as Inf / NaN or as a meaningless saturated action.
+inline bool usable(float v) { return std::isfinite(v * v); }
+inline bool all_finite(const float* v, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i])) return false;
+  return true;
+}
 
 // latent -> data in place: x (R x D) holds z on entry; logdet (R) += sum log|dx/dz|.
 void flow_inverse(Workspace& ws, float* x, int R, double* logdet);

@@ -16,18 +16,24 @@ double std_normal_log_prob(const float* z, int D) {
   return -0.5 * s - 0.5 * D * std::log(2.0 * M_PI);
 }
 
-void set_context(Workspace& ws, const float* obs) {
+bool set_context(Workspace& ws, const float* obs) {
   const Model& m = *ws.model;
   const int C = m.context_dim, N = m.context_tokens;
-  if (C == 0) return;
+  if (C == 0) return true;
+  // NaN / Inf stay non-finite through normalization, so checking the normalized value checks the raw one too.
   if (m.encoder.present) {  // policy: normalized obs history -> state MLP -> the context (one token)
-    for (int i = 0; i < m.obs_dim; ++i)
-      ws.enc_in[size_t(i)] = m.obs_mean.empty() ? obs[i] : (obs[i] - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
+    for (int i = 0; i < m.obs_dim; ++i) {
+      const float v = m.obs_mean.empty() ? obs[i] : (obs[i] - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
+      if (!usable(v)) return false;
+      ws.enc_in[size_t(i)] = v;
+    }
     mlp_forward(ws, m.encoder.net, nullptr, ws.enc_in.data(), m.obs_dim, 1, ws.ctx.data(), nullptr);
+    if (!all_finite(ws.ctx.data(), size_t(C))) return false;
   } else {
     for (int i = 0; i < N * C; ++i) {
       float v = obs[i];
       if (!m.obs_mean.empty()) v = (v - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
+      if (!usable(v)) return false;
       ws.ctx[size_t(i)] = v;
     }
   }
@@ -45,6 +51,7 @@ void set_context(Workspace& ws, const float* obs) {
       else mlp_context(ws, n.mlp, ws.pooled.data(), cache);
     }
   }
+  return true;
 }
 
 void net_forward(Workspace& ws, const Net& net, const float* cache, const float* xc, int ldx, int R, float* out,

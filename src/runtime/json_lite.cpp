@@ -7,6 +7,8 @@
 namespace nfp::rt {
 namespace {
 
+std::string clip(const std::string& s) { return clip_for_message(s); }
+
 struct Parser {
   const char* p;
   const char* end;
@@ -80,7 +82,8 @@ struct Parser {
           ws();
           std::string k = parse_string();
           expect(':');
-          v.obj[k] = parse_value();
+          // Two values under one key: which one a reader takes differs between libraries; refuse both.
+          if (!v.obj.emplace(k, parse_value()).second) fail("duplicate key '" + clip(k) + "'");
         } while (eat(','));
         expect('}');
       }
@@ -110,7 +113,8 @@ struct Parser {
       char* stop = nullptr;
       const std::string text(s, p);
       v.num = std::strtod(text.c_str(), &stop);
-      if (stop != text.c_str() + text.size()) fail("bad number '" + text + "'");
+      if (stop != text.c_str() + text.size()) fail("bad number '" + clip(text) + "'");
+      if (!std::isfinite(v.num)) fail("number '" + clip(text) + "' is out of range");
     }
     --depth;
     return v;
@@ -118,6 +122,10 @@ struct Parser {
 };
 
 }  // namespace
+
+std::string clip_for_message(const std::string& s) {
+  return s.size() <= 64 ? s : s.substr(0, 61) + "...";
+}
 
 JsonValue parse_json(const char* begin, const char* end) {
   Parser ps{begin, end};
@@ -142,6 +150,12 @@ long long JsonValue::integer(const std::string& where) const {
   if (v != std::floor(v) || std::fabs(v) > 9e15) throw LoadError(where + " must be an integer");
   return (long long)v;
 }
+int JsonValue::int_in(long long lo, long long hi, const std::string& where) const {
+  const long long v = integer(where);
+  if (v < lo || v > hi)
+    throw LoadError(where + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + std::to_string(v));
+  return int(v);
+}
 bool JsonValue::boolean(const std::string& where) const {
   if (kind != Bool) throw LoadError(where + " must be true or false");
   return b;
@@ -159,6 +173,10 @@ std::vector<float> JsonValue::floats(const std::string& where) const {
 long long JsonValue::get_int(const std::string& key, long long dflt, const std::string& where) const {
   return has(key) ? obj.at(key).integer(where + "." + key) : dflt;
 }
+int JsonValue::get_int_in(const std::string& key, long long dflt, long long lo, long long hi,
+                          const std::string& where) const {
+  return has(key) ? obj.at(key).int_in(lo, hi, where + "." + key) : int(dflt);
+}
 double JsonValue::get_number(const std::string& key, double dflt, const std::string& where) const {
   return has(key) ? obj.at(key).number(where + "." + key) : dflt;
 }
@@ -167,6 +185,19 @@ bool JsonValue::get_bool(const std::string& key, bool dflt, const std::string& w
 }
 std::string JsonValue::get_string(const std::string& key, const std::string& dflt, const std::string& where) const {
   return has(key) ? obj.at(key).string(where + "." + key) : dflt;
+}
+
+void JsonValue::check_keys(std::initializer_list<const char*> known, const std::string& where) const {
+  if (kind != Object) throw LoadError(where + " is not a JSON object");
+  for (const auto& [key, v] : obj) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || key == k;
+    if (!ok) {
+      std::string list;
+      for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+      throw LoadError(where + ": unknown key '" + clip(key) + "' (known: " + list + "); misspelled, or exported by a newer nfp?");
+    }
+  }
 }
 
 }  // namespace nfp::rt

@@ -9,36 +9,41 @@ namespace nfp::rt {
 namespace {
 
 // A key this runtime does not read would be a parameter it silently ignores (a newer exporter's): refuse it.
-void check_keys(const JsonValue& j, std::initializer_list<const char*> known, const std::string& where) {
+void check_layer_keys(const JsonValue& j, std::initializer_list<const char*> own, const std::string& where) {
+  std::vector<const char*> known = {"kind", "name", "tensors"};
+  known.insert(known.end(), own.begin(), own.end());
   for (const auto& [key, v] : j.obj) {
-    bool ok = key == "kind" || key == "name" || key == "tensors";
+    bool ok = false;
     for (const char* k : known) ok = ok || key == k;
-    if (!ok) throw LoadError(where + ": unknown key '" + key + "' (exported by a newer nfp? update the runtime)");
+    if (!ok)
+      throw LoadError(where + ": unknown key '" + clip_for_message(key) + "' (misspelled, or exported by a newer nfp? update the runtime)");
   }
 }
 
-int get_required_int(const JsonValue& j, const std::string& key, const std::string& where) {
-  return int(j.at(key, where).integer(where + " " + key));
+// Sizes are bounded before use (the torch side's constraints; the upper bounds keep every product in int).
+int required_int(const JsonValue& j, const std::string& key, long long lo, long long hi, const std::string& where) {
+  return j.at(key, where).int_in(lo, hi, where + " " + key);
 }
 
 ConditionerSpec conditioner_spec(const LayerInput& in) {
   const std::string w = in.where + " conditioner";
   const JsonValue& c = in.json.at("conditioner", in.where);
-  check_keys(c, {"type", "hidden", "depth", "heads", "token_dim", "positional", "feedforward"}, w);
+  c.check_keys({"type", "hidden", "depth", "heads", "token_dim", "positional", "feedforward"}, w);
   ConditionerSpec s;
   s.type = c.at("type", w).string(w + " type");
-  s.hidden = get_required_int(c, "hidden", w);
-  s.depth = get_required_int(c, "depth", w);
   if (s.type != "mlp" && s.type != "transformer")
-    throw LoadError(w + ": unknown type '" + s.type + "'; this runtime knows mlp, transformer");
-  if (s.hidden < 1 || s.hidden > 65536 || s.depth < 1 || s.depth > 64) throw LoadError(w + ": sizes out of range");
+    throw LoadError(w + ": unknown type '" + clip_for_message(s.type) + "'; this runtime knows mlp, transformer");
+  s.hidden = required_int(c, "hidden", 1, 65536, w);
+  s.depth = required_int(c, "depth", 1, 64, w);
   if (s.type == "transformer") {
-    s.heads = get_required_int(c, "heads", w);
-    s.token_dim = get_required_int(c, "token_dim", w);
+    s.heads = required_int(c, "heads", 1, s.hidden, w);
+    s.token_dim = required_int(c, "token_dim", 1, in.dim, w);
     s.positional = c.get_bool("positional", false, w);
     s.feedforward = c.get_bool("feedforward", false, w);
-    if (s.heads < 1 || s.hidden % s.heads) throw LoadError(w + ": hidden must be a multiple of heads");
-    if (s.token_dim < 1) throw LoadError(w + ": token_dim must be >= 1");
+    if (s.hidden % s.heads) throw LoadError(w + ": hidden must be a multiple of heads");
+  } else {
+    for (const char* k : {"heads", "token_dim", "positional", "feedforward"})
+      if (c.has(k)) throw LoadError(w + ": key '" + k + "' belongs to a transformer conditioner, not an mlp");
   }
   return s;
 }
@@ -61,8 +66,9 @@ Split coupling_split(const LayerInput& in) {
     for (int i = 0; i < D; ++i) (m.arr[size_t(i)].boolean(in.where + " mask") ? trans : s.gather).push_back(i);
     s.cond_dim = int(s.gather.size());
     s.gather.insert(s.gather.end(), trans.begin(), trans.end());
+    if (in.json.has("cond_dim")) throw LoadError(in.where + ": has both mask and cond_dim; a coupling has one split");
   } else {
-    s.cond_dim = get_required_int(in.json, "cond_dim", in.where);
+    s.cond_dim = required_int(in.json, "cond_dim", 1, D - 1, in.where);
   }
   if (s.cond_dim < 1 || s.cond_dim >= D) throw LoadError(in.where + ": needs 0 < untouched features < dim");
   return s;
@@ -102,7 +108,7 @@ struct Coupling {
 };
 
 Coupling coupling_entry(const LayerInput& in, std::initializer_list<const char*> keys) {
-  check_keys(in.json, keys, in.where);
+  check_layer_keys(in.json, keys, in.where);
   Coupling c;
   c.split = coupling_split(in);
   c.conditioner = conditioner_spec(in);
@@ -111,7 +117,7 @@ Coupling coupling_entry(const LayerInput& in, std::initializer_list<const char*>
   if (c.conditioner.type == "transformer" && (c.Dc % c.conditioner.token_dim || c.Dt % c.conditioner.token_dim))
     throw LoadError(in.where + ": the transformer conditioner needs both halves to be whole tokens of token_dim features");
   c.layer.cond_dim = c.Dc;
-  c.layer.name = in.json.at("name", in.where).string(in.where);
+  c.layer.name = in.json.at("name", in.where).string(in.where + " name");
   return c;
 }
 
@@ -136,24 +142,25 @@ void build_spline(const LayerInput& in, std::vector<Layer>& out) {
   Layer& L = cp.layer;
   const std::string w = in.where + " spline";
   const JsonValue& j = in.json.at("spline", in.where);
-  check_keys(j, {"bins", "bound", "min_bin_width", "min_bin_height", "min_derivative"}, w);
+  j.check_keys({"bins", "bound", "min_bin_width", "min_bin_height", "min_derivative"}, w);
   SplineParams& p = L.spline;
-  p.bins = get_required_int(j, "bins", w);
+  p.bins = required_int(j, "bins", 2, 64, w);
   p.bound = j.at("bound", w).number(w + " bound");
   p.min_bin_width = j.at("min_bin_width", w).number(w + " min_bin_width");
   p.min_bin_height = j.at("min_bin_height", w).number(w + " min_bin_height");
   p.min_derivative = j.at("min_derivative", w).number(w + " min_derivative");
-  if (p.bins < 2 || p.bins > 64) throw LoadError(w + ": bins must be in 2..64");
-  if (!(p.bound > 0) || !(p.min_bin_width * p.bins < 1) || !(p.min_bin_height * p.bins < 1) || !(p.min_derivative >= 0))
-    throw LoadError(w + ": bound must be > 0 and min_bin_width / min_bin_height x bins < 1");
+  // The torch side needs bound > 0; the upper limits keep the float32 spline math finite (knots at +-bound).
+  if (!(p.bound > 0 && p.bound <= 1e6) || !(p.min_bin_width >= 0 && p.min_bin_width * p.bins < 1) ||
+      !(p.min_bin_height >= 0 && p.min_bin_height * p.bins < 1) || !(p.min_derivative >= 0 && p.min_derivative <= 1e3))
+    throw LoadError(w + ": needs 0 < bound <= 1e6, 0 <= min_bin_width, min_bin_height < 1 / bins and 0 <= min_derivative <= 1e3");
   L.nets.push_back(in.nets.net(L.name + ".net", c, Dc, Dt, 3 * p.bins - 1, in.context_dim, 1));
   push_coupling(cp.split, std::move(L), out);
 }
 
 void build_actnorm(const LayerInput& in, std::vector<Layer>& out) {
-  check_keys(in.json, {}, in.where);
+  check_layer_keys(in.json, {}, in.where);
   Layer L;
-  L.name = in.json.at("name", in.where).string(in.where);
+  L.name = in.json.at("name", in.where).string(in.where + " name");
   L.bias = in.nets.w.floats(L.name + ".bias", {in.dim});
   L.log_scale = in.nets.w.floats(L.name + ".log_scale", {in.dim});
   in.nets.w.touch(L.name + ".initialized");
@@ -162,9 +169,9 @@ void build_actnorm(const LayerInput& in, std::vector<Layer>& out) {
 }
 
 void build_permutation(const LayerInput& in, std::vector<Layer>& out) {
-  check_keys(in.json, {}, in.where);
+  check_layer_keys(in.json, {}, in.where);
   Layer L;
-  L.name = in.json.at("name", in.where).string(in.where);
+  L.name = in.json.at("name", in.where).string(in.where + " name");
   L.perm = in.nets.w.indices(L.name + ".perm", in.dim);
   L.inverse_perm = in.nets.w.indices(L.name + ".inverse_perm", in.dim);
   for (int i = 0; i < in.dim; ++i)
@@ -174,9 +181,9 @@ void build_permutation(const LayerInput& in, std::vector<Layer>& out) {
 
 // W and W^-1 were computed in double by the exporter; the PLU factors are kept in the file for provenance.
 void build_plu(const LayerInput& in, std::vector<Layer>& out) {
-  check_keys(in.json, {}, in.where);
+  check_layer_keys(in.json, {}, in.where);
   Layer L;
-  L.name = in.json.at("name", in.where).string(in.where);
+  L.name = in.json.at("name", in.where).string(in.where + " name");
   const int D = in.dim;
   auto wt = in.nets.w.floats(L.name + ".weight", {D, D});
   auto wi = in.nets.w.floats(L.name + ".inverse_weight", {D, D});

@@ -10,7 +10,7 @@
 namespace nfp::rt {
 namespace {
 
-constexpr int kFormatVersion = 2;
+constexpr int kFormatVersion = 3;  // 3: __metadata__.nfp_checksum (model_load.cpp)
 
 // Records the names one layer reads, so they can be checked against the tensors its entry lists.
 struct LayerWeights : WeightSource {
@@ -38,10 +38,11 @@ void build_layers(Model& m, const JsonValue& list, WeightSource& weights) {
     const JsonValue& e = list.arr[i];
     const std::string at = "layer " + std::to_string(i);
     const std::string kind = e.at("kind", at).string(at + " kind");
-    const std::string where = at + " (" + kind + " '" + e.get_string("name", "", at) + "')";
+    const std::string where =
+        at + " (" + clip_for_message(kind) + " '" + clip_for_message(e.get_string("name", "", at)) + "')";
     const LayerOps* ops = find_layer_kind(kind);
     if (!ops)
-      throw LoadError(at + " has kind '" + kind + "', which this runtime does not know (it knows " + layer_kind_names() +
+      throw LoadError(at + " has kind '" + clip_for_message(kind) + "', which this runtime does not know (it knows " + layer_kind_names() +
                       "); update the runtime or export without that transform");
     LayerWeights lw(weights);
     NetBuilder nets{lw, ""};
@@ -59,68 +60,120 @@ void build_layers(Model& m, const JsonValue& list, WeightSource& weights) {
   }
 }
 
+// A policy: obs -> encoder -> context; the caller passes the encoder's input. The "policy" section is the
+// observation contract a control loop reads (examples/control_loop.cpp): checked here against the encoder so a
+// loop that trusts it cannot write past the observation (torch side: PolicyImpl's constructor checks).
+void build_policy_input(Model& m, const JsonValue& cfg, WeightSource& weights) {
+  const JsonValue& e = cfg.at("encoder", "config");
+  e.check_keys({"input_dim", "hidden", "layers", "output_dim"}, "config.encoder");
+  const int in = e.at("input_dim", "config.encoder").int_in(1, 1 << 20, "config.encoder.input_dim");
+  const int hid = e.at("hidden", "config.encoder").int_in(1, 65536, "config.encoder.hidden");
+  const int nl = e.at("layers", "config.encoder").int_in(0, 64, "config.encoder.layers");
+  const int out = e.at("output_dim", "config.encoder").int_in(1, 65536, "config.encoder.output_dim");
+  if (out != m.context_dim || m.context_tokens != 1)
+    throw LoadError("config.encoder.output_dim must equal context_dim (one context token)");
+  NetBuilder eb{weights, "encoder."};
+  m.encoder.present = true;
+  m.encoder.in = in;
+  m.encoder.net = eb.encoder(in, hid, nl, out);
+  m.obs_dim = in;
+  m.action_clamp = float(cfg.get_number("action_clamp", 0.0, "config"));
+  if (!(m.action_clamp >= 0) || !std::isfinite(m.action_clamp)) throw LoadError("config.action_clamp must be finite and >= 0");
+  if (!cfg.has("policy")) return;
+  const std::string w = "config.policy";
+  const JsonValue& p = cfg.at("policy", "config");
+  p.check_keys({"type", "obs_keys", "obs_dims", "history", "stride", "prev_action", "n_action_steps", "task", "inference"}, w);
+  const JsonValue& keys = p.at("obs_keys", w);
+  const JsonValue& dims = p.at("obs_dims", w);
+  if (keys.kind != JsonValue::Array || dims.kind != JsonValue::Array || keys.arr.size() != dims.arr.size() || keys.arr.empty())
+    throw LoadError(w + ": obs_keys and obs_dims must be arrays of the same, non-zero length");
+  const int history = p.at("history", w).int_in(1, 1024, w + ".history");
+  p.at("stride", w).int_in(1, 1024, w + ".stride");
+  p.at("n_action_steps", w).int_in(1, m.horizon, w + ".n_action_steps");
+  int64_t total = p.at("prev_action", w).boolean(w + ".prev_action") ? m.action_dim : 0;
+  for (size_t i = 0; i < keys.arr.size(); ++i) {
+    keys.arr[i].string(w + ".obs_keys[" + std::to_string(i) + "]");
+    total += int64_t(history) * dims.arr[i].int_in(1, 1 << 20, w + ".obs_dims[" + std::to_string(i) + "]");
+  }
+  if (total != in)
+    throw LoadError(w + ": obs_dims x history (+ the previous action) make " + std::to_string(total) +
+                    " values, but encoder.input_dim is " + std::to_string(in));
+}
+
+// Normalization (absent or empty = identity): every value finite, every std > 0.
+void read_normalization(Model& m, const JsonValue& n) {
+  n.check_keys({"obs_mean", "obs_std", "action_mean", "action_std"}, "config.normalization");
+  auto vec = [&](const char* key, int size) {
+    const std::string w = std::string("config.normalization.") + key;
+    std::vector<float> v = n.has(key) ? n.at(key, w).floats(w) : std::vector<float>{};
+    if (!v.empty() && int64_t(v.size()) != size)
+      throw LoadError(w + " has " + std::to_string(v.size()) + " values, expected " + std::to_string(size));
+    for (float x : v)
+      if (!std::isfinite(x)) throw LoadError(w + " holds a non-finite value (or one beyond float range)");
+    return v;
+  };
+  m.obs_mean = vec("obs_mean", m.obs_dim);
+  m.obs_std = vec("obs_std", m.obs_dim);
+  m.action_mean = vec("action_mean", m.dim);
+  m.action_std = vec("action_std", m.dim);
+  if (m.obs_mean.empty() != m.obs_std.empty() || m.action_mean.empty() != m.action_std.empty())
+    throw LoadError("config.normalization: a mean needs its std (and a std its mean)");
+  for (float x : m.obs_std)
+    if (!(x > 0) || !std::isfinite(1.0f / x)) throw LoadError("config.normalization.obs_std must be > 0 (and invertible in float)");
+  for (float x : m.action_std)
+    if (!(x > 0) || !std::isfinite(1.0f / x)) throw LoadError("config.normalization.action_std must be > 0 (and invertible in float)");
+  for (float x : m.obs_std) m.obs_inv_std.push_back(float(1.0 / double(x)));
+  for (float x : m.action_std) m.action_inv_std.push_back(float(1.0 / double(x)));
+}
+
 }  // namespace
 
-void build_model(Model& m, const JsonValue& cfg, WeightSource& weights) {
+void check_format(const JsonValue& cfg) {
+  if (cfg.kind != JsonValue::Object) throw LoadError("the config is not a JSON object");
   const std::string fmt = cfg.get_string("format", "", "config");
   if (fmt != "nfp-runtime") throw LoadError("config.format must be \"nfp-runtime\"");
   const long long version = cfg.get_int("version", 0, "config");
-  if (version == 1 || (version == kFormatVersion && !cfg.has("layers")))
+  if (version == 1 || (version == 2 && !cfg.has("layers")))
     throw LoadError("this file was written by an older nfp (runtime format 1: no layers[] list); re-export it from its "
                     "checkpoint with `nfp export --checkpoint DIR --out FILE`");
+  if (version == 2)
+    throw LoadError("this file was written by an older nfp (runtime format 2: no checksum, its integrity cannot be "
+                    "verified); re-export it from its checkpoint with `nfp export --checkpoint DIR --out FILE`");
   if (version != kFormatVersion)
     throw LoadError("unsupported format version " + std::to_string(version) + " (this runtime reads " +
-                    std::to_string(kFormatVersion) + ")");
+                    std::to_string(kFormatVersion) + "; a newer nfp wrote it? update the runtime)");
+}
+
+void build_model(Model& m, const JsonValue& cfg, WeightSource& weights) {
+  check_format(cfg);
+  // Every key is one the runtime reads, or provenance it knows to skip ("flow", a policy's "policy"): a
+  // misspelled key must not fall back to a default (a misspelled normalization would make it the identity).
+  cfg.check_keys({"format", "version", "kind", "dim", "context_dim", "horizon", "action_dim", "context_tokens",
+                  "normalization", "layers", "flow", "encoder", "action_clamp", "sigma", "policy"},
+                 "config");
   m.kind = cfg.get_string("kind", "flow", "config");
-  m.dim = int(cfg.at("dim", "config").integer("config dim"));
-  m.context_dim = int(cfg.get_int("context_dim", 0, "config"));
-  if (m.dim < 2 || m.dim > 65536 || m.context_dim < 0 || m.context_dim > 65536) throw LoadError("flow sizes out of range");
-  m.horizon = int(cfg.get_int("horizon", 1, "config"));
-  if (m.horizon < 1) throw LoadError("horizon must be >= 1");
-  m.action_dim = int(cfg.get_int("action_dim", m.dim / m.horizon, "config"));
-  if (m.horizon * m.action_dim != m.dim) throw LoadError("horizon x action_dim must equal dim");
-  m.context_tokens = int(cfg.get_int("context_tokens", 1, "config"));
-  if (m.context_tokens < 1 || (m.context_tokens > 1 && m.context_dim == 0)) throw LoadError("context_tokens must be >= 1");
+  if (m.kind != "flow" && m.kind != "density" && m.kind != "policy")
+    throw LoadError("config.kind must be flow, density or policy, not '" + clip_for_message(m.kind) + "'");
+  // Sizes are checked before any arithmetic (a horizon of 0 or 2^32 must be an error, not a division by zero or
+  // a wrapped int). The bounds keep every product below in int: D, C <= 65536, N x C <= 2^24.
+  m.dim = cfg.at("dim", "config").int_in(2, 65536, "config.dim");
+  m.context_dim = cfg.get_int_in("context_dim", 0, 0, 65536, "config");
+  m.horizon = cfg.get_int_in("horizon", 1, 1, m.dim, "config");
+  if (m.dim % m.horizon) throw LoadError("config.horizon (" + std::to_string(m.horizon) + ") must divide dim (" +
+                                         std::to_string(m.dim) + ")");
+  m.action_dim = cfg.get_int_in("action_dim", m.dim / m.horizon, 1, m.dim, "config");
+  if (m.horizon * m.action_dim != m.dim) throw LoadError("config: horizon x action_dim must equal dim");
+  m.context_tokens = cfg.get_int_in("context_tokens", 1, 1, 4096, "config");
+  if (m.context_tokens > 1 && m.context_dim == 0) throw LoadError("config.context_tokens must be 1 for an unconditional flow");
+  if (int64_t(m.context_tokens) * m.context_dim > (int64_t(1) << 24)) throw LoadError("config: context_tokens x context_dim is too large");
   m.obs_dim = m.context_tokens * m.context_dim;
-  if (m.kind == "policy") {  // obs -> encoder -> context: the caller passes the encoder's input
-    const JsonValue& e = cfg.at("encoder", "config");
-    const int in = int(e.get_int("input_dim", 0, "encoder")), hid = int(e.get_int("hidden", 0, "encoder"));
-    const int nl = int(e.get_int("layers", -1, "encoder")), out = int(e.get_int("output_dim", 0, "encoder"));
-    if (in < 1 || hid < 1 || nl < 0 || nl > 64) throw LoadError("encoder sizes out of range");
-    if (out != m.context_dim || m.context_tokens != 1)
-      throw LoadError("encoder.output_dim must equal context_dim (one context token)");
-    NetBuilder eb{weights, "encoder."};
-    m.encoder.present = true;
-    m.encoder.in = in;
-    m.encoder.net = eb.encoder(in, hid, nl, out);
-    m.obs_dim = in;
-    m.action_clamp = float(cfg.get_number("action_clamp", 0.0, "config"));
-    if (!(m.action_clamp >= 0)) throw LoadError("action_clamp must be >= 0");
-  }
+  if (m.kind == "policy") build_policy_input(m, cfg, weights);
+  else if (cfg.has("encoder") || cfg.has("policy") || cfg.has("action_clamp"))
+    throw LoadError("config: encoder / policy / action_clamp belong to kind \"policy\", not \"" + m.kind + "\"");
   m.sigma = float(cfg.get_number("sigma", 1.0, "config"));
-  if (!(m.sigma >= 0) || !std::isfinite(m.sigma)) throw LoadError("sigma must be finite and >= 0");
+  if (!(m.sigma >= 0) || !std::isfinite(m.sigma)) throw LoadError("config.sigma must be finite and >= 0");
   build_layers(m, cfg.at("layers", "config"), weights);
-  const int D = m.dim;
-  // Normalization (absent or empty = identity).
-  if (cfg.has("normalization")) {
-    const JsonValue& n = cfg.at("normalization", "config");
-    auto vec = [&](const char* key, int size) {
-      std::vector<float> v = n.has(key) ? n.at(key, "normalization").floats(std::string("normalization.") + key) : std::vector<float>{};
-      if (!v.empty() && int(v.size()) != size)
-        throw LoadError(std::string("normalization.") + key + " has " + std::to_string(v.size()) + " values, expected " + std::to_string(size));
-      for (float x : v)
-        if (!std::isfinite(x)) throw LoadError(std::string("normalization.") + key + " holds a non-finite value");
-      return v;
-    };
-    m.obs_mean = vec("obs_mean", m.obs_dim);
-    m.obs_std = vec("obs_std", m.obs_dim);
-    m.action_mean = vec("action_mean", D);
-    m.action_std = vec("action_std", D);
-    for (float x : m.obs_std) if (!(x > 0)) throw LoadError("normalization.obs_std must be > 0");
-    for (float x : m.action_std) if (!(x > 0)) throw LoadError("normalization.action_std must be > 0");
-    for (float x : m.obs_std) m.obs_inv_std.push_back(float(1.0 / double(x)));
-    for (float x : m.action_std) m.action_inv_std.push_back(float(1.0 / double(x)));
-  }
+  if (cfg.has("normalization")) read_normalization(m, cfg.at("normalization", "config"));
 }
 
 }  // namespace nfp::rt

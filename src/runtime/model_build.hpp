@@ -43,6 +43,9 @@ struct NetBuilder {
   TransformerNet transformer(const std::string& n, const ConditionerSpec& c, int Dc, int Dt, int P, int C, int groups);
 };
 
+// The config's format and version (this runtime reads format 3); throws LoadError with a re-export hint for
+// older files. build_model calls it first; the loader too, before it verifies the checksum.
+void check_format(const JsonValue& config);
 void build_model(Model& m, const JsonValue& config, WeightSource& weights);
 
 }  // namespace nfp::rt

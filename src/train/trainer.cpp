@@ -4,6 +4,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -84,7 +85,12 @@ Position load_run_checkpoint(const fs::path& dir, Policy& model, Policy& ema, Ad
     if (k.rfind("adam_", 0) == 0) os[k] = v;
   auto meta = [&](const std::string& k) {
     require(st.metadata.count(k), "train state: metadata '" + k + "' missing");
-    return std::stoll(st.metadata.at(k));
+    const std::string& v = st.metadata.at(k);
+    int64_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    require(ec == std::errc() && end == v.data() + v.size() && !v.empty(),
+            "train state: metadata '" + k + "' is " + quoted_value(v, 40) + ", not a whole number (a damaged checkpoint)");
+    return n;
   };
   auto tensor = [&](const std::string& k) {
     auto it = st.tensors.find(k);
@@ -134,15 +140,39 @@ double validate(Policy& ema, DataLoader& loader, uint64_t seed, torch::Device de
 }
 
 // Keeps the rows of an existing metrics.csv up to `step` (a resumed run rewrites the rest).
+// A row whose first cell is not a step number (a damaged file) is named, not reported as `stoll`.
 std::string metrics_up_to(const fs::path& path, int64_t step) {
   std::string out;
   if (!fs::exists(path)) return out;
   std::istringstream in(read_file(path));
+  int64_t line_no = 0;
   for (std::string line; std::getline(in, line);) {
+    ++line_no;
     if (out.empty()) { out = line + "\n"; continue; }
-    if (std::stoll(line.substr(0, line.find(','))) <= step) out += line + "\n";
+    const std::string cell = line.substr(0, line.find(','));
+    int64_t row_step = 0;
+    const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), row_step);
+    require(ec == std::errc() && end == cell.data() + cell.size(),
+            "'" + path.string() + "' line " + std::to_string(line_no) + ": " + quoted_value(cell, 40) +
+                " is not a step number (the metrics log is damaged); fix or delete that line, then resume again "
+                "(the checkpoint itself is intact)");
+    if (row_step <= step) out += line + "\n";
   }
   return out;
+}
+
+// A new run writes train_config.json, metrics.csv and checkpoint(s) into `out`: an existing directory must be
+// empty or a run of nfp's that never reached a checkpoint (started over); anything else is someone's data, which
+// a run would overwrite (a metrics.csv there was replaced).
+void check_new_run_dir(const fs::path& out) {
+  if (!fs::exists(out)) return;
+  require(fs::is_directory(out), quoted(out.string()) + " exists and is not a directory; choose another --out");
+  require(!fs::exists(out / "checkpoint"),
+          out.string() + " already holds a run; pass --resume to continue it or pick another --out");
+  if (fs::exists(out / "train_config.json")) return;
+  require(fs::is_empty(out), quoted(out.string()) + " exists and is not an nfp run directory (no train_config.json), and "
+                             "nfp train would write train_config.json, metrics.csv and checkpoint/ into it; choose a "
+                             "new or empty --out");
 }
 
 }  // namespace
@@ -153,6 +183,9 @@ TrainResult train_policy(const TrainRequest& req) {
   TrainConfig tc = req.train;
   std::string data = req.data;
   const fs::path from = req.resume_from.empty() ? req.out / "checkpoint" : req.resume_from;
+  // A checkpoint commit killed between its renames left no checkpoint/: its directory goes back first.
+  recover_staged_dir(req.out / "checkpoint");
+  if (!req.resume_from.empty()) recover_staged_dir(from);
   if (req.resume) {
     require(fs::exists(req.out / "train_config.json"),
             "--resume: " + req.out.string() + " has no complete checkpoint; start a new run without --resume");
@@ -167,8 +200,7 @@ TrainResult train_policy(const TrainRequest& req) {
     if (data.empty()) data = saved.at("data").get<std::string>();
     if (req.resume_steps > 0) tc.steps = req.resume_steps;
   } else {
-    require(!fs::exists(req.out / "checkpoint"),
-            req.out.string() + " already holds a run; pass --resume to continue it or pick another --out");
+    check_new_run_dir(req.out);
   }
   require(tc.steps >= 1 && tc.batch >= 1 && tc.lr > 0, "train: steps, batch and lr must be positive");
   require(tc.keep_checkpoints >= 0, "train: keep_checkpoints must be >= 0");
@@ -249,7 +281,10 @@ TrainResult train_policy(const TrainRequest& req) {
     require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
                                       ", beyond --steps " + std::to_string(tc.steps));
   } else {
-    fs::create_directories(req.out);
+    std::error_code ec;
+    fs::create_directories(req.out, ec);
+    require(!ec, "cannot create the run directory " + quoted(req.out.string()) + ": " + ec.message() +
+                     "; choose another --out");
   }
   write_json_file(req.out / "train_config.json", json{{"policy", pc}, {"train", tc}, {"data", data}});
 

@@ -179,12 +179,40 @@ TEST_F(DensityCli, ThreadsOnEverySubcommand) {
   EXPECT_NE(help.out.find("default 1"), std::string::npos) << help.out;
 }
 
+// Never a NaN result with exit 0, never an unloadable model: data near +-1e308 (its statistics overflow), a row
+// far outside the fit, samples that overflow.
+TEST_F(DensityCli, NonFiniteResultsAreErrorsNotOutput) {
+  write("huge.csv", "x,y\n1e308,1\n-1e308,2\n1e308,3\n-1e308,5\n");
+  auto r = run_nfp("density fit --data " + p("huge.csv") + " --steps 5 --out " + p("huge"));
+  expect_one_line_error(r, "column 'x' cannot be standardized");
+  EXPECT_FALSE(fs::exists(dir / "huge"));
+  write("ok.csv", "x,y\n1,2\n3,4\n5,7\n2,2\n");
+  ASSERT_EQ(run_nfp("density fit --data " + p("ok.csv") + " --flow affine --layers 2 --hidden 8 --steps 5 --out " + p("m")).status, 0);
+  write("far.csv", "x,y\n1,2\n1e30,2\n");
+  r = run_nfp("density logprob --model " + p("m") + " --data " + p("far.csv") + " --out " + p("lp.csv"));
+  expect_one_line_error(r, "'" + p("far.csv") + "' data row 2: its log-likelihood is not finite");
+  EXPECT_FALSE(fs::exists(dir / "lp.csv"));
+  // A hand-edited model whose statistics are not finite is refused at load, naming the key.
+  fs::copy(dir / "m", dir / "m_edit", fs::copy_options::recursive);
+  auto cfg = nlohmann::json::parse(std::ifstream(dir / "m_edit" / "config.json"));
+  cfg["normalization"]["std"][0] = 0.0;
+  write("m_edit/config.json", cfg.dump());
+  r = run_nfp("density sample --model " + p("m_edit") + " -n 3 --out " + p("s.csv"));
+  expect_one_line_error(r, "normalization.std holds a value that is not finite and > 0");
+  EXPECT_FALSE(fs::exists(dir / "s.csv"));
+}
+
 TEST_F(DensityCli, AFailedRunKeepsTheModelSavedBefore) {
   write("ok.csv", "x,y\n1,2\n3,4\n5,7\n2,2\n");
   ASSERT_EQ(run_nfp("density fit --data " + p("ok.csv") + " --flow affine --layers 2 --hidden 8 --steps 5 --out " + p("m")).status, 0);
   const auto before = fs::last_write_time(dir / "m" / "model.safetensors");
   write("bad.csv", "x,y\n1,2\n3,oops\n");
-  EXPECT_NE(run_nfp("density fit --data " + p("bad.csv") + " --steps 5 --out " + p("m")).status, 0);
+  // Without --force an existing model is not replaced at all: a usage error, before any work.
+  auto r = run_nfp("density fit --data " + p("ok.csv") + " --steps 5 --out " + p("m"));
+  EXPECT_EQ(r.status, 2) << r.out;
+  expect_one_line_error(r, "already exists; pass --force to replace it");
+  // With --force a failed fit still keeps it.
+  EXPECT_NE(run_nfp("density fit --data " + p("bad.csv") + " --steps 5 --force --out " + p("m")).status, 0);
   EXPECT_EQ(fs::last_write_time(dir / "m" / "model.safetensors"), before);
   size_t entries = 0;
   for (auto& e : fs::directory_iterator(dir)) entries += e.path().filename().string().rfind(".m.tmp", 0) == 0;

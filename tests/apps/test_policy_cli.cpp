@@ -181,6 +181,17 @@ TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {
   const auto before = read_file(root_ / "reg" / "checkpoint" / "model.safetensors");
   expect_one_line_error(run_nfp(train_args("regression", "reg", 5)), "--resume");
   EXPECT_TRUE(read_file(root_ / "reg" / "checkpoint" / "model.safetensors") == before);
+  // nor is a directory of other files (a metrics.csv there used to be replaced)
+  fs::create_directories(root_ / "notes");
+  std::ofstream(root_ / "notes" / "metrics.csv") << "mine\n";
+  expect_one_line_error(run_nfp(train_args("regression", "notes", 5)), "is not an nfp run directory");
+  EXPECT_EQ(read_file(root_ / "notes" / "metrics.csv"), "mine\n");
+  // nor an existing dataset by `nfp collect` (without --force: exit 2 before any simulation)
+  const auto data_before = read_file(root_ / "d.hdf5");
+  auto c = run_nfp("collect --task push-two-goals --episodes 1 --out " + p("d.hdf5"));
+  EXPECT_EQ(c.status, 2) << c.out;
+  expect_one_line_error(c, "already exists; pass --force to replace it");
+  EXPECT_TRUE(read_file(root_ / "d.hdf5") == data_before);
 
   const std::string out = " --out " + p("e.json") + " --episodes 1 --no-progress";
   expect_one_line_error(run_nfp("eval --checkpoint " + p("nope") + out), "nope");
@@ -268,7 +279,7 @@ TEST_F(PolicyCli, TuneWritesEverySettingAndApplyChangesOnlyTheConfig) {
   // a bad grid fails before any episode and writes nothing
   const auto applied = read_file(ck / "config.json");
   const std::string bad = "tune --checkpoint " + p("tuned") + " --episodes 1 --no-progress --apply --out " + p("bad.json");
-  expect_one_line_error(run_nfp(bad + " --sigma 0.3,-1"), "sigma must be >= 0");
+  expect_one_line_error(run_nfp(bad + " --sigma 0.3,-1"), "--sigma: must be a finite number >= 0");
   expect_one_line_error(run_nfp(bad + " --n-action-steps 99"), "n_action_steps must be in 1..8");
   expect_one_line_error(run_nfp(bad + " --strategy best"), "unknown strategy 'best'");
   expect_one_line_error(run_nfp(bad + " --sigma abc"), "--sigma");

@@ -136,7 +136,7 @@ TEST_F(LatencyCli, BadInputFailsWithOneLineAndWritesNothing) {
   expect_error("--config " + p("tiny.json") + " --task nowhere", "nowhere");
   expect_error("--threads 0", "threads");
   expect_error("--config " + p("tiny.json") + " --candidates 0", "candidates");
-  expect_error("--config " + p("tiny.json") + " --image-size 4", "image_size");
+  expect_error("--config " + p("tiny.json") + " --image-size 4", "--image-size: must be a whole number from 8 to 1024");
 }
 
 }  // namespace

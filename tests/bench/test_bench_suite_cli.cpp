@@ -168,7 +168,7 @@ TEST_F(BenchMatrixCli, BadInputFailsBeforeWritingAnything) {
   expect_error("bench suite --profile quick", "--out");
   expect_error("bench ablations --out " + p("x") + " --axes sigma,colour", "unknown ablation axis 'colour'");
   expect_error("bench ablations --out " + p("x") + " --axes sigma --base-run " + p("no_run"), "no_run");
-  expect_error("bench ablations --out " + p("x") + " --episodes 0", "must be >= 1");
+  expect_error("bench ablations --out " + p("x") + " --episodes 0", "--episodes: must be a whole number from 1");
 }
 
 }  // namespace

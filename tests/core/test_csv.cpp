@@ -44,6 +44,25 @@ TEST(Csv, BadCellsNameTheLineAndColumn) {
   EXPECT_NE(error_of("x,y\n").find("no data rows"), std::string::npos);
 }
 
+// A 5 MB cell (or column name) is cut in the message, not echoed whole (nfp::truncate_for_message).
+TEST(Csv, LongValuesAreCutInMessages) {
+  const std::string big(5 << 20, 'q');
+  const std::string e = error_of("x,y\n1," + big + "\n");
+  EXPECT_LT(e.size(), 300u) << e.substr(0, 300);
+  EXPECT_NE(e.find("line 2, column 'y': 'qqqq"), std::string::npos) << e;
+  EXPECT_NE(e.find("... (5242880 characters)' is not a number"), std::string::npos) << e;
+  auto t = parse_csv("x," + big + "\n1,2\n", "d.csv");
+  try {
+    t.select({big + "z"}, "d.csv");
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_LT(std::string(err.what()).size(), 600u);
+  }
+  EXPECT_EQ(truncate_for_message("short"), "short");
+  EXPECT_EQ(truncate_for_message("abcdefghij", 4), "abcd... (10 characters)");
+  EXPECT_EQ(truncate_for_message("\xc3\xa9\xc3\xa9", 3), "\xc3\xa9... (4 characters)");  // not inside a character
+}
+
 TEST(Csv, UnknownColumnListsTheAvailableOnes) {
   auto t = parse_csv("x,y\n1,2\n", "d.csv");
   try {

@@ -1,6 +1,7 @@
 // Episode store over a file, a directory or a glob; consistency checks across files; the image memory budget.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include "data_fixtures.hpp"
@@ -56,6 +57,35 @@ TEST(EpisodeStore, FilesThatDisagreeAreNamed) {
   write_robomimic(dir / "c.hdf5", {test::make_episode(0, 3)}, nlohmann::json::object());
   EXPECT_THROW(open_episode_store(dir.path().string()), Error);  // mixed layouts
   EXPECT_THROW(open_episode_store((dir.path() / "nothing_here").string()), Error);
+}
+
+// Within one file: a demo without a key the first one has, with a key of another width, or with a NaN action is
+// named at load (it used to surface later as `map::at`, or as NaN statistics).
+TEST(EpisodeStore, EpisodesThatDisagreeWithinAFileAreNamed) {
+  test::TempDir dir;
+  auto error_of = [&](Episode bad) {
+    write_robomimic(dir / "d.hdf5", {test::make_episode(0, 4, 3, ""), bad}, nlohmann::json::object());
+    try {
+      open_episode_store((dir / "d.hdf5").string());
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  Episode missing = test::make_episode(1, 4, 3, "");
+  missing.obs.erase("state");
+  missing.obs["other"] = {{4, 2}, std::vector<float>(8, 0.0f)};
+  const std::string m = error_of(missing);
+  EXPECT_NE(m.find("demo_1"), std::string::npos) << m;
+  EXPECT_NE(m.find("state"), std::string::npos) << m;
+  EXPECT_EQ(m.find("map::at"), std::string::npos) << m;
+  Episode wide = test::make_episode(1, 4, 3, "");
+  wide.obs["state"] = {{4, 5}, std::vector<float>(20, 0.0f)};
+  EXPECT_NE(error_of(wide).find("demo_1"), std::string::npos) << error_of(wide);
+  Episode nan = test::make_episode(1, 4, 3, "");
+  nan.actions.data[5] = std::nanf("");
+  const std::string n = error_of(nan);
+  EXPECT_NE(n.find("demo_1: 'actions' holds a non-finite value"), std::string::npos) << n;
 }
 
 TEST(EpisodeStore, ImagesAboveTheBudgetAreReadLazilyWithTheSameBytes) {

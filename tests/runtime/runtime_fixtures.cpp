@@ -79,6 +79,13 @@ std::filesystem::path temp_path(const std::string& name) {
   return std::filesystem::temp_directory_path() / ("nfp_rt_" + std::to_string(::getpid()) + "_" + name);
 }
 
+void edit_nfpr(const std::filesystem::path& path, const std::function<void(json&)>& edit) {
+  SafeTensorsFile f = read_safetensors(path);
+  json cfg = json::parse(f.metadata.at("nfp_runtime"));
+  edit(cfg);
+  write_nfpr(f, cfg, path);
+}
+
 runtime::Model load_exported(Flow flow, const RuntimeCase& tc, const std::string& name,
                              const std::string& weights) {
   const auto path = temp_path(name);

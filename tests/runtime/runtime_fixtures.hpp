@@ -1,6 +1,7 @@
 // Flows with random (non-trivial) weights exported to .nfpr, for the runtime tests.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "nfp/flow.hpp"
@@ -30,6 +31,10 @@ Flow random_flow(const FlowConfig& c, uint64_t seed);
 Policy random_policy(const std::string& head, bool prev_action, bool push_task = false);
 
 std::filesystem::path temp_path(const std::string& name);
+
+// Rewrites the exported .nfpr at `path` with its runtime config edited by `edit`, through write_nfpr, so the
+// checksum matches and the loader reaches the edited config.
+void edit_nfpr(const std::filesystem::path& path, const std::function<void(json&)>& edit);
 
 // `flow` exported with the case's context tokens to a temporary .nfpr (`name`), loaded at the `weights`
 // precision, the file removed (a loaded model keeps all it needs).

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "nfp/atomic_file.hpp"
 #include "nfp/checkpoint.hpp"
 #include "nfp/export.hpp"
 #include "nfp/instruction_encoder.hpp"
@@ -140,6 +141,31 @@ TEST(ExportCli, PolicyCheckpointsExportAndOthersFailCleanly) {
   EXPECT_EQ(j["dim"], 12);
   runtime::Model m(out.string());
   EXPECT_EQ(std::string(m.info().kind), "policy");
+  const std::string good = read_file(out);
+
+  // An existing output is not replaced without --force: a usage error (exit 2), one line, the file unchanged.
+  r = test::run_nfp("export --checkpoint " + dir.string() + " --out " + out.string());
+  EXPECT_EQ(r.status, 2) << r.out;
+  test::expect_one_line_error(r, "already exists; pass --force to replace it");
+  // With --force, a checkpoint whose export does not load back (a NaN weight) fails and the good file stays:
+  // the export is validated under a temporary name before it replaces anything, and the temporary is removed.
+  const auto nan_dir = test::temp_path("policy_nan_ckpt");
+  std::filesystem::create_directories(nan_dir);
+  {
+    torch::NoGradGuard ng;
+    head_flow(p)->parameters().front().view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  save_checkpoint(*p, nan_dir);
+  r = test::run_nfp("export --checkpoint " + nan_dir.string() + " --out " + out.string() + " --force");
+  test::expect_one_line_error(r, "does not load back with the runtime");
+  EXPECT_NE(r.out.find("non-finite"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(out), good);
+  for (const auto& e : std::filesystem::directory_iterator(out.parent_path()))
+    EXPECT_EQ(e.path().filename().string().find(out.filename().string() + ".tmp"), std::string::npos) << e.path();
+  // --force with a good checkpoint replaces it.
+  r = test::run_nfp("export --checkpoint " + dir.string() + " --out " + out.string() + " --force");
+  EXPECT_EQ(r.status, 0) << r.out;
+  std::filesystem::remove_all(nan_dir);
   std::filesystem::remove(out);
 
   // A regression head: one clear line, non-zero exit, no file.

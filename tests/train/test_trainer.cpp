@@ -97,6 +97,60 @@ TEST_F(TrainerTest, WritesACompleteCheckpointAndLearns) {
   EXPECT_THROW(train_policy(r), Error);
 }
 
+// A damaged metrics.csv on --resume is named with its line (it used to fail as `nfp: error: stoll`).
+TEST_F(TrainerTest, ResumeNamesADamagedMetricsLine) {
+  train_policy(request("regression", "damaged", 10));
+  write_file_atomic(dir_ / "damaged" / "metrics.csv", "step,loss,lr,valid_loss,it_s,elapsed_s\n5,1,1,1,1,1\n\x01garbage,1\n");
+  TrainRequest c;
+  c.out = dir_ / "damaged";
+  c.resume = true;
+  c.resume_steps = 12;
+  c.progress = false;
+  try {
+    train_policy(c);
+    ADD_FAILURE() << "resumed over a damaged metrics.csv";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("metrics.csv' line 3: "), std::string::npos) << m;
+    EXPECT_NE(m.find("is not a step number"), std::string::npos) << m;
+  }
+}
+
+// A kill between the renames of a checkpoint commit (filesystems without RENAME_EXCHANGE) left no checkpoint/:
+// the complete directory is moved back by load and by --resume (which used to advise starting over).
+TEST_F(TrainerTest, ResumeRecoversACheckpointLeftBetweenRenames) {
+  train_policy(request("regression", "window", 10));
+  fs::rename(dir_ / "window" / "checkpoint", dir_ / "window" / ".checkpoint.ready-1-abc");
+  EXPECT_NO_THROW(load_policy(dir_ / "window"));
+  EXPECT_TRUE(fs::exists(dir_ / "window" / "checkpoint" / "train_state.safetensors"));
+  fs::rename(dir_ / "window" / "checkpoint", dir_ / "window" / "checkpoint.old-1-abc");
+  TrainRequest c;
+  c.out = dir_ / "window";
+  c.resume = true;
+  c.resume_steps = 12;
+  c.progress = false;
+  EXPECT_EQ(train_policy(c).steps, 12);
+}
+
+// --out naming a directory of someone else's files is refused before anything is written (a metrics.csv there
+// used to be replaced); an empty directory, or a run that never reached a checkpoint, is fine to (re)start in.
+TEST_F(TrainerTest, ANewRunRefusesADirectoryThatIsNotARun) {
+  const fs::path mine = dir_ / "mine";
+  fs::create_directories(mine);
+  write_file_atomic(mine / "metrics.csv", "my,own\n1,2\n");
+  auto r = request("regression", "mine", 2);
+  try {
+    train_policy(r);
+    ADD_FAILURE() << "trained into a directory that is not a run";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not an nfp run directory"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(mine / "metrics.csv"), "my,own\n1,2\n");
+  EXPECT_FALSE(fs::exists(mine / "train_config.json"));
+  fs::create_directories(dir_ / "empty");
+  EXPECT_NO_THROW(train_policy(request("regression", "empty", 2)));
+}
+
 // 30 steps straight == a 30-step run killed after step 21 (last checkpoint: 20) and resumed: identical
 // weights, optimizer state and RNG state, bit for bit (the flow head draws training noise, so the RNG
 // state and the loader position must be restored too).
