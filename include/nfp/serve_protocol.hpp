@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "nfp/agent.hpp"
+#include "nfp/agent_spec.hpp"
 #include "nfp/json_io.hpp"
 #include "nfp/msgpack_numpy.hpp"
 #include "nfp/observation.hpp"

@@ -58,7 +58,9 @@ KeyMap keymap_from_json(const json& j, const AgentSpec& spec, const std::string&
   require(j.is_object(), where + ": a key map is a JSON object {client key: target or [targets]}");
   KeyMap m;
   std::vector<std::string> seen;
-  for (const auto& [client, v] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string client = item.key();
+    const json& v = item.value();
     require(std::none_of(std::begin(kReserved), std::end(kReserved), [&](const char* r) { return client == r; }),
             where + ": " + nfp::quoted(client) + " is reserved by the protocol (reset, seed, mode); map another key");
     std::vector<std::string> targets;

@@ -152,7 +152,9 @@ TEST(PolicyService, ClosedAndFloodingSessionsAreRefused) {
   EXPECT_NE(third.bytes.find("too many requests in flight"), std::string::npos);
   EXPECT_FALSE(r[0].get_future().get().error);
   EXPECT_FALSE(r[1].get_future().get().error);
+  EXPECT_EQ(service.sessions(), 2u);
   service.close(a);
+  EXPECT_EQ(service.sessions(), 1u);
   auto closed = call(service, a, encode_request(push_observation(0)));
   EXPECT_TRUE(closed.error);
   service.shutdown();
