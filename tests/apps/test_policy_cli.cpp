@@ -230,7 +230,8 @@ TEST_F(PolicyCli, DeviceCpuIsBitIdenticalAndCudaFailsClearly) {
   const std::vector<std::string> commands = {
       "eval --checkpoint " + p("dev_plain") + " --episodes 1 --out " + p("dev_cuda.json"),
       "tune --checkpoint " + p("dev_plain") + " --episodes 1 --out " + p("dev_cuda.json"),
-      "bench latency --seconds 0 --min-calls 1 --json", "bench suite --profile quick --out " + p("dev_cuda"),
+      "serve --checkpoint " + p("dev_plain") + " --port 0",
+      "bench latency --seconds 0.01 --min-calls 1 --json", "bench suite --profile quick --out " + p("dev_cuda"),
       "bench ablations --out " + p("dev_cuda")};
   for (const std::string& cmd : commands) {
     r = run_nfp(cmd + " --device cuda");
