@@ -9,7 +9,6 @@
 //   auto id = service.open();
 //   service.submit(id, frame, [](nfp::PolicyService::Reply r) { send(r.error ? text(r.bytes) : binary(r.bytes)); });
 #pragma once
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>

@@ -1,6 +1,5 @@
 // A synchronous client of the policy server over a blocking WebSocket connection (serve/ws_transport.hpp).
 #include <chrono>
-#include <cstring>
 
 #include "nfp/msgpack_numpy.hpp"
 #include "nfp/serve_client.hpp"

@@ -2,6 +2,7 @@
 // peers, graceful stop and idle clients. Every test binds port 0 on 127.0.0.1 and ends within seconds.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
