@@ -31,16 +31,15 @@ struct Client {
 }  // namespace
 
 struct Server::Impl {
-  Impl(Handler& h, ServerOptions o) : handler(h), options(std::move(o)) {}
+  Impl(Handler& h, ServeOptions o) : handler(h), options(std::move(o)) {}
 
   Handler& handler;
-  ServerOptions options;
+  ServeOptions options;
   WsServer ws;
   std::map<Hdl, Client, std::owner_less<Hdl>> clients;  // I/O thread only
   std::atomic<size_t> open{0};
   bool stopping = false;  // I/O thread only
   std::unique_ptr<asio::signal_set> signals;
-  uint64_t next_id = 1;
   int port = 0;
 
   void log(const std::string& line) const {
@@ -104,14 +103,15 @@ struct Server::Impl {
     auto con = ws.get_con_from_hdl(hdl);
     asio::error_code nodelay_ec;  // small frames, request / reply: no Nagle delay
     con->get_socket().set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
+    Handler::Opened opened = handler.open();
     Client c;
-    c.id = next_id++;
+    c.id = opened.connection;
     c.peer = con->get_remote_endpoint();
     clients[hdl] = c;
     open = clients.size();
     log("client " + c.peer + " connected (" + std::to_string(clients.size()) + " open)");
     websocketpp::lib::error_code ec;
-    ws.send(hdl, handler.open(c.id), websocketpp::frame::opcode::binary, ec);
+    ws.send(hdl, opened.first_frame, websocketpp::frame::opcode::binary, ec);
     arm_idle_timer(hdl);
   }
 
@@ -177,7 +177,7 @@ struct Server::Impl {
   }
 };
 
-Server::Server(Handler& handler, ServerOptions options) : impl_(std::make_unique<Impl>(handler, std::move(options))) {
+Server::Server(Handler& handler, ServeOptions options) : impl_(std::make_unique<Impl>(handler, std::move(options))) {
   auto& d = *impl_;
   require(d.options.max_clients >= 1, "serve: --max-clients must be >= 1");
   require(d.options.max_message_bytes >= 1024, "serve: --max-message-bytes must be >= 1024");

@@ -9,25 +9,20 @@
 #include <string>
 #include <utility>
 
-namespace nfp::ws {
+#include "nfp/serve_options.hpp"
 
-struct ServerOptions {
-  std::string host = "127.0.0.1";
-  int port = 8000;                 // 0: any free port
-  std::string api_key;             // empty: none
-  int64_t max_clients = 256;
-  size_t max_message_bytes = 64u << 20;
-  double idle_timeout_s = 600;     // 0: never
-  bool handle_signals = false;     // SIGINT / SIGTERM -> a graceful stop
-  bool log = true;                 // connection events on stderr, prefixed "nfp serve: "
-};
+namespace nfp::ws {
 
 // Called on the server's I/O thread.
 class Handler {
  public:
   virtual ~Handler() = default;
-  // A connection was accepted; returns the first frame to send it (binary).
-  virtual std::string open(uint64_t connection) = 0;
+  // A connection was accepted: the id the other calls will name it by, and the first frame to send it (binary).
+  struct Opened {
+    uint64_t connection = 0;
+    std::string first_frame;
+  };
+  virtual Opened open() = 0;
   // One binary frame; `reply(error, bytes)` must be called exactly once, from any thread. error: `bytes` is a
   // one-line message, sent as a text frame before closing the connection with 1011.
   virtual void message(uint64_t connection, std::string frame, std::function<void(bool, std::string)> reply) = 0;
@@ -38,7 +33,7 @@ class Handler {
 class Server {
  public:
   // Binds; throws nfp::Error (one line naming the address) if it cannot.
-  Server(Handler& handler, ServerOptions options);
+  Server(Handler& handler, ServeOptions options);
   ~Server();
   int port() const;
   void run();     // until stop(): stop listening, send every owed reply, close each client with 1001
