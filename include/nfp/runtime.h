@@ -39,9 +39,9 @@ typedef struct {
   int dim;            /* D = horizon x action_dim */
   int horizon;        /* T */
   int action_dim;     /* A */
-  int obs_dim;        /* floats per observation: context_tokens x context_dim, or for a policy its encoder
-                         input (the raw obs history, key by key, + the previous raw action; docs/RUNTIME.md);
-                         0 = unconditional */
+  int obs_dim;        /* floats per observation: context_tokens x context_dim, or for a policy its state vector
+                         (the raw low-dim history, key by key, + the previous raw action; docs/RUNTIME.md);
+                         0 = unconditional (or a policy of cameras / instruction alone) */
   int context_dim;    /* C */
   int context_tokens; /* N */
   int layers;         /* transforms in the flow */
@@ -49,7 +49,25 @@ typedef struct {
   const char* kernels; /* the compute kernels in use: "avx512", "avx2" or "generic" */
   float sigma;         /* the base std the policy was configured to sample with (1 for flow / density) */
   const char* weights; /* storage of the conditioners' Linear weights: "f32", "bf16", "int8" or "w8a8" */
+  /* A policy's observation beyond the state vector (0 for flows, density models and state-only policies); such a
+     policy takes its observation through nfp_rt_observe. */
+  int history;         /* frames per observation (each low-dim key's history and each camera's images); 1 otherwise */
+  int cameras;         /* camera images per frame; nfp_rt_model_camera(model, i) names them ("top_image") */
+  int image_height;    /* the size every camera image must have: the cameras' size in training (the runtime */
+  int image_width;     /* resizes and centre-crops it exactly as training did) */
+  int instruction;     /* 1: the policy reads an instruction string */
 } nfp_rt_info;
+
+/* A policy's whole observation (zero-initialize, then set what the model has; nfp_rt_info says what that is). */
+typedef struct {
+  const float* state;            /* obs_dim raw floats: each low-dim key's history (history x width, oldest first),
+                                    key by key in the order of the config's policy.obs_keys, then the previous raw
+                                    action when the policy conditions on it (docs/RUNTIME.md); NULL if obs_dim is 0 */
+  const uint8_t* const* images;  /* cameras x history pointers, camera-major: images[c * history + j] is camera c's
+                                    frame j (oldest first), image_height x image_width x 3 uint8 RGB, row 0 at the
+                                    top; NULL when the policy has no cameras */
+  const char* instruction;       /* NUL-terminated text; NULL or "" = no instruction (encoded as <none>) */
+} nfp_rt_observation;
 
 /* Load-time options (zero-initialize, then set what you need). */
 typedef struct {
@@ -76,12 +94,28 @@ void nfp_rt_model_info(const nfp_rt_model* model, nfp_rt_info* info);
 /* The JSON config embedded in the file (valid while the model lives). */
 const char* nfp_rt_model_config(const nfp_rt_model* model);
 
+/* The observation key of camera i (0 <= i < info.cameras), valid while the model lives; NULL out of range. */
+const char* nfp_rt_model_camera(const nfp_rt_model* model, int i);
+
 /* A workspace for up to max_samples samples per call (SBS's N); NULL if memory runs out. The model must
  * outlive it. */
 nfp_rt_workspace* nfp_rt_workspace_create(const nfp_rt_model* model, int max_samples);
 void nfp_rt_workspace_free(nfp_rt_workspace* ws);
 /* Bytes the workspace holds. */
 size_t nfp_rt_workspace_bytes(const nfp_rt_workspace* ws);
+
+/* Encodes an observation into the workspace (a policy's cameras and instruction encoders, then its state MLP; a
+ * flow's context is just normalized). The calls below, given obs = NULL, then use it, as many times as wanted (a
+ * sample, then the log p of the chunk executed, ...) until the next observation. A policy with cameras or an
+ * instruction takes its observation only this way (a call with a non-NULL obs is NFP_RT_BAD_ARGUMENT). Returns
+ * NFP_RT_NONFINITE for a NaN / Inf state value (as the calls do), NFP_RT_BAD_ARGUMENT for a missing part (state,
+ * images). On any error the workspace holds no observation, so a following call with obs = NULL is
+ * NFP_RT_BAD_ARGUMENT rather than a plan for a stale one. Allocates nothing, like the calls. */
+nfp_rt_status nfp_rt_observe(nfp_rt_workspace* ws, const nfp_rt_observation* obs);
+
+/* In the calls below, obs is the observation (obs_dim raw floats: a flow's context, or a state-only policy's state
+ * vector), which the workspace then holds, or NULL for the one it holds (from nfp_rt_observe or an earlier call;
+ * NFP_RT_BAD_ARGUMENT when it holds none). An unconditional flow takes NULL. */
 
 /* n samples for one observation: actions (n x D), log_prob (n) (either may be NULL). */
 nfp_rt_status nfp_rt_sample(nfp_rt_workspace* ws, const float* obs, float sigma, uint64_t seed, int n,

@@ -58,6 +58,18 @@ class Workspace {
   Workspace(const Model& model, int max_samples = 1) : ws_(nfp_rt_workspace_create(model.get(), max_samples)) {
     if (!ws_) throw std::runtime_error("nfp runtime: cannot allocate a workspace");
   }
+  // A policy's whole observation (nfp_rt_observe): images camera-major (camera c's frame j at c * history + j),
+  // each info().image_height x image_width x 3 uint8. The calls given an empty obs then plan for it.
+  [[nodiscard]] nfp_rt_status observe(std::span<const float> state, std::span<const uint8_t* const> images = {},
+                                      const char* instruction = nullptr) {
+    nfp_rt_observation o{};
+    o.state = data(state);
+    o.images = images.empty() ? nullptr : images.data();
+    o.instruction = instruction;
+    return nfp_rt_observe(ws_.get(), &o);
+  }
+  // obs: the observation's floats (a flow's context, a state-only policy's state vector), or empty for the one the
+  // workspace holds (observe(), or the last call's).
   [[nodiscard]] nfp_rt_status sample(std::span<const float> obs, float sigma, uint64_t seed, std::span<float> actions,
                        double* log_prob = nullptr, int n = 1) {
     return nfp_rt_sample(ws_.get(), data(obs), sigma, seed, n, actions.data(), log_prob);

@@ -47,13 +47,22 @@ void gaussian(uint64_t seed, float sigma, float* z, size_t n) {
   }
 }
 
+// A policy whose observation holds more than its state vector (nfp_rt_observe only).
+bool needs_observe(const nfp::rt::Model& m) {
+  return m.encoder.input.images.present() || m.encoder.input.instruction.present;
+}
+
 nfp_rt_status check(const nfp_rt_workspace* ws, const float* obs, int n) {
   if (!ws) return NFP_RT_BAD_ARGUMENT;
   if (n < 1) return NFP_RT_BAD_ARGUMENT;
   if (n > ws->w.max_rows) return NFP_RT_CAPACITY;
-  if (ws->w.model->obs_dim > 0 && !obs) return NFP_RT_BAD_ARGUMENT;
+  if (obs && needs_observe(*ws->w.model)) return NFP_RT_BAD_ARGUMENT;
+  if (!obs && ws->w.model->context_dim > 0 && !ws->w.context_ready) return NFP_RT_BAD_ARGUMENT;
   return NFP_RT_OK;
 }
+
+// The context of a call: obs encoded (and held), or the one the workspace holds (obs null; check() made sure).
+bool use_context(Workspace& w, const float* obs) { return !obs || nfp::rt::set_context(w, obs); }
 
 // Raw actions from normalized rows x (n x D) into out (may be null: only the check), only if every one is
 // finite (a policy clamps the normalized chunk first, as nfp::Policy does); out is untouched otherwise.
@@ -143,6 +152,18 @@ void nfp_rt_model_info(const nfp_rt_model* model, nfp_rt_info* info) {
   info->sigma = m.sigma;
   info->kernels = nfp::rt::kernels().name;
   info->weights = nfp::rt::weight_type_name(m.weights);
+  const auto& in = m.encoder.input;
+  info->history = m.encoder.present ? in.history : 1;
+  info->cameras = int(in.images.cameras.size());
+  info->image_height = in.images.camera_h;
+  info->image_width = in.images.camera_w;
+  info->instruction = in.instruction.present ? 1 : 0;
+}
+
+const char* nfp_rt_model_camera(const nfp_rt_model* model, int i) {
+  if (!model) return nullptr;
+  const auto& cams = model->m.encoder.input.images.cameras;
+  return i >= 0 && size_t(i) < cams.size() ? cams[size_t(i)].c_str() : nullptr;
 }
 
 const char* nfp_rt_model_config(const nfp_rt_model* model) { return model->m.config_json.c_str(); }
@@ -165,11 +186,31 @@ size_t nfp_rt_workspace_bytes(const nfp_rt_workspace* ws) {
                         &w.params[0], &w.params[1], &w.h0, &w.h1,
                         &w.stats, &w.th, &w.tn, &w.tq, &w.tkv, &w.to, &w.tff, &w.thead, &w.tout, &w.scores, &w.acts,
                         &w.grad, &w.grad_tmp, &w.dparams[0], &w.dparams[1], &w.dh0, &w.dh1, &w.adam_m, &w.adam_v,
-                        &w.action_out})
+                        &w.action_out, &w.mlp_in, &w.img_rows, &w.img_acc, &w.maps[0], &w.maps[1], &w.maps[2], &w.cols,
+                        &w.gn_scale, &w.gn_shift, &w.feat, &w.words, &w.words_n, &w.words_qkv, &w.words_att,
+                        &w.words_ff, &w.word_scores})
     b += v->size() * sizeof(float);
+  b += w.img_resized.size() + w.word_chars.size() + w.word_ids.size() * sizeof(int);
   b += (w.tf_tape.size() + w.q8_rows.size()) * sizeof(float) + w.q8.size();
   for (const auto& t : w.tape) b += (t.pre.size() + t.normed.size() + t.act.size() + t.stats.size()) * sizeof(float);
   return b + (w.logdet.size() + w.logp.size() + w.spline_exp.size()) * sizeof(double);
+}
+
+nfp_rt_status nfp_rt_observe(nfp_rt_workspace* ws, const nfp_rt_observation* obs) {
+  if (!ws || !obs) return NFP_RT_BAD_ARGUMENT;
+  Workspace& w = ws->w;
+  const nfp::rt::Model& m = *w.model;
+  w.context_ready = false;
+  if (m.obs_dim > 0 && !obs->state) return NFP_RT_BAD_ARGUMENT;
+  const auto& in = m.encoder.input;
+  if (in.images.present()) {
+    if (!obs->images) return NFP_RT_BAD_ARGUMENT;
+    for (size_t i = 0; i < in.images.cameras.size() * size_t(in.history); ++i)
+      if (!obs->images[i]) return NFP_RT_BAD_ARGUMENT;
+  }
+  const bool ok = m.encoder.present ? nfp::rt::encode_observation(w, obs->state, obs->images, obs->instruction)
+                                    : nfp::rt::set_context(w, obs->state);
+  return ok ? NFP_RT_OK : NFP_RT_NONFINITE;
 }
 
 nfp_rt_status nfp_rt_sample_latent(nfp_rt_workspace* ws, const float* obs, const float* z, int n, float* actions,
@@ -180,7 +221,7 @@ nfp_rt_status nfp_rt_sample_latent(nfp_rt_workspace* ws, const float* obs, const
   const size_t nd = size_t(n) * w.model->dim;
   for (size_t i = 0; i < nd; ++i)
     if (!nfp::rt::usable(z[i])) return NFP_RT_NONFINITE;
-  if (!nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
+  if (!use_context(w, obs)) return NFP_RT_NONFINITE;
   std::memcpy(w.z.data(), z, nd * sizeof(float));
   run_inverse(w, n);
   return finish_samples(w, n, actions, log_prob);
@@ -191,7 +232,7 @@ nfp_rt_status nfp_rt_sample(nfp_rt_workspace* ws, const float* obs, float sigma,
   if (nfp_rt_status s = check(ws, obs, n)) return s;
   if (!(sigma >= 0) || !std::isfinite(sigma)) return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
-  if (!nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
+  if (!use_context(w, obs)) return NFP_RT_NONFINITE;
   gaussian(seed, sigma, w.z.data(), size_t(n) * w.model->dim);
   run_inverse(w, n);
   return finish_samples(w, n, actions, log_prob);
@@ -202,7 +243,7 @@ nfp_rt_status nfp_rt_sbs(nfp_rt_workspace* ws, const float* obs, int n, float si
   if (nfp_rt_status s = check(ws, obs, n)) return s;
   if (!(sigma >= 0) || !std::isfinite(sigma)) return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
-  if (!nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
+  if (!use_context(w, obs)) return NFP_RT_NONFINITE;
   gaussian(seed, sigma, w.z.data(), size_t(n) * w.model->dim);
   run_inverse(w, n);
   // The most likely sample among those whose chunk and log p are finite (a NaN log p never compares greater).
@@ -222,7 +263,7 @@ nfp_rt_status nfp_rt_log_prob(nfp_rt_workspace* ws, const float* obs, const floa
   if (!actions || !log_prob) return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
   const int D = w.model->dim;
-  if (!normalize(*w.model, actions, w.x.data(), n) || !nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
+  if (!normalize(*w.model, actions, w.x.data(), n) || !use_context(w, obs)) return NFP_RT_NONFINITE;
   for (int r = 0; r < n; ++r) w.logdet[size_t(r)] = 0;
   nfp::rt::flow_forward(w, w.x.data(), n, w.logdet.data(), nullptr);
   for (int r = 0; r < n; ++r)
@@ -238,7 +279,7 @@ nfp_rt_status nfp_rt_log_prob_grad(nfp_rt_workspace* ws, const float* obs, const
   if (!actions || !grad) return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
   const size_t nd = size_t(n) * w.model->dim;
-  if (!normalize(*w.model, actions, w.action_out.data(), n) || !nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
+  if (!normalize(*w.model, actions, w.action_out.data(), n) || !use_context(w, obs)) return NFP_RT_NONFINITE;
   nfp::rt::flow_log_prob_grad(w, w.action_out.data(), n, w.grad.data(), w.logp.data());
   if (!finite_rows(w.logp.data(), n) || !nfp::rt::all_finite(w.grad.data(), nd)) return NFP_RT_NONFINITE;
   std::memcpy(grad, w.grad.data(), nd * sizeof(float));
@@ -253,7 +294,7 @@ nfp_rt_status nfp_rt_gr(nfp_rt_workspace* ws, const float* obs, int steps, float
     return NFP_RT_BAD_ARGUMENT;
   Workspace& w = ws->w;
   const int D = w.model->dim;
-  if (!nfp::rt::set_context(w, obs)) return NFP_RT_NONFINITE;
+  if (!use_context(w, obs)) return NFP_RT_NONFINITE;
   gaussian(seed, sigma, w.z.data(), size_t(D));
   run_inverse(w, 1);
   // The start must be finite; a step whose gradient goes non-finite can only give a NaN log p, which never

@@ -3,16 +3,28 @@
 #pragma once
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include "runtime/workspace.hpp"
 
 namespace nfp::rt {
 
-// Normalizes obs (obs_dim; null when unconditional) into ws.ctx and precomputes everything that depends on
-// the context alone (the context columns of each MLP's first Linear, the transformers' context K/V).
+// Normalizes obs (obs_dim; null when unconditional) into ws.ctx, or runs a policy's encoder on it (a policy without
+// cameras or instruction: obs is its state vector), and precomputes everything that depends on the context alone
+// (the context columns of each MLP's first Linear, the transformers' context K/V); sets ws.context_ready.
 // Returns false, having computed nothing further, when a normalized observation value is not usable (see
 // usable()) or a policy's encoder output (the context) is not finite.
 [[nodiscard]] bool set_context(Workspace& ws, const float* obs);
+// A policy's context from its whole observation: the state vector (obs_dim floats; may be null when obs_dim is 0),
+// cameras x history uint8 images (camera-major, camera size) and the instruction (null = none). The same checks.
+[[nodiscard]] bool encode_observation(Workspace& ws, const float* state, const uint8_t* const* images,
+                                      const char* instruction);
+// exec_image.cpp: one camera frame (camera_h x camera_w x 3 uint8) resized, cropped and scaled into ws.maps[0];
+// then the encoder's features (feature_dim) into out.
+void prepare_camera_image(Workspace& ws, const ImageInput& in, const ImageNet& net, const uint8_t* image);
+void image_features(Workspace& ws, const ImageNet& net, float* out);
+// exec_instruction.cpp: the pooled vector (dim) and, with n.tokens, the projected words (max_tokens x C).
+void instruction_features(Workspace& ws, const InstructionNet& n, const char* text, float* pooled, float* tokens);
 
 // A normalized input value the networks can take: finite, and its square finite in float32 (|v| < 1.8e19).
 // The networks square their activations (LayerNorm variance, attention scores), so a larger value (FLT_MAX from

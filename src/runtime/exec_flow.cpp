@@ -16,27 +16,25 @@ double std_normal_log_prob(const float* z, int D) {
   return -0.5 * s - 0.5 * D * std::log(2.0 * M_PI);
 }
 
-bool set_context(Workspace& ws, const float* obs) {
+namespace {
+
+// Raw state values -> ws.enc_in, normalized; false when one is not usable.
+bool normalize_state(Workspace& ws, const float* obs) {
+  const Model& m = *ws.model;
+  // NaN / Inf stay non-finite through normalization, so checking the normalized value checks the raw one too.
+  for (int i = 0; i < m.obs_dim; ++i) {
+    const float v = m.obs_mean.empty() ? obs[i] : (obs[i] - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
+    if (!usable(v)) return false;
+    ws.enc_in[size_t(i)] = v;
+  }
+  return true;
+}
+
+// ws.ctx (N x C) set: the pooled context and every conditioner's context part.
+bool finish_context(Workspace& ws) {
   const Model& m = *ws.model;
   const int C = m.context_dim, N = m.context_tokens;
-  if (C == 0) return true;
-  // NaN / Inf stay non-finite through normalization, so checking the normalized value checks the raw one too.
-  if (m.encoder.present) {  // policy: normalized obs history -> state MLP -> the context (one token)
-    for (int i = 0; i < m.obs_dim; ++i) {
-      const float v = m.obs_mean.empty() ? obs[i] : (obs[i] - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
-      if (!usable(v)) return false;
-      ws.enc_in[size_t(i)] = v;
-    }
-    mlp_forward(ws, m.encoder.net, nullptr, ws.enc_in.data(), m.obs_dim, 1, ws.ctx.data(), nullptr);
-    if (!all_finite(ws.ctx.data(), size_t(C))) return false;
-  } else {
-    for (int i = 0; i < N * C; ++i) {
-      float v = obs[i];
-      if (!m.obs_mean.empty()) v = (v - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
-      if (!usable(v)) return false;
-      ws.ctx[size_t(i)] = v;
-    }
-  }
+  if (!all_finite(ws.ctx.data(), size_t(N) * C)) return false;
   for (int c = 0; c < C; ++c) {
     float s = 0;
     for (int t = 0; t < N; ++t) s += ws.ctx[size_t(t) * C + c];
@@ -52,6 +50,49 @@ bool set_context(Workspace& ws, const float* obs) {
     }
   }
   return true;
+}
+
+}  // namespace
+
+bool set_context(Workspace& ws, const float* obs) {
+  const Model& m = *ws.model;
+  ws.context_ready = false;
+  if (m.context_dim == 0) return ws.context_ready = true;
+  if (m.encoder.present) return encode_observation(ws, obs, nullptr, nullptr);
+  for (int i = 0; i < m.obs_dim; ++i) {
+    float v = obs[i];
+    if (!m.obs_mean.empty()) v = (v - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
+    if (!usable(v)) return false;
+    ws.ctx[size_t(i)] = v;
+  }
+  return ws.context_ready = finish_context(ws);
+}
+
+bool encode_observation(Workspace& ws, const float* state, const uint8_t* const* images, const char* instruction) {
+  const Model& m = *ws.model;
+  const PolicyInput& in = m.encoder.input;
+  ws.context_ready = false;
+  if (!normalize_state(ws, state)) return false;
+  // The state MLP's input in PolicyImpl::encode's order: low-dim history, camera features (each camera's frames,
+  // oldest first), previous action, pooled instruction.
+  float* x = ws.mlp_in.data();
+  std::memcpy(x, ws.enc_in.data(), size_t(in.state) * sizeof(float));
+  size_t at = size_t(in.state);
+  const ImageInput& cams = in.images;
+  for (size_t c = 0; c < cams.cameras.size(); ++c) {
+    const ImageNet& net = cams.encoders[size_t(cams.encoder_of[c])];
+    for (int j = 0; j < in.history; ++j) {
+      prepare_camera_image(ws, cams, net, images[c * size_t(in.history) + size_t(j)]);
+      image_features(ws, net, x + at);
+      at += size_t(net.feature_dim);
+    }
+  }
+  std::memcpy(x + at, ws.enc_in.data() + in.state, size_t(in.prev_action) * sizeof(float));
+  at += size_t(in.prev_action);
+  if (in.instruction.present)
+    instruction_features(ws, in.instruction, instruction, x + at, ws.ctx.data() + m.context_dim);
+  mlp_forward(ws, m.encoder.net, nullptr, x, m.encoder.in, 1, ws.ctx.data(), nullptr);
+  return ws.context_ready = finish_context(ws);
 }
 
 void net_forward(Workspace& ws, const Net& net, const float* cache, const float* xc, int ldx, int R, float* out,

@@ -5,21 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "runtime/kernels.hpp"
+#include "runtime/linear.hpp"
+#include "runtime/model_encoders.hpp"
 
 namespace nfp::rt {
-
-struct Linear {
-  int in = 0, out = 0;
-  PackedMatrix fwd;   // W^T (in x out): y = x W^T + b
-  PackedMatrix back;  // W (out x in): dx = dy W
-  std::vector<float> bias;  // (out)
-};
-
-struct LayerNorm {
-  int dim = 0;
-  std::vector<float> gamma, beta;
-};
 
 // cat(x_cond, pooled ctx) -> [Linear -> LayerNorm -> GELU] x depth -> Linear -> (Dt x P)
 struct MlpNet {
@@ -79,13 +68,14 @@ struct Layer {
   SplineParams spline;                  // spline coupling
 };
 
-// A policy's observation encoder (include/nfp/policy.hpp): normalized obs history (+ prev action) ->
-// [Linear -> LayerNorm -> GELU] x layers -> Linear -> context (C). Same structure as an MLP conditioner
-// without context columns, so it runs through mlp_forward.
+// A policy's observation encoder (include/nfp/policy.hpp): the state MLP over the normalized obs history (+ camera
+// features, prev action, pooled instruction; model_encoders.hpp) -> [Linear -> LayerNorm -> GELU] x layers ->
+// Linear -> context (C). Same structure as an MLP conditioner without context columns: it runs through mlp_forward.
 struct Encoder {
   bool present = false;
-  int in = 0;
+  int in = 0;  // the MLP's input width
   MlpNet net;
+  PolicyInput input;  // what the MLP's input is made of
 };
 
 struct Model {
@@ -96,7 +86,8 @@ struct Model {
   int horizon = 1, action_dim = 0;
   int context_dim = 0;       // C (0: unconditional)
   int context_tokens = 1;    // N context vectors per observation (N x C)
-  int obs_dim = 0;           // what the caller passes: N x C (or the encoder's input)
+  int obs_dim = 0;           // the floats the caller passes: N x C, or a policy's state vector (low-dim history +
+                             // previous action; images and the instruction come separately, nfp_rt_observe)
   int hidden_max = 0;        // the widest activation, for workspace sizing
   std::vector<Layer> layers;  // data -> latent order
   Encoder encoder;            // kind "policy": obs (obs_dim) -> context (C)

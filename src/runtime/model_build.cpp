@@ -60,44 +60,62 @@ void build_layers(Model& m, const JsonValue& list, WeightSource& weights) {
   }
 }
 
-// A policy: obs -> encoder -> context; the caller passes the encoder's input. The "policy" section is the
-// observation contract a control loop reads (examples/control_loop.cpp): checked here against the encoder so a
-// loop that trusts it cannot write past the observation (torch side: PolicyImpl's constructor checks).
+// A policy: state vector (+ camera images, instruction: model_encoders.cpp) -> the state MLP -> the context; the
+// caller passes the state vector (low-dim history + previous action). The "policy" section is the observation
+// contract a control loop reads (examples/control_loop.cpp): checked here against the encoder so a loop that trusts
+// it cannot write past the observation (torch side: PolicyImpl's constructor checks).
 void build_policy_input(Model& m, const JsonValue& cfg, WeightSource& weights) {
+  const std::string we = "config.encoder";
   const JsonValue& e = cfg.at("encoder", "config");
-  e.check_keys({"input_dim", "hidden", "layers", "output_dim"}, "config.encoder");
-  const int in = e.at("input_dim", "config.encoder").int_in(1, 1 << 20, "config.encoder.input_dim");
-  const int hid = e.at("hidden", "config.encoder").int_in(1, 65536, "config.encoder.hidden");
-  const int nl = e.at("layers", "config.encoder").int_in(0, 64, "config.encoder.layers");
-  const int out = e.at("output_dim", "config.encoder").int_in(1, 65536, "config.encoder.output_dim");
-  if (out != m.context_dim || m.context_tokens != 1)
-    throw LoadError("config.encoder.output_dim must equal context_dim (one context token)");
+  e.check_keys({"input_dim", "hidden", "layers", "output_dim", "state_dim", "prev_action_dim", "history", "images",
+                "instruction"},
+               we);
+  const int in = e.at("input_dim", we).int_in(1, 1 << 20, we + ".input_dim");
+  const int hid = e.at("hidden", we).int_in(1, 65536, we + ".hidden");
+  const int nl = e.at("layers", we).int_in(0, 64, we + ".layers");
+  const int out = e.at("output_dim", we).int_in(1, 65536, we + ".output_dim");
+  const int state = e.get_int_in("state_dim", in, 0, 1 << 20, we);  // absent (older files): the whole input
+  const int history = e.get_int_in("history", 1, 1, 1024, we);
+  if (out != m.context_dim) throw LoadError(we + ".output_dim must equal context_dim");
   NetBuilder eb{weights, "encoder."};
   m.encoder.present = true;
   m.encoder.in = in;
   m.encoder.net = eb.encoder(in, hid, nl, out);
-  m.obs_dim = in;
+  const int width = read_policy_input(m.encoder.input, e, state, history, m.action_dim, m.context_dim, weights);
+  if (width != in)
+    throw LoadError(we + ": the state (" + std::to_string(state) + "), camera features and instruction make " +
+                    std::to_string(width) + " inputs, but input_dim is " + std::to_string(in));
+  const InstructionNet& words = m.encoder.input.instruction;
+  const int tokens = 1 + (words.tokens ? words.max_tokens : 0);
+  if (m.context_tokens != tokens)
+    throw LoadError("config.context_tokens must be " + std::to_string(tokens) +
+                    " (the encoded observation" + (words.tokens ? ", then the instruction's max_tokens words)" : ")"));
+  m.obs_dim = state;
   m.action_clamp = float(cfg.get_number("action_clamp", 0.0, "config"));
   if (!(m.action_clamp >= 0) || !std::isfinite(m.action_clamp)) throw LoadError("config.action_clamp must be finite and >= 0");
   if (!cfg.has("policy")) return;
   const std::string w = "config.policy";
   const JsonValue& p = cfg.at("policy", "config");
-  p.check_keys({"type", "obs_keys", "obs_dims", "history", "stride", "prev_action", "n_action_steps", "task", "inference"}, w);
+  p.check_keys({"type", "obs_keys", "obs_dims", "history", "stride", "prev_action", "n_action_steps", "task", "inference",
+                "cameras", "instruction"},
+               w);
   const JsonValue& keys = p.at("obs_keys", w);
   const JsonValue& dims = p.at("obs_dims", w);
-  if (keys.kind != JsonValue::Array || dims.kind != JsonValue::Array || keys.arr.size() != dims.arr.size() || keys.arr.empty())
-    throw LoadError(w + ": obs_keys and obs_dims must be arrays of the same, non-zero length");
-  const int history = p.at("history", w).int_in(1, 1024, w + ".history");
+  if (keys.kind != JsonValue::Array || dims.kind != JsonValue::Array || keys.arr.size() != dims.arr.size() ||
+      (keys.arr.empty() && !m.encoder.input.images.present()))
+    throw LoadError(w + ": obs_keys and obs_dims must be arrays of the same length (non-empty without cameras)");
+  const int ph = p.at("history", w).int_in(1, 1024, w + ".history");
+  if (e.has("history") && ph != history) throw LoadError(w + ".history and config.encoder.history disagree");
   p.at("stride", w).int_in(1, 1024, w + ".stride");
   p.at("n_action_steps", w).int_in(1, m.horizon, w + ".n_action_steps");
   int64_t total = p.at("prev_action", w).boolean(w + ".prev_action") ? m.action_dim : 0;
   for (size_t i = 0; i < keys.arr.size(); ++i) {
     keys.arr[i].string(w + ".obs_keys[" + std::to_string(i) + "]");
-    total += int64_t(history) * dims.arr[i].int_in(1, 1 << 20, w + ".obs_dims[" + std::to_string(i) + "]");
+    total += int64_t(ph) * dims.arr[i].int_in(1, 1 << 20, w + ".obs_dims[" + std::to_string(i) + "]");
   }
-  if (total != in)
+  if (total != state)
     throw LoadError(w + ": obs_dims x history (+ the previous action) make " + std::to_string(total) +
-                    " values, but encoder.input_dim is " + std::to_string(in));
+                    " values, but the encoder's state input is " + std::to_string(state));
 }
 
 // Normalization (absent or empty = identity): every value finite, every std > 0.

@@ -43,6 +43,14 @@ struct NetBuilder {
   TransformerNet transformer(const std::string& n, const ConditionerSpec& c, int Dc, int Dt, int P, int C, int groups);
 };
 
+// A Linear from torch's weight (out x in, row-major) and bias (out; empty = zeros).
+Linear make_linear(const std::vector<float>& w, std::vector<float> b, int out, int in);
+
+// A policy's camera / instruction encoders and the layout of the state MLP's input (model_encoders.cpp), from the
+// config's "encoder" section; state_floats = the caller's state vector (obs_dim). Returns the MLP input width.
+int read_policy_input(PolicyInput& in, const JsonValue& encoder, int state_floats, int history, int action_dim,
+                      int context_dim, WeightSource& weights);
+
 // The config's format and version (this runtime reads format 3); throws LoadError with a re-export hint for
 // older files. build_model calls it first; the loader too, before it verifies the checksum.
 void check_format(const JsonValue& config);

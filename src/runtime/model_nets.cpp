@@ -2,7 +2,6 @@
 #include "runtime/model_build.hpp"
 
 namespace nfp::rt {
-namespace {
 
 Linear make_linear(const std::vector<float>& w, std::vector<float> b, int out, int in) {
   Linear l;
@@ -13,8 +12,6 @@ Linear make_linear(const std::vector<float>& w, std::vector<float> b, int out, i
   l.bias = b.empty() ? std::vector<float>(size_t(out), 0.0f) : std::move(b);
   return l;
 }
-
-}  // namespace
 
 Linear NetBuilder::linear(const std::string& name, int out, int in) {
   return make_linear(w.floats(prefix + name + ".weight", {out, in}), w.floats(prefix + name + ".bias", {out}), out, in);

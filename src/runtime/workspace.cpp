@@ -34,6 +34,7 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
   }
   if (m.encoder.present) hidden = std::max(hidden, size_t(m.encoder.net.out.in));
   enc_in.assign(size_t(std::max(m.obs_dim, 1)), 0.0f);
+  if (m.encoder.present) size_encoders(m.encoder);
   ctx.assign(size_t(N) * std::max(C, 1), 0.0f);
   pooled.assign(size_t(std::max(C, 1)), 0.0f);
   ctx_cache.assign(std::max<size_t>(cache, 1), 0.0f);
@@ -84,6 +85,42 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
     const size_t rows = std::max({size_t(R) * T, size_t(N), size_t(R)});
     q8.assign(4 * ((in + 3) / 4), 0);
     q8_rows.assign(rows * in, 0.0f);
+  }
+}
+
+void Workspace::size_encoders(const Encoder& e) {
+  mlp_in.assign(size_t(e.in), 0.0f);
+  const ImageInput& im = e.input.images;
+  size_t map = 1, col = 1, ch = 1, feat_n = 1;
+  for (const auto& n : im.encoders) {
+    map = std::max(map, n.max_map);
+    col = std::max(col, n.max_cols);
+    ch = std::max(ch, n.max_map);  // channels <= the map's size
+    feat_n = std::max(feat_n, size_t(n.pooled));
+  }
+  for (auto& v : maps) v.assign(map, 0.0f);
+  cols.assign(col, 0.0f);
+  gn_scale.assign(ch, 0.0f);
+  gn_shift.assign(ch, 0.0f);
+  feat.assign(feat_n, 0.0f);
+  if (im.resize_h > 0) {
+    img_resized.assign(size_t(im.resize_h) * im.resize_w * 3, 0);
+    img_rows.assign(size_t(im.camera_h) * im.resize_w * 3, 0.0f);
+    img_acc.assign(size_t(im.resize_w) * 3, 0.0f);
+  }
+  const InstructionNet& w = e.input.instruction;
+  if (w.present) {
+    const size_t L = size_t(w.max_tokens), D = size_t(w.dim);
+    words.assign(L * D, 0.0f);
+    words_n.assign(L * D, 0.0f);
+    words_qkv.assign(L * 3 * D, 0.0f);
+    words_att.assign(L * D, 0.0f);
+    words_ff.assign(L * 2 * D, 0.0f);
+    word_scores.assign(L, 0.0f);
+    word_ids.assign(L, 0);
+    size_t longest = 0;
+    for (const auto& v : w.vocabulary) longest = std::max(longest, v.size());
+    word_chars.assign(longest + 1, 0);
   }
 }
 

@@ -26,6 +26,17 @@ struct Workspace {
   std::vector<float> ctx_cache;  // per net: MLP (hidden) context part of the first Linear; transformer
                                  // (N x H) projected context then per block (N x 2H) cross-attention K/V
   std::vector<size_t> ctx_offset;  // per layer x 2 nets: offset into ctx_cache
+  bool context_ready = false;      // ctx and its caches hold a valid observation's (calls with obs = null use it)
+  // A policy's encoders (model_encoders.hpp).
+  std::vector<float> mlp_in;        // (encoder.in) the state MLP's input
+  std::vector<uint8_t> img_resized; // (resize_h x resize_w x 3)
+  std::vector<float> img_rows, img_acc;  // the resize's passes: (camera_h x resize_w x 3), (resize_w x 3)
+  std::vector<float> maps[3];       // channels-last activation maps, the largest any layer makes
+  std::vector<float> cols;          // im2col rows
+  std::vector<float> gn_scale, gn_shift, feat;  // (channels), (channels), (pooled)
+  std::vector<float> words, words_n, words_qkv, words_att, words_ff, word_scores;  // (L x {D, D, 3D, D, 2D}), (L)
+  std::vector<int> word_ids;        // (max_tokens)
+  std::vector<char> word_chars;     // one word being read (longest vocabulary word + 1)
   // Flow state.
   std::vector<float> x, tmp, z;      // (R x D)
   std::vector<float> coef_s, coef_e; // (R x D) affine coupling: tanh(raw), exp(+-tanh(raw))
@@ -53,6 +64,9 @@ struct Workspace {
   std::vector<float> q8_rows;
 
   Workspace(const Model& model, int max_rows);
+
+ private:
+  void size_encoders(const Encoder& e);
 };
 
 }  // namespace nfp::rt

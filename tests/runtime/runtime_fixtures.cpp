@@ -103,9 +103,7 @@ torch::Tensor case_context(const torch::Tensor& obs, const RuntimeCase& tc, int6
   return N == 1 ? obs.view({1, C}).expand({n, C}).contiguous() : obs.view({1, N, C}).expand({n, N, C}).contiguous();
 }
 
-namespace {
-
-KeyStats stats(NormMode mode, std::vector<double> lo, std::vector<double> hi) {
+KeyStats key_stats(NormMode mode, std::vector<double> lo, std::vector<double> hi) {
   KeyStats s;
   s.mode = mode;
   s.min = lo;
@@ -117,7 +115,6 @@ KeyStats stats(NormMode mode, std::vector<double> lo, std::vector<double> hi) {
   s.finalize();
   return s;
 }
-}  // namespace
 
 Policy random_policy(const std::string& head, bool prev_action, bool push_task) {
   PolicyConfig c;
@@ -146,13 +143,13 @@ Policy random_policy(const std::string& head, bool prev_action, bool push_task) 
   c.head.sigma = 0.8;
   Normalizer n;
   if (push_task) {
-    n.keys["object_state"] = stats(NormMode::mean_std, {-1, -1, -1, -1}, {1, 1, 1, 1});
-    n.keys["state"] = stats(NormMode::mean_std, {-1, -1}, {1, 1});
-    n.keys["action"] = stats(NormMode::min_max, {-1, -1}, {1, 1});
+    n.keys["object_state"] = key_stats(NormMode::mean_std, {-1, -1, -1, -1}, {1, 1, 1, 1});
+    n.keys["state"] = key_stats(NormMode::mean_std, {-1, -1}, {1, 1});
+    n.keys["action"] = key_stats(NormMode::min_max, {-1, -1}, {1, 1});
   } else {
-    n.keys["pos"] = stats(NormMode::mean_std, {-1, 0, 2}, {1, 4, 3});
-    n.keys["goal"] = stats(NormMode::identity, {0, 0}, {1, 1});
-    n.keys["action"] = stats(NormMode::min_max, {-2, 0, 1}, {2, 0.5, 5});
+    n.keys["pos"] = key_stats(NormMode::mean_std, {-1, 0, 2}, {1, 4, 3});
+    n.keys["goal"] = key_stats(NormMode::identity, {0, 0}, {1, 1});
+    n.keys["action"] = key_stats(NormMode::min_max, {-2, 0, 1}, {2, 0.5, 5});
   }
   Policy p = make_policy(c, n);
   torch::NoGradGuard ng;

@@ -30,6 +30,9 @@ Flow random_flow(const FlowConfig& c, uint64_t seed);
 // mean-std, identity and min-max keys; eval mode.
 Policy random_policy(const std::string& head, bool prev_action, bool push_task = false);
 
+// Normalizer statistics over [lo, hi] with a mean and std off-centre, so no mode is the identity by accident.
+KeyStats key_stats(NormMode mode, std::vector<double> lo, std::vector<double> hi);
+
 std::filesystem::path temp_path(const std::string& name);
 
 // Rewrites the exported .nfpr at `path` with its runtime config edited by `edit`, through write_nfpr, so the

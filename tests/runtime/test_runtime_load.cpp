@@ -97,7 +97,7 @@ TEST(RuntimeLoad, EveryConfigIntegerIsBounded) {
   }
   write_bytes(path, pristine);
   test::edit_nfpr(path, [](json& c) { c["policy"]["obs_dims"][0] = 5; });
-  expect_refused(path, "but encoder.input_dim is 14");
+  expect_refused(path, "but the encoder's state input is 14");
   std::filesystem::remove(path);
 }
 

@@ -9,7 +9,6 @@
 #include "nfp/atomic_file.hpp"
 #include "nfp/checkpoint.hpp"
 #include "nfp/export.hpp"
-#include "nfp/instruction_encoder.hpp"
 #include "nfp/runtime.hpp"
 #include "nfp_cli.hpp"
 #include "runtime_fixtures.hpp"
@@ -107,24 +106,6 @@ INSTANTIATE_TEST_SUITE_P(Heads, RuntimePolicy,
                              if (ch == '-') ch = '_';
                            return s;
                          });
-
-// The runtime has no image or instruction encoder: such policies are refused, and no file is written.
-TEST(ExportPolicy, RefusesImageAndInstructionPolicies) {
-  Policy p = random_policy({"nfp-spline", false});
-  PolicyConfig c = p->config();
-  c.obs = {"state", "instruction"};
-  c.instruction_encoder.embed_dim = 8;
-  c.instruction_encoder.vocabulary = build_vocabulary({"push the block to the left goal"}).words;
-  Policy q = make_policy(c, p->normalizer());
-  const auto out = test::temp_path("instruction_policy.nfpr");
-  try {
-    export_policy(*q, out);
-    ADD_FAILURE() << "an instruction-conditioned policy was exported";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("state"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(std::filesystem::exists(out));
-}
 
 TEST(ExportCli, PolicyCheckpointsExportAndOthersFailCleanly) {
   if (!test::nfp_available()) GTEST_SKIP() << "nfp binary not built";

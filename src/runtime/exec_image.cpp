@@ -1,0 +1,210 @@
+// Camera images -> features: nfp::prepare_image's resize and centre crop, then the conv net or ResNet-18 with
+// GroupNorm, pooling and the projection (src/nets/image_encoder.cpp, resnet.cpp), on channels-last maps.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "runtime/exec.hpp"
+
+namespace nfp::rt {
+namespace {
+
+// A channels-last activation map: (h*w rows x c).
+struct Map {
+  float* data;
+  int h, w, c;
+};
+
+// im2col rows for a k x k window at `stride`, zero outside: (oh*ow x k*k*cin), column (ky*k + kx)*cin + ci.
+void im2col(const Map& x, const Conv2d& cv, int oh, int ow, float* cols) {
+  const int K = cv.k * cv.k * x.c;
+  for (int oy = 0; oy < oh; ++oy)
+    for (int ox = 0; ox < ow; ++ox) {
+      float* row = cols + (size_t(oy) * ow + ox) * K;
+      for (int ky = 0; ky < cv.k; ++ky) {
+        const int iy = oy * cv.stride - cv.pad + ky;
+        for (int kx = 0; kx < cv.k; ++kx) {
+          const int ix = ox * cv.stride - cv.pad + kx;
+          float* dst = row + (ky * cv.k + kx) * x.c;
+          if (iy < 0 || iy >= x.h || ix < 0 || ix >= x.w) std::memset(dst, 0, size_t(x.c) * sizeof(float));
+          else std::memcpy(dst, x.data + (size_t(iy) * x.w + ix) * x.c, size_t(x.c) * sizeof(float));
+        }
+      }
+    }
+}
+
+Map conv(Workspace& ws, const Conv2d& cv, const Map& x, float* out) {
+  const int oh = (x.h + 2 * cv.pad - cv.k) / cv.stride + 1, ow = (x.w + 2 * cv.pad - cv.k) / cv.stride + 1;
+  const float* a = x.data;
+  if (cv.k != 1 || cv.stride != 1) {  // a 1x1, stride-1 convolution is the GEMM on the map itself
+    im2col(x, cv, oh, ow, ws.cols.data());
+    a = ws.cols.data();
+  }
+  kernels().gemm(a, cv.k * cv.k * cv.cin, oh * ow, cv.w, cv.bias.empty() ? nullptr : cv.bias.data(), out, cv.cout, false);
+  return {out, oh, ow, cv.cout};
+}
+
+// GroupNorm (eps 1e-5, torch's) in place, then + residual (when given) and ReLU (when asked).
+void group_norm(Workspace& ws, const GroupNorm& g, Map x, const float* residual, bool relu) {
+  const int hw = x.h * x.w, C = x.c, cg = C / g.groups;
+  for (int gi = 0; gi < g.groups; ++gi) {
+    double s = 0, s2 = 0;
+    for (int p = 0; p < hw; ++p)
+      for (int c = gi * cg; c < (gi + 1) * cg; ++c) {
+        const double v = x.data[size_t(p) * C + c];
+        s += v;
+        s2 += v * v;
+      }
+    const double n = double(hw) * cg, mean = s / n, var = std::max(0.0, s2 / n - mean * mean);
+    const float rstd = float(1.0 / std::sqrt(var + 1e-5)), m = float(mean);
+    float* scale = ws.gn_scale.data();
+    float* shift = ws.gn_shift.data();
+    for (int c = gi * cg; c < (gi + 1) * cg; ++c) {  // y = x * scale + shift
+      scale[c] = rstd * g.gamma[size_t(c)];
+      shift[c] = g.beta[size_t(c)] - m * scale[c];
+    }
+  }
+  const float* scale = ws.gn_scale.data();
+  const float* shift = ws.gn_shift.data();
+  for (int p = 0; p < hw; ++p) {
+    float* row = x.data + size_t(p) * C;
+    const float* res = residual ? residual + size_t(p) * C : nullptr;
+    for (int c = 0; c < C; ++c) {
+      float v = row[c] * scale[c] + shift[c];
+      if (res) v += res[c];
+      row[c] = relu ? std::max(v, 0.0f) : v;
+    }
+  }
+}
+
+// 3 x 3 max pool, stride 2, padding 1 (torch's: padding never wins).
+Map max_pool(const Map& x, float* out) {
+  const int oh = (x.h - 1) / 2 + 1, ow = (x.w - 1) / 2 + 1;
+  for (int oy = 0; oy < oh; ++oy)
+    for (int ox = 0; ox < ow; ++ox) {
+      float* o = out + (size_t(oy) * ow + ox) * x.c;
+      for (int c = 0; c < x.c; ++c) o[c] = -std::numeric_limits<float>::infinity();
+      for (int iy = std::max(0, 2 * oy - 1); iy <= std::min(x.h - 1, 2 * oy + 1); ++iy)
+        for (int ix = std::max(0, 2 * ox - 1); ix <= std::min(x.w - 1, 2 * ox + 1); ++ix) {
+          const float* in = x.data + (size_t(iy) * x.w + ix) * x.c;
+          for (int c = 0; c < x.c; ++c) o[c] = std::max(o[c], in[c]);
+        }
+    }
+  return {out, oh, ow, x.c};
+}
+
+// The three map buffers other than `a` and `b`.
+float* spare(Workspace& ws, const float* a, const float* b = nullptr) {
+  for (auto& m : ws.maps)
+    if (m.data() != a && m.data() != b) return m.data();
+  return nullptr;
+}
+
+// The trunk on maps[0] (the image) -> the final map, in one of ws.maps.
+Map trunk(Workspace& ws, const ImageNet& n, Map x) {
+  if (n.trunk == ImageTrunk::Conv) {
+    for (const auto& u : n.convs) {
+      x = conv(ws, u.conv, x, spare(ws, x.data));
+      group_norm(ws, u.norm, x, nullptr, true);
+    }
+    return x;
+  }
+  x = conv(ws, n.stem.conv, x, spare(ws, x.data));
+  group_norm(ws, n.stem.norm, x, nullptr, true);
+  x = max_pool(x, spare(ws, x.data));
+  for (const auto& b : n.blocks) {
+    // y = relu(norm_b(conv_b(relu(norm_a(conv_a(x))))) + shortcut), shortcut = x or norm_d(conv_d(x))
+    Map y = conv(ws, b.a.conv, x, spare(ws, x.data));
+    group_norm(ws, b.a.norm, y, nullptr, true);
+    const float* shortcut = x.data;
+    if (b.downsample) {
+      Map d = conv(ws, b.down.conv, x, spare(ws, x.data, y.data));
+      group_norm(ws, b.down.norm, d, nullptr, false);
+      shortcut = d.data;
+    }
+    Map z = conv(ws, b.b.conv, y, spare(ws, shortcut, y.data));
+    group_norm(ws, b.b.norm, z, shortcut, true);
+    x = z;
+  }
+  return x;
+}
+
+// The pooled vector of the final map (flatten: the map itself, the projection's columns being in its order).
+const float* pool(Workspace& ws, const ImageNet& n, const Map& x) {
+  const int hw = x.h * x.w, C = x.c;
+  if (n.pool == ImagePool::Flatten) return x.data;
+  float* out = ws.feat.data();
+  if (n.pool == ImagePool::Average) {
+    for (int c = 0; c < C; ++c) {
+      float s = 0;
+      for (int p = 0; p < hw; ++p) s += x.data[size_t(p) * C + c];
+      out[c] = s / float(hw);
+    }
+    return out;
+  }
+  // spatial softmax: per channel, the softmax over the cells and the expected (x, y) on linspace(-1, 1)
+  auto coord = [](int i, int n) { return n == 1 ? -1.0f : -1.0f + 2.0f * float(i) / float(n - 1); };
+  for (int c = 0; c < C; ++c) {
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int p = 0; p < hw; ++p) mx = std::max(mx, x.data[size_t(p) * C + c]);
+    double s = 0, ex = 0, ey = 0;
+    for (int p = 0; p < hw; ++p) {
+      const double e = std::exp(double(x.data[size_t(p) * C + c] - mx));
+      s += e;
+      ex += e * coord(p % x.w, x.w);
+      ey += e * coord(p / x.w, x.h);
+    }
+    out[2 * c] = float(ex / s);
+    out[2 * c + 1] = float(ey / s);
+  }
+  return out;
+}
+
+}  // namespace
+
+void prepare_camera_image(Workspace& ws, const ImageInput& in, const ImageNet& n, const uint8_t* image) {
+  const uint8_t* src = image;
+  int sw = in.camera_w;
+  if (in.resize_h > 0) {  // nfp::resize_image: horizontal pass in float, vertical pass, rounded
+    const int C = 3, ow = in.resize_w;
+    float* rows = ws.img_rows.data();
+    std::fill(rows, rows + size_t(in.camera_h) * ow * C, 0.0f);
+    for (int y = 0; y < in.camera_h; ++y) {
+      const uint8_t* r = image + size_t(y) * in.camera_w * C;
+      float* o = rows + size_t(y) * ow * C;
+      for (int ox = 0; ox < ow; ++ox)
+        for (const auto& t : in.taps_x[size_t(ox)])
+          for (int c = 0; c < C; ++c) o[ox * C + c] += t.weight * float(r[t.index * C + c]);
+    }
+    float* acc = ws.img_acc.data();
+    for (int oy = 0; oy < in.resize_h; ++oy) {
+      std::fill(acc, acc + size_t(ow) * C, 0.0f);
+      for (const auto& t : in.taps_y[size_t(oy)]) {
+        const float* r = rows + size_t(t.index) * ow * C;
+        for (int k = 0; k < ow * C; ++k) acc[k] += t.weight * r[k];
+      }
+      uint8_t* o = ws.img_resized.data() + size_t(oy) * ow * C;
+      for (int k = 0; k < ow * C; ++k) o[k] = uint8_t(std::clamp(std::floor(acc[k] + 0.5f), 0.0f, 255.0f));
+    }
+    src = ws.img_resized.data();
+    sw = ow;
+  }
+  static const float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
+  float* x = ws.maps[0].data();
+  for (int y = 0; y < n.in_h; ++y) {
+    const uint8_t* r = src + (size_t(y + in.crop_top) * sw + in.crop_left) * 3;
+    for (int i = 0; i < n.in_w * 3; ++i) {
+      float v = float(r[i]) / 255.0f;
+      if (n.imagenet_norm) v = (v - kMean[i % 3]) / kStd[i % 3];
+      x[size_t(y) * n.in_w * 3 + i] = v;
+    }
+  }
+}
+
+void image_features(Workspace& ws, const ImageNet& n, float* out) {
+  const Map last = trunk(ws, n, {ws.maps[0].data(), n.in_h, n.in_w, 3});
+  kernels().gemm(pool(ws, n, last), n.pooled, 1, n.proj.fwd, n.proj.bias.data(), out, n.feature_dim, false);
+}
+
+}  // namespace nfp::rt

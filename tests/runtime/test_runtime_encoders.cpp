@@ -1,0 +1,372 @@
+// Exported policies with camera and instruction encoders against libtorch's nfp::Policy: the same raw observation
+// (state history, uint8 camera frames at the cameras' size, an instruction) and the same latents give the same chunk
+// and log p within 1e-4 (normalized units), for every encoder kind the runtime runs. The reference context is what
+// a PolicyRunner builds from those observations (its image preparation included), encoded by PolicyImpl::encode.
+// To add an encoder kind: one EncoderCase below.
+#include <gtest/gtest.h>
+
+#include <torch/script.h>
+
+#include "nfp/image_preprocess.hpp"
+#include "nfp/instruction_encoder.hpp"
+#include "nfp/policy_runner.hpp"
+#include "runtime_fixtures.hpp"
+
+namespace nfp {
+namespace {
+
+constexpr double kTol = 1e-4;  // the bound, normalized units
+
+struct EncoderCase {
+  std::string name;
+  std::string head = "nfp-spline";
+  std::vector<std::string> cameras;  // empty: no images
+  std::string encoder = "conv", pool = "flatten";
+  bool shared = true;
+  double width = 0.25;  // resnet18
+  int64_t hw = 20, camera_hw = 0, resize = 0;  // encoder input; camera size (0: = hw); resize (0: none)
+  bool instruction = false, tokens = false, attention_pool = true;
+  int64_t word_layers = 1;
+  bool prev_action = true, state = true;
+  int64_t history = 2;
+};
+
+std::vector<EncoderCase> cases() {
+  std::vector<EncoderCase> v;
+  auto cam = [](std::string name) {
+    EncoderCase c;
+    c.name = std::move(name);
+    c.cameras = {"top_image"};
+    return c;
+  };
+  v.push_back(cam("conv_flatten"));
+  {
+    auto c = cam("conv_spatial_softmax_history1");
+    c.pool = "spatial_softmax";
+    c.history = 1;
+    v.push_back(c);
+  }
+  {
+    auto c = cam("conv_avg_two_cameras_per_camera_weights_no_state");
+    c.pool = "avg";
+    c.cameras = {"top_image", "wrist_image"};
+    c.shared = false;
+    c.state = false;
+    c.prev_action = false;
+    v.push_back(c);
+  }
+  {
+    auto c = cam("conv_resize_and_crop");
+    c.camera_hw = 37;  // 37 -> resize 26 -> centre crop 20
+    c.resize = 26;
+    v.push_back(c);
+  }
+  {
+    auto c = cam("resnet18_avg");
+    c.encoder = "resnet18";
+    c.pool = "avg";
+    c.hw = 33;
+    v.push_back(c);
+  }
+  {
+    auto c = cam("resnet18_flatten_width_0_3");
+    c.encoder = "resnet18";
+    c.width = 0.3;  // stage widths 19, 38, 77, 154: groups fall back to divisors
+    c.hw = 40;
+    c.history = 1;
+    v.push_back(c);
+  }
+  {
+    EncoderCase c;
+    c.name = "instruction_attention_pool";
+    c.instruction = true;
+    v.push_back(c);
+  }
+  {
+    EncoderCase c;
+    c.name = "instruction_mean_pool_no_blocks_mlp_head";
+    c.head = "nina-mlp";
+    c.instruction = true;
+    c.attention_pool = false;
+    c.word_layers = 0;
+    v.push_back(c);
+  }
+  {
+    EncoderCase c;
+    c.name = "instruction_tokens_nina_transformer";
+    c.head = "nina-transformer";
+    c.instruction = c.tokens = true;
+    v.push_back(c);
+  }
+  {
+    auto c = cam("conv_and_instruction_nina_transformer_tokens");
+    c.head = "nina-transformer";
+    c.instruction = c.tokens = true;
+    v.push_back(c);
+  }
+  return v;
+}
+
+const std::vector<std::string> kInstructions = {"Push the RED block, to the left goal!", "lift blue", "",
+                                                "put the zzzunknownword on the green pad"};
+
+Policy make_case_policy(const EncoderCase& e) {
+  PolicyConfig c;
+  if (e.state) {
+    c.obs_keys = {"pos", "goal"};
+    c.obs_dims = {3, 2};
+  }
+  c.obs = {};
+  if (e.state) c.obs.push_back("state");
+  if (!e.cameras.empty()) c.obs.push_back("images");
+  if (e.instruction) c.obs.push_back("instruction");
+  c.action_dim = 3;
+  c.history = e.history;
+  c.horizon = 4;
+  c.prev_action = e.prev_action;
+  c.encoder_hidden = 24;
+  c.context_dim = 10;
+  c.cameras = e.cameras;
+  if (!e.cameras.empty()) {
+    c.image_hw = {e.hw, e.hw};
+    c.image_encoder.type = e.encoder;
+    c.image_encoder.pool = e.pool;
+    c.image_encoder.shared = e.shared;
+    c.image_encoder.width = e.width;
+    c.image_encoder.conv_channels = 6;
+    c.image_encoder.feature_dim = 7;
+    c.image_encoder.groups = 4;
+    if (e.resize) {
+      c.image_preprocess.resize = {e.resize, e.resize};
+      c.image_preprocess.source = {{e.camera_hw, e.camera_hw}};
+      c.image_preprocess.crop = {e.hw, e.hw};
+      c.image_preprocess.crop_from = {e.resize, e.resize};
+    }
+  }
+  if (e.instruction) {
+    c.instruction_encoder.embed_dim = 8;
+    c.instruction_encoder.heads = 2;
+    c.instruction_encoder.max_tokens = 6;
+    c.instruction_encoder.layers = e.word_layers;
+    c.instruction_encoder.pool = e.attention_pool ? "attention" : "mean";
+    c.instruction_encoder.vocabulary =
+        build_vocabulary({"push the red block to the left goal", "lift blue", "put on green pad"}).words;
+    c.instruction_tokens = e.tokens;
+  }
+  c.head = default_head_config(e.head);
+  c.head.layers = 3;
+  c.head.hidden = 16;
+  c.head.depth = 1;
+  c.head.heads = 2;
+  c.head.bins = 6;
+  Normalizer n;
+  if (e.state) {
+    n.keys["pos"] = test::key_stats(NormMode::mean_std, {-1, 0, 2}, {1, 4, 3});
+    n.keys["goal"] = test::key_stats(NormMode::identity, {0, 0}, {1, 1});
+  }
+  n.keys["action"] = test::key_stats(NormMode::min_max, {-2, 0, 1}, {2, 0.5, 5});
+  torch::manual_seed(5);  // the weights depend on the case alone, not on the tests run before
+  Policy p = make_policy(c, n);
+  torch::NoGradGuard ng;
+  for (auto& t : p->parameters()) {  // no identity layer (zero-initialised ones, GroupNorm's unit gains)
+    const bool zero = t.abs().max().item<double>() == 0.0;
+    t.add_(torch::randn_like(t) * (zero ? 0.2 : 0.1));
+  }
+  p->eval();
+  return p;
+}
+
+Image random_image(int64_t h, int64_t w, uint64_t seed) {
+  Image im{int(h), int(w), std::vector<uint8_t>(size_t(h * w * 3))};
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& px : im.pixels) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    px = uint8_t(s >> 56);
+  }
+  return im;
+}
+
+class RuntimeEncoders : public ::testing::TestWithParam<EncoderCase> {};
+
+TEST_P(RuntimeEncoders, ChunksAndLogProbsEqualLibtorch) {
+  const EncoderCase& e = GetParam();
+  Policy p = make_case_policy(e);
+  const auto& c = p->config();
+  const auto path = test::temp_path("encoders_" + e.name + ".nfpr");
+  export_policy(*p, path);
+  runtime::Model model(path.string());
+  const nfp_rt_info& info = model.info();
+  const int n = 5, D = int(c.horizon * c.action_dim), A = int(c.action_dim);
+  const int64_t cam = e.camera_hw ? e.camera_hw : e.hw;
+  ASSERT_EQ(info.cameras, int(e.cameras.size()));
+  ASSERT_EQ(info.history, int(c.history));
+  ASSERT_EQ(info.instruction, e.instruction ? 1 : 0);
+  if (!e.cameras.empty()) {
+    EXPECT_EQ(info.image_height, cam);
+    EXPECT_EQ(info.image_width, cam);
+    EXPECT_EQ(std::string(nfp_rt_model_camera(model.get(), 0)), e.cameras[0]);
+  }
+  EXPECT_EQ(nfp_rt_model_camera(model.get(), info.cameras), nullptr);
+  runtime::Workspace ws(model, n);
+
+  for (size_t trial = 0; trial < (e.instruction ? kInstructions.size() : 2); ++trial) {
+    // history frames through a runner (the reference's image preparation), and the runtime's raw inputs
+    PolicyRunner runner(p);
+    runner.reset(0);
+    std::vector<Observation> frames;
+    torch::manual_seed(100 + int(trial));
+    for (int64_t j = 0; j < c.history; ++j) {
+      Observation o;
+      if (e.state) {
+        o.lowdim["pos"] = {float(j) - 0.5f, 2.0f + float(trial), -1.0f};
+        o.lowdim["goal"] = {0.3f * float(j), -0.7f};
+      }
+      for (size_t k = 0; k < e.cameras.size(); ++k) o.images[e.cameras[k]] = random_image(cam, cam, trial * 31 + j * 7 + k);
+      if (e.instruction) o.instruction = kInstructions[trial];
+      frames.push_back(o);
+      runner.observe(o);
+    }
+    ObservationBatch h = runner.history();
+    std::vector<float> state;
+    for (size_t k = 0; k < c.obs_keys.size(); ++k)
+      for (const auto& f : frames) state.insert(state.end(), f.lowdim.at(c.obs_keys[k]).begin(), f.lowdim.at(c.obs_keys[k]).end());
+    if (c.prev_action) {
+      std::vector<float> prev = {0.5f, 0.2f, 3.0f + float(trial)};
+      state.insert(state.end(), prev.begin(), prev.end());
+      h.prev_action = p->normalizer().normalize("action", torch::tensor(prev)).unsqueeze(0);
+    }
+    ASSERT_EQ(int(state.size()), info.obs_dim);
+    std::vector<const uint8_t*> images;
+    for (size_t k = 0; k < e.cameras.size(); ++k)
+      for (const auto& f : frames) images.push_back(f.images.at(e.cameras[k]).pixels.data());
+
+    torch::NoGradGuard ng;
+    auto ctx = p->encode(h);
+    ctx = ctx.expand(ctx.dim() == 3 ? std::vector<int64_t>{n, ctx.size(1), ctx.size(2)} : std::vector<int64_t>{n, ctx.size(1)})
+              .contiguous();
+    std::shared_ptr<FlowImpl> flow;
+    for (const auto& m : p->head()->named_children())
+      if (m.key() == "flow") flow = std::dynamic_pointer_cast<FlowImpl>(m.value());
+    ASSERT_TRUE(flow);
+    auto z = torch::randn({n, D});
+    auto ref = flow->sample_from(z, ctx);
+    auto ref_raw = p->normalizer().unnormalize("action", ref.x.clamp(-1.0, 1.0).view({n, c.horizon, A}));
+    auto inv_scale = torch::tensor(p->normalizer().at("action").inv_scale);
+
+    ASSERT_EQ(ws.observe(state, images, e.instruction ? kInstructions[trial].c_str() : nullptr), NFP_RT_OK);
+    std::vector<float> zv(z.data_ptr<float>(), z.data_ptr<float>() + z.numel()), a(size_t(n) * D);
+    std::vector<double> lp(static_cast<size_t>(n));
+    ASSERT_EQ(ws.sample_latent({}, zv, n, a, lp.data()), NFP_RT_OK);
+    auto got = torch::from_blob(a.data(), {n, c.horizon, A}).clone();
+    EXPECT_LE(((got - ref_raw) * inv_scale).abs().max().item<double>(), kTol) << e.name << " trial " << trial;
+    EXPECT_LE((torch::tensor(lp, torch::kFloat64) - ref.log_prob.to(torch::kFloat64)).abs().max().item<double>(), kTol)
+        << e.name << " trial " << trial << " log p " << ref.log_prob;
+    // The held observation serves further calls (log p of the chunk just planned).
+    std::vector<double> lp2(static_cast<size_t>(n));
+    ASSERT_EQ(ws.log_prob({}, a, n, lp2.data()), NFP_RT_OK);
+  }
+  std::filesystem::remove(path);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, RuntimeEncoders, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name; });
+
+// What a caller can get wrong: a float obs for a camera policy, missing images, NaN state; no stale observation.
+TEST(RuntimeEncodersApi, BadObservationsAreRefusedAndNothingStaleIsUsed) {
+  EncoderCase e = cases().front();
+  Policy p = make_case_policy(e);
+  const auto path = test::temp_path("encoders_api.nfpr");
+  export_policy(*p, path);
+  runtime::Model model(path.string());
+  runtime::Workspace ws(model, 1);
+  const auto& info = model.info();
+  std::vector<float> state(size_t(info.obs_dim), 0.5f), chunk(size_t(info.dim));
+  const Image im = random_image(e.hw, e.hw, 3);
+  std::vector<const uint8_t*> images(size_t(info.cameras * info.history), im.pixels.data());
+  EXPECT_EQ(ws.sample(state, 1.0f, 1, chunk), NFP_RT_BAD_ARGUMENT);  // cameras need observe()
+  EXPECT_EQ(ws.sample({}, 1.0f, 1, chunk), NFP_RT_BAD_ARGUMENT);     // nothing observed yet
+  EXPECT_EQ(ws.observe(state), NFP_RT_BAD_ARGUMENT);                 // no images
+  images.back() = nullptr;
+  EXPECT_EQ(ws.observe(state, images), NFP_RT_BAD_ARGUMENT);
+  images.back() = im.pixels.data();
+  ASSERT_EQ(ws.observe(state, images), NFP_RT_OK);
+  ASSERT_EQ(ws.sample({}, 1.0f, 1, chunk), NFP_RT_OK);
+  state[0] = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> before = chunk;
+  EXPECT_EQ(ws.observe(state, images), NFP_RT_NONFINITE);
+  EXPECT_EQ(ws.sample({}, 1.0f, 1, chunk), NFP_RT_BAD_ARGUMENT);  // the failed observation is not planned for
+  EXPECT_EQ(chunk, before);
+  EXPECT_EQ(nfp_rt_observe(nullptr, nullptr), NFP_RT_BAD_ARGUMENT);
+  std::filesystem::remove(path);
+}
+
+// The runtime's resize equals nfp::resize_image pixel for pixel (two implementations of one rule), shrinking and
+// growing: checked through the features of a policy whose only difference is where the resize happens.
+TEST(RuntimeEncodersApi, ResizeMatchesTheTorchSidePixelForPixel) {
+  for (int64_t cam : {37, 13}) {  // shrink to 26, grow to 26
+    EncoderCase e = cases().front();
+    e.history = 1;
+    e.camera_hw = cam;
+    e.resize = 26;
+    Policy p = make_case_policy(e);
+    const auto path = test::temp_path("encoders_resize.nfpr");
+    export_policy(*p, path);
+    runtime::Model model(path.string());
+    ASSERT_EQ(model.info().image_height, cam);
+    runtime::Workspace ws(model, 1);
+    const Image raw = random_image(cam, cam, 11);
+    // The same frame, resized by nfp::resize_image and cropped by the torch side, given to a policy without resize.
+    EncoderCase f = e;
+    f.camera_hw = 0;
+    f.resize = 0;
+    f.hw = 20;
+    Policy q = make_case_policy(f);
+    {
+      torch::NoGradGuard ng;  // the same weights: only where the resize happens differs
+      auto from = p->parameters(), to = q->parameters();
+      ASSERT_EQ(from.size(), to.size());
+      for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+    }
+    const auto qpath = test::temp_path("encoders_noresize.nfpr");
+    export_policy(*q, qpath);
+    runtime::Model qm(qpath.string());
+    runtime::Workspace qws(qm, 1);
+    const Image resized = resize_image(raw, {26, 26});
+    const Image cropped = crop_image(resized, center_crop({26, 26}, {20, 20}), {20, 20});
+    std::vector<float> state(size_t(model.info().obs_dim), 0.25f), a(size_t(model.info().dim)), b(a.size());
+    std::vector<const uint8_t*> ia = {raw.pixels.data()}, ib = {cropped.pixels.data()};
+    ASSERT_EQ(ws.observe(state, ia), NFP_RT_OK);
+    ASSERT_EQ(qws.observe(state, ib), NFP_RT_OK);
+    ASSERT_EQ(ws.sample({}, 0.5f, 7, a), NFP_RT_OK);
+    ASSERT_EQ(qws.sample({}, 0.5f, 7, b), NFP_RT_OK);
+    EXPECT_EQ(a, b) << "camera " << cam;  // same weights, same pixels: bit-identical
+    std::filesystem::remove(path);
+    std::filesystem::remove(qpath);
+  }
+}
+
+// A TorchScript encoder runs under libtorch only: the export says so in one line and writes nothing.
+TEST(RuntimeEncodersApi, TorchScriptEncodersAreRefusedClearly) {
+  const auto module_path = test::temp_path("encoder_ts.pt");
+  torch::jit::Module m("Encoder");
+  m.define("def forward(self, x):\n  return x.mean(dim=[2, 3])\n");
+  m.save(module_path.string());
+  EncoderCase e = cases().front();
+  Policy p = make_case_policy(e);
+  PolicyConfig c = p->config();
+  c.image_encoder.type = "torchscript:" + module_path.string();
+  Policy q = make_policy(c, p->normalizer());
+  q->eval();
+  const auto out = test::temp_path("encoders_ts.nfpr");
+  try {
+    export_policy(*q, out);
+    ADD_FAILURE() << "a TorchScript encoder was exported";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("libtorch only"), std::string::npos) << err.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(out));
+  std::filesystem::remove(module_path);
+}
+
+}  // namespace
+}  // namespace nfp
