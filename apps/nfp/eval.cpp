@@ -1,4 +1,8 @@
 // `nfp eval`: roll a trained policy out in a simulated task and write LeRobot's eval_info.json.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "command.hpp"
@@ -8,6 +12,8 @@
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/flow.hpp"
+#include "nfp/export.hpp"
+#include "nfp/runtime_agent.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/serve_client.hpp"
 
@@ -15,7 +21,7 @@ namespace nfp::cli {
 namespace {
 
 struct EvalArgs {
-  std::string checkpoint, server, api_key, task, video, out, instruction;
+  std::string checkpoint, server, api_key, task, video, out, instruction, backend = "torch", model, weights = "f32";
   InferenceFlags inference;
   bool instruction_given = false;
   int64_t episodes = 50;
@@ -78,11 +84,53 @@ void run_remote_eval(const EvalArgs& a) {
   print_summary(a, info, spec.policy, settings);
 }
 
+// The closed loop on the libtorch-free runtime: the checkpoint exported to a temporary .nfpr (or --model FILE),
+// rolled out by a RuntimeAgent, so success is measured on the code that would run on the robot.
+void run_runtime_eval(const EvalArgs& a) {
+  require(a.device == "cpu", "--backend runtime runs on the CPU (drop --device)");
+  std::filesystem::path model = a.model;
+  std::filesystem::path exported;
+  if (model.empty()) {
+    exported = std::filesystem::temp_directory_path() /
+               ("nfp-eval-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()) + ".nfpr");
+    export_checkpoint(a.checkpoint, exported);
+    model = exported;
+  }
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() {
+      std::error_code ec;
+      if (!p.empty()) std::filesystem::remove(p, ec);
+    }
+  } cleanup{exported};
+  RuntimeAgentOptions ro;
+  ro.strategy = a.inference.strategy;
+  ro.sigma = a.inference.sigma;
+  ro.candidates = a.inference.candidates;
+  ro.gr_steps = a.inference.gr_steps;
+  ro.n_action_steps = a.inference.n_action_steps;
+  ro.weights = a.weights;
+  require(a.inference.steps == 0, "--steps: the runtime runs flow heads, which take no sampling steps");
+  RuntimeAgent agent(model.string(), ro);
+  const AgentSpec& spec = agent.spec();
+  json info = evaluate_agent(agent, spec, eval_options(a, spec.task, spec.instruction));
+  info["backend"] = "runtime";
+  info["runtime"] = {{"kernels", agent.info().kernels}, {"weights", agent.info().weights}};
+  if (!a.checkpoint.empty()) info["checkpoint"] = a.checkpoint;
+  else info["model"] = a.model;
+  write_json_file(a.out, info);
+  print_summary(a, info, spec.policy, agent.describe());
+}
+
 void run_eval(const EvalArgs& a) {
   const torch::Device device = resolve_device(a.device);
   configure_threads(a.threads);
-  if (a.checkpoint.empty() && a.server.empty()) throw CLI::RequiredError("--checkpoint RUN (or --server ws://HOST:PORT)");
+  if (a.checkpoint.empty() && a.server.empty() && a.model.empty())
+    throw CLI::RequiredError("--checkpoint RUN (or --server ws://HOST:PORT, or --model FILE.nfpr)");
   if (!a.server.empty()) return run_remote_eval(a);
+  require(a.weights == "f32" || a.backend == "runtime" || !a.model.empty(),
+          "--weights applies to the runtime backend (--backend runtime or --model FILE.nfpr)");
+  if (a.backend == "runtime" || !a.model.empty()) return run_runtime_eval(a);
   Policy policy = load_policy(a.checkpoint, device);
   const RunnerOptions run = runner_options(*policy, a.inference);
   const EvalOptions o = eval_options(a, policy->config().task, has_modality(policy->config(), "instruction"));
@@ -98,9 +146,16 @@ void setup_eval(CLI::App& root) {
   auto a = std::make_shared<EvalArgs>();
   auto* c = root.add_subcommand("eval", "Evaluate a trained policy in a simulated task (eval_info.json)");
   auto* checkpoint = c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or its checkpoint/)");
-  c->add_option("--server", a->server, "evaluate the policy a server serves instead (ws://HOST:PORT, `nfp serve`)")
+  auto* server = c->add_option("--server", a->server, "evaluate the policy a server serves instead (ws://HOST:PORT, `nfp serve`)")
       ->excludes(checkpoint);
   c->add_option("--api-key", a->api_key, "--server: the server's API key");
+  c->add_option("--backend", a->backend, "torch (libtorch, default) or runtime (the libtorch-free runtime a robot runs; "
+                                          "the checkpoint is exported first)")
+      ->check(CLI::IsMember({"torch", "runtime"}))->capture_default_str();
+  c->add_option("--model", a->model, "evaluate an exported policy (.nfpr, `nfp export`) on the runtime")
+      ->excludes(checkpoint)->excludes(server)->check(CLI::ExistingFile);
+  c->add_option("--weights", a->weights, "runtime backend: weight precision f32, bf16, int8 or w8a8")
+      ->check(CLI::IsMember({"f32", "bf16", "int8", "w8a8"}))->capture_default_str();
   c->add_option("--task", a->task, "task (default: the one recorded at training)");
   c->add_option("--episodes", a->episodes, "episodes")->capture_default_str()->check(whole(1, 10000000));
   c->add_option("--seed", a->seed, "episode i uses seed + i; keep clear of the collection seeds")->capture_default_str()

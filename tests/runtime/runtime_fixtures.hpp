@@ -35,6 +35,29 @@ KeyStats key_stats(NormMode mode, std::vector<double> lo, std::vector<double> hi
 
 std::filesystem::path temp_path(const std::string& name);
 
+// A policy with camera and / or instruction encoders (3-d actions, horizon 4, context 10; small nets), every weight
+// perturbed, eval mode; the weights depend on the case alone.
+struct EncoderCase {
+  std::string name;
+  std::string head = "nfp-spline";
+  std::vector<std::string> cameras;  // empty: no images
+  std::string encoder = "conv", pool = "flatten";
+  bool shared = true;
+  double width = 0.25;  // resnet18
+  int64_t hw = 20, camera_hw = 0, resize = 0;  // encoder input; camera size (0: = hw); resize (0: none)
+  bool instruction = false, tokens = false, attention_pool = true;
+  int64_t word_layers = 1;
+  bool prev_action = true, state = true;
+  int64_t history = 2;
+};
+// Every encoder kind the runtime runs: conv with each pooling (shared, per-camera), a resize + crop, ResNet-18 at two
+// widths, the instruction encoder (attention / mean pooling, with and without blocks), its tokens for
+// nina-transformer, and cameras with an instruction together.
+std::vector<EncoderCase> encoder_cases();
+Policy encoder_policy(const EncoderCase& e);
+// A deterministic pseudo-random (h x w x 3) image.
+Image random_image(int64_t h, int64_t w, uint64_t seed);
+
 // Rewrites the exported .nfpr at `path` with its runtime config edited by `edit`, through write_nfpr, so the
 // checksum matches and the loader reaches the edited config.
 void edit_nfpr(const std::filesystem::path& path, const std::function<void(json&)>& edit);

@@ -103,6 +103,31 @@ TEST(RuntimeApi, PolicyCallsDoNotAllocate) {
   }
 }
 
+// Camera and instruction encoders: nfp_rt_observe (resize, crop, convolutions, the words) allocates nothing either.
+TEST(RuntimeApi, ObserveDoesNotAllocate) {
+  for (const auto& e : test::encoder_cases()) {
+    Policy p = test::encoder_policy(e);
+    const auto path = test::temp_path("api_observe_" + e.name + ".nfpr");
+    export_policy(*p, path);
+    runtime::Model model(path.string());
+    std::filesystem::remove(path);
+    const auto& info = model.info();
+    runtime::Workspace ws(model, 4);
+    std::vector<float> state(size_t(info.obs_dim), 0.2f), x(size_t(4) * info.dim);
+    std::vector<double> lp(4);
+    const Image im = test::random_image(info.image_height, info.image_width, 1);
+    std::vector<const uint8_t*> images(size_t(info.cameras * info.history), im.pixels.data());
+    const long before = g_allocations.load();
+    for (const char* text : {"push the red block to the left goal", "", "an unknownword"}) {
+      ASSERT_EQ(ws.observe(state, images, text), NFP_RT_OK) << e.name;
+      ASSERT_EQ(ws.sample({}, 1.0f, 7, x, lp.data()), NFP_RT_OK) << e.name;
+      ASSERT_EQ(ws.sbs({}, 4, 0.8f, 7, x, lp.data()), NFP_RT_OK) << e.name;
+      ASSERT_EQ(ws.gr({}, 2, 0.01f, 0.8f, 7, x, lp.data()), NFP_RT_OK) << e.name;
+    }
+    EXPECT_EQ(g_allocations.load() - before, 0) << e.name;
+  }
+}
+
 TEST(RuntimeApi, DeterministicForASeedAndDifferentAcrossSeeds) {
   Fixture fx = make("spline_mlp");
   const int D = fx.model->info().dim;

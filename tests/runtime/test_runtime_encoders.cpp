@@ -2,7 +2,7 @@
 // (state history, uint8 camera frames at the cameras' size, an instruction) and the same latents give the same chunk
 // and log p within 1e-4 (normalized units), for every encoder kind the runtime runs. The reference context is what
 // a PolicyRunner builds from those observations (its image preparation included), encoded by PolicyImpl::encode.
-// To add an encoder kind: one EncoderCase below.
+// To add an encoder kind: one EncoderCase in runtime_fixtures.cpp's encoder_cases().
 #include <gtest/gtest.h>
 
 #include <torch/script.h>
@@ -17,180 +17,14 @@ namespace {
 
 constexpr double kTol = 1e-4;  // the bound, normalized units
 
-struct EncoderCase {
-  std::string name;
-  std::string head = "nfp-spline";
-  std::vector<std::string> cameras;  // empty: no images
-  std::string encoder = "conv", pool = "flatten";
-  bool shared = true;
-  double width = 0.25;  // resnet18
-  int64_t hw = 20, camera_hw = 0, resize = 0;  // encoder input; camera size (0: = hw); resize (0: none)
-  bool instruction = false, tokens = false, attention_pool = true;
-  int64_t word_layers = 1;
-  bool prev_action = true, state = true;
-  int64_t history = 2;
-};
-
-std::vector<EncoderCase> cases() {
-  std::vector<EncoderCase> v;
-  auto cam = [](std::string name) {
-    EncoderCase c;
-    c.name = std::move(name);
-    c.cameras = {"top_image"};
-    return c;
-  };
-  v.push_back(cam("conv_flatten"));
-  {
-    auto c = cam("conv_spatial_softmax_history1");
-    c.pool = "spatial_softmax";
-    c.history = 1;
-    v.push_back(c);
-  }
-  {
-    auto c = cam("conv_avg_two_cameras_per_camera_weights_no_state");
-    c.pool = "avg";
-    c.cameras = {"top_image", "wrist_image"};
-    c.shared = false;
-    c.state = false;
-    c.prev_action = false;
-    v.push_back(c);
-  }
-  {
-    auto c = cam("conv_resize_and_crop");
-    c.camera_hw = 37;  // 37 -> resize 26 -> centre crop 20
-    c.resize = 26;
-    v.push_back(c);
-  }
-  {
-    auto c = cam("resnet18_avg");
-    c.encoder = "resnet18";
-    c.pool = "avg";
-    c.hw = 33;
-    v.push_back(c);
-  }
-  {
-    auto c = cam("resnet18_flatten_width_0_3");
-    c.encoder = "resnet18";
-    c.width = 0.3;  // stage widths 19, 38, 77, 154: groups fall back to divisors
-    c.hw = 40;
-    c.history = 1;
-    v.push_back(c);
-  }
-  {
-    EncoderCase c;
-    c.name = "instruction_attention_pool";
-    c.instruction = true;
-    v.push_back(c);
-  }
-  {
-    EncoderCase c;
-    c.name = "instruction_mean_pool_no_blocks_mlp_head";
-    c.head = "nina-mlp";
-    c.instruction = true;
-    c.attention_pool = false;
-    c.word_layers = 0;
-    v.push_back(c);
-  }
-  {
-    EncoderCase c;
-    c.name = "instruction_tokens_nina_transformer";
-    c.head = "nina-transformer";
-    c.instruction = c.tokens = true;
-    v.push_back(c);
-  }
-  {
-    auto c = cam("conv_and_instruction_nina_transformer_tokens");
-    c.head = "nina-transformer";
-    c.instruction = c.tokens = true;
-    v.push_back(c);
-  }
-  return v;
-}
-
 const std::vector<std::string> kInstructions = {"Push the RED block, to the left goal!", "lift blue", "",
                                                 "put the zzzunknownword on the green pad"};
 
-Policy make_case_policy(const EncoderCase& e) {
-  PolicyConfig c;
-  if (e.state) {
-    c.obs_keys = {"pos", "goal"};
-    c.obs_dims = {3, 2};
-  }
-  c.obs = {};
-  if (e.state) c.obs.push_back("state");
-  if (!e.cameras.empty()) c.obs.push_back("images");
-  if (e.instruction) c.obs.push_back("instruction");
-  c.action_dim = 3;
-  c.history = e.history;
-  c.horizon = 4;
-  c.prev_action = e.prev_action;
-  c.encoder_hidden = 24;
-  c.context_dim = 10;
-  c.cameras = e.cameras;
-  if (!e.cameras.empty()) {
-    c.image_hw = {e.hw, e.hw};
-    c.image_encoder.type = e.encoder;
-    c.image_encoder.pool = e.pool;
-    c.image_encoder.shared = e.shared;
-    c.image_encoder.width = e.width;
-    c.image_encoder.conv_channels = 6;
-    c.image_encoder.feature_dim = 7;
-    c.image_encoder.groups = 4;
-    if (e.resize) {
-      c.image_preprocess.resize = {e.resize, e.resize};
-      c.image_preprocess.source = {{e.camera_hw, e.camera_hw}};
-      c.image_preprocess.crop = {e.hw, e.hw};
-      c.image_preprocess.crop_from = {e.resize, e.resize};
-    }
-  }
-  if (e.instruction) {
-    c.instruction_encoder.embed_dim = 8;
-    c.instruction_encoder.heads = 2;
-    c.instruction_encoder.max_tokens = 6;
-    c.instruction_encoder.layers = e.word_layers;
-    c.instruction_encoder.pool = e.attention_pool ? "attention" : "mean";
-    c.instruction_encoder.vocabulary =
-        build_vocabulary({"push the red block to the left goal", "lift blue", "put on green pad"}).words;
-    c.instruction_tokens = e.tokens;
-  }
-  c.head = default_head_config(e.head);
-  c.head.layers = 3;
-  c.head.hidden = 16;
-  c.head.depth = 1;
-  c.head.heads = 2;
-  c.head.bins = 6;
-  Normalizer n;
-  if (e.state) {
-    n.keys["pos"] = test::key_stats(NormMode::mean_std, {-1, 0, 2}, {1, 4, 3});
-    n.keys["goal"] = test::key_stats(NormMode::identity, {0, 0}, {1, 1});
-  }
-  n.keys["action"] = test::key_stats(NormMode::min_max, {-2, 0, 1}, {2, 0.5, 5});
-  torch::manual_seed(5);  // the weights depend on the case alone, not on the tests run before
-  Policy p = make_policy(c, n);
-  torch::NoGradGuard ng;
-  for (auto& t : p->parameters()) {  // no identity layer (zero-initialised ones, GroupNorm's unit gains)
-    const bool zero = t.abs().max().item<double>() == 0.0;
-    t.add_(torch::randn_like(t) * (zero ? 0.2 : 0.1));
-  }
-  p->eval();
-  return p;
-}
-
-Image random_image(int64_t h, int64_t w, uint64_t seed) {
-  Image im{int(h), int(w), std::vector<uint8_t>(size_t(h * w * 3))};
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (auto& px : im.pixels) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    px = uint8_t(s >> 56);
-  }
-  return im;
-}
-
-class RuntimeEncoders : public ::testing::TestWithParam<EncoderCase> {};
+class RuntimeEncoders : public ::testing::TestWithParam<test::EncoderCase> {};
 
 TEST_P(RuntimeEncoders, ChunksAndLogProbsEqualLibtorch) {
-  const EncoderCase& e = GetParam();
-  Policy p = make_case_policy(e);
+  const test::EncoderCase& e = GetParam();
+  Policy p = test::encoder_policy(e);
   const auto& c = p->config();
   const auto path = test::temp_path("encoders_" + e.name + ".nfpr");
   export_policy(*p, path);
@@ -221,7 +55,7 @@ TEST_P(RuntimeEncoders, ChunksAndLogProbsEqualLibtorch) {
         o.lowdim["pos"] = {float(j) - 0.5f, 2.0f + float(trial), -1.0f};
         o.lowdim["goal"] = {0.3f * float(j), -0.7f};
       }
-      for (size_t k = 0; k < e.cameras.size(); ++k) o.images[e.cameras[k]] = random_image(cam, cam, trial * 31 + j * 7 + k);
+      for (size_t k = 0; k < e.cameras.size(); ++k) o.images[e.cameras[k]] = test::random_image(cam, cam, trial * 31 + j * 7 + k);
       if (e.instruction) o.instruction = kInstructions[trial];
       frames.push_back(o);
       runner.observe(o);
@@ -268,20 +102,20 @@ TEST_P(RuntimeEncoders, ChunksAndLogProbsEqualLibtorch) {
   std::filesystem::remove(path);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, RuntimeEncoders, ::testing::ValuesIn(cases()),
+INSTANTIATE_TEST_SUITE_P(Kinds, RuntimeEncoders, ::testing::ValuesIn(test::encoder_cases()),
                          [](const auto& info) { return info.param.name; });
 
 // What a caller can get wrong: a float obs for a camera policy, missing images, NaN state; no stale observation.
 TEST(RuntimeEncodersApi, BadObservationsAreRefusedAndNothingStaleIsUsed) {
-  EncoderCase e = cases().front();
-  Policy p = make_case_policy(e);
+  test::EncoderCase e = test::encoder_cases().front();
+  Policy p = test::encoder_policy(e);
   const auto path = test::temp_path("encoders_api.nfpr");
   export_policy(*p, path);
   runtime::Model model(path.string());
   runtime::Workspace ws(model, 1);
   const auto& info = model.info();
   std::vector<float> state(size_t(info.obs_dim), 0.5f), chunk(size_t(info.dim));
-  const Image im = random_image(e.hw, e.hw, 3);
+  const Image im = test::random_image(e.hw, e.hw, 3);
   std::vector<const uint8_t*> images(size_t(info.cameras * info.history), im.pixels.data());
   EXPECT_EQ(ws.sample(state, 1.0f, 1, chunk), NFP_RT_BAD_ARGUMENT);  // cameras need observe()
   EXPECT_EQ(ws.sample({}, 1.0f, 1, chunk), NFP_RT_BAD_ARGUMENT);     // nothing observed yet
@@ -304,23 +138,23 @@ TEST(RuntimeEncodersApi, BadObservationsAreRefusedAndNothingStaleIsUsed) {
 // growing: checked through the features of a policy whose only difference is where the resize happens.
 TEST(RuntimeEncodersApi, ResizeMatchesTheTorchSidePixelForPixel) {
   for (int64_t cam : {37, 13}) {  // shrink to 26, grow to 26
-    EncoderCase e = cases().front();
+    test::EncoderCase e = test::encoder_cases().front();
     e.history = 1;
     e.camera_hw = cam;
     e.resize = 26;
-    Policy p = make_case_policy(e);
+    Policy p = test::encoder_policy(e);
     const auto path = test::temp_path("encoders_resize.nfpr");
     export_policy(*p, path);
     runtime::Model model(path.string());
     ASSERT_EQ(model.info().image_height, cam);
     runtime::Workspace ws(model, 1);
-    const Image raw = random_image(cam, cam, 11);
+    const Image raw = test::random_image(cam, cam, 11);
     // The same frame, resized by nfp::resize_image and cropped by the torch side, given to a policy without resize.
-    EncoderCase f = e;
+    test::EncoderCase f = e;
     f.camera_hw = 0;
     f.resize = 0;
     f.hw = 20;
-    Policy q = make_case_policy(f);
+    Policy q = test::encoder_policy(f);
     {
       torch::NoGradGuard ng;  // the same weights: only where the resize happens differs
       auto from = p->parameters(), to = q->parameters();
@@ -351,8 +185,8 @@ TEST(RuntimeEncodersApi, TorchScriptEncodersAreRefusedClearly) {
   torch::jit::Module m("Encoder");
   m.define("def forward(self, x):\n  return x.mean(dim=[2, 3])\n");
   m.save(module_path.string());
-  EncoderCase e = cases().front();
-  Policy p = make_case_policy(e);
+  test::EncoderCase e = test::encoder_cases().front();
+  Policy p = test::encoder_policy(e);
   PolicyConfig c = p->config();
   c.image_encoder.type = "torchscript:" + module_path.string();
   Policy q = make_policy(c, p->normalizer());
