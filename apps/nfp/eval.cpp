@@ -13,7 +13,7 @@
 #include "nfp/evaluator.hpp"
 #include "nfp/flow.hpp"
 #include "nfp/export.hpp"
-#include "nfp/runtime_agent.hpp"
+#include "nfp/runtime_runner.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/serve_client.hpp"
 
@@ -103,15 +103,14 @@ void run_runtime_eval(const EvalArgs& a) {
       if (!p.empty()) std::filesystem::remove(p, ec);
     }
   } cleanup{exported};
-  RuntimeAgentOptions ro;
+  RuntimeRunnerOptions ro;
   ro.strategy = a.inference.strategy;
   ro.sigma = a.inference.sigma;
   ro.candidates = a.inference.candidates;
   ro.gr_steps = a.inference.gr_steps;
   ro.n_action_steps = a.inference.n_action_steps;
-  ro.weights = a.weights;
   require(a.inference.steps == 0, "--steps: the runtime runs flow heads, which take no sampling steps");
-  RuntimeAgent agent(model.string(), ro);
+  RuntimeRunner agent(load_runtime_model(model.string(), a.weights), ro);
   const AgentSpec& spec = agent.spec();
   json info = evaluate_agent(agent, spec, eval_options(a, spec.task, spec.instruction));
   info["backend"] = "runtime";

@@ -2,11 +2,13 @@
 #include <algorithm>
 #include <csignal>
 #include <iostream>
+#include <memory>
 
 #include "command.hpp"
 #include "inference_flags.hpp"
 #include "nfp/checkpoint.hpp"
 #include "nfp/device.hpp"
+#include "nfp/runtime_runner.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/serve.hpp"
 #include "nfp/sim_env.hpp"
@@ -14,8 +16,14 @@
 namespace nfp::cli {
 namespace {
 
+// The task's control rate for the metadata (`fallback` for a task outside the suite).
+double control_hz(const std::string& task, double fallback) {
+  const auto tasks = sim::task_names();
+  return std::find(tasks.begin(), tasks.end(), task) != tasks.end() ? sim::task_spec(task).control_hz : fallback;
+}
+
 struct ServeArgs {
-  std::string checkpoint, keymap, name;
+  std::string checkpoint, model, weights = "f32", keymap, name;
   InferenceFlags inference;
   ServeOptions serve;
   ServiceOptions service;
@@ -24,32 +32,56 @@ struct ServeArgs {
   bool json_out = false, quiet = false;
 };
 
+// The service on either backend: a checkpoint on libtorch, or an exported policy (--model) on the runtime.
+std::unique_ptr<PolicyService> make_service(ServeArgs& a, std::string& describe, std::string& task) {
+  a.service.model = a.name.empty() ? (a.model.empty() ? a.checkpoint : a.model) : a.name;
+  if (!a.model.empty()) {
+    require(a.device == "cpu", "--model runs on the libtorch-free runtime, on the CPU (drop --device)");
+    require(a.inference.steps == 0, "--steps: the runtime runs flow heads, which take no sampling steps");
+    RuntimeRunnerOptions ro;
+    ro.strategy = a.inference.strategy;
+    ro.sigma = a.inference.sigma;
+    ro.candidates = a.inference.candidates;
+    ro.gr_steps = a.inference.gr_steps;
+    ro.n_action_steps = a.inference.n_action_steps;
+    auto model = load_runtime_model(a.model, a.weights);
+    RuntimeRunner probe(model, ro);
+    describe = probe.spec().policy + ", " + probe.describe();
+    task = probe.spec().task;
+    if (!a.keymap.empty()) a.service.keymap = read_keymap(a.keymap, probe.spec());
+    a.service.control_hz = control_hz(task, a.service.control_hz);
+    return std::make_unique<PolicyService>(model, ro, a.service);
+  }
+  require(a.weights == "f32", "--weights applies to --model (the runtime); a checkpoint serves its f32 weights");
+  Policy policy = load_policy(a.checkpoint, resolve_device(a.device));
+  const RunnerOptions run = runner_options(*policy, a.inference);
+  describe = policy->config().head.type + ", " + describe_inference(*policy, run);
+  task = policy->config().task;
+  a.service.control_hz = control_hz(task, a.service.control_hz);
+  if (!a.keymap.empty()) a.service.keymap = read_keymap(a.keymap, agent_spec(*policy, run));
+  return std::make_unique<PolicyService>(policy, run, a.service);
+}
+
 void run_serve(ServeArgs& a) {
-  const torch::Device device = resolve_device(a.device);
   configure_threads(a.threads);
   std::signal(SIGPIPE, SIG_IGN);  // a client that vanishes mid-reply is an error on its socket, not a signal
-  Policy policy = load_policy(a.checkpoint, device);
-  const RunnerOptions run = runner_options(*policy, a.inference);
-  const auto& task = policy->config().task;
-  const auto tasks = sim::task_names();
-  if (std::find(tasks.begin(), tasks.end(), task) != tasks.end()) a.service.control_hz = sim::task_spec(task).control_hz;
-  a.service.model = a.name.empty() ? a.checkpoint : a.name;
-  if (!a.keymap.empty()) a.service.keymap = read_keymap(a.keymap, agent_spec(*policy, run));
-  PolicyService service(policy, run, a.service);
+  if (a.checkpoint.empty() && a.model.empty()) throw CLI::RequiredError("--checkpoint RUN (or --model FILE.nfpr)");
+  std::string describe, task;
+  auto service = make_service(a, describe, task);
   a.serve.handle_signals = true;
   a.serve.log = !a.quiet;
-  PolicyServer server(service, a.serve);
-  std::cout << "serving " << a.checkpoint << " (" << policy->config().head.type << ", "
-            << describe_inference(*policy, run) << ") on ws://" << a.serve.host << ":" << server.port() << " ("
-            << (a.serve.api_key.empty() ? "" : "API key required; ") << "batching "
-            << (a.service.max_batch > 1 ? "up to " + std::to_string(a.service.max_batch) + " within " +
-                                              json(a.service.batch_window_ms).dump() + " ms"
-                                        : std::string("off"))
+  PolicyServer server(*service, a.serve);
+  const bool batching = !a.model.empty() ? false : a.service.max_batch > 1;
+  std::cout << "serving " << a.service.model << " (" << describe << ") on ws://" << a.serve.host << ":" << server.port()
+            << " (" << (a.serve.api_key.empty() ? "" : "API key required; ") << "batching "
+            << (batching ? "up to " + std::to_string(a.service.max_batch) + " within " +
+                               json(a.service.batch_window_ms).dump() + " ms"
+                         : std::string(a.model.empty() ? "off" : "off: the runtime plans each client at batch 1"))
             << "); Ctrl-C or SIGTERM stops" << std::endl;
   server.run();
-  const auto s = service.stats();
+  const auto s = service->stats();
   std::cout << "served " << s.requests << " requests (" << s.errors << " errors), " << s.chunks << " chunks in "
-            << s.batches << " batched passes (largest " << s.max_batch_seen << ")" << std::endl;
+            << s.batches << " passes (largest batch " << s.max_batch_seen << ")" << std::endl;
   if (a.json_out)
     print_json_line(json{{"requests", s.requests}, {"errors", s.errors}, {"chunks", s.chunks}, {"batches", s.batches},
                          {"max_batch", s.max_batch_seen}, {"port", server.port()}}.dump());
@@ -58,7 +90,11 @@ void run_serve(ServeArgs& a) {
 void setup_serve(CLI::App& root) {
   auto a = std::make_shared<ServeArgs>();
   auto* c = root.add_subcommand("serve", "Serve a trained policy over openpi's WebSocket protocol (many clients)");
-  c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or a checkpoint in it)")->required();
+  auto* checkpoint = c->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train` (or a checkpoint in it)");
+  c->add_option("--model", a->model, "serve an exported policy (.nfpr, `nfp export`) on the libtorch-free runtime")
+      ->excludes(checkpoint)->check(CLI::ExistingFile);
+  c->add_option("--weights", a->weights, "--model: weight precision f32, bf16, int8 or w8a8")
+      ->check(CLI::IsMember({"f32", "bf16", "int8", "w8a8"}))->capture_default_str();
   c->add_option("--host", a->serve.host, "address to listen on (0.0.0.0 or :: for every interface)")->capture_default_str();
   c->add_option("--port", a->serve.port, "port (0: any free port)")->capture_default_str()->check(whole(0, 65535));
   c->add_option("--api-key", a->serve.api_key, "require 'Authorization: Api-Key KEY' from every client");

@@ -1,10 +1,11 @@
-// The policy server without its transport: sessions (one PolicyRunner each, on one shared Policy) and dynamic
-// batching. Frames go in as msgpack bytes, replies come out as msgpack bytes (nfp/serve_protocol.hpp), so the
+// The policy server without its transport: sessions (one PolicyRunner each, on one shared Policy; or one
+// RuntimeRunner each, on one shared exported model, `nfp serve --model`) and dynamic batching (libtorch backend). Frames go in as msgpack bytes, replies come out as msgpack bytes (nfp/serve_protocol.hpp), so the
 // WebSocket server (nfp/serve.hpp), tests and benchmarks drive the same code.
 // One worker thread plans: the requests that arrive within `batch_window_ms` of the first one waiting (at most
 // max_batch, one per session) are decoded, and every chunk they need is planned in one batched pass
 // (PolicyImpl::predict_batch), each from its session's own generator, so a client gets the same actions whoever
-// else is being served.
+// else is being served. On the runtime backend the worker plans the sessions' chunks one after another, each on the
+// session's own workspace (the runtime is fastest at batch 1).
 //   nfp::PolicyService service(policy, policy->default_options(), {});
 //   auto id = service.open();
 //   service.submit(id, frame, [](nfp::PolicyService::Reply r) { send(r.error ? text(r.bytes) : binary(r.bytes)); });
@@ -20,6 +21,7 @@
 #include <thread>
 
 #include "nfp/policy_runner.hpp"
+#include "nfp/runtime_runner.hpp"
 #include "nfp/serve_protocol.hpp"
 
 namespace nfp {
@@ -49,6 +51,8 @@ class PolicyService {
 
   // Throws nfp::Error on bad options (RunnerOptions are checked as PolicyRunner checks them).
   PolicyService(Policy policy, RunnerOptions run, ServiceOptions options);
+  // The runtime backend: every session a RuntimeRunner on `model` (throws nfp::Error as RuntimeRunner does).
+  PolicyService(std::shared_ptr<const runtime::Model> model, RuntimeRunnerOptions run, ServiceOptions options);
   ~PolicyService();  // answers what is queued, then stops the worker
   PolicyService(const PolicyService&) = delete;
   PolicyService& operator=(const PolicyService&) = delete;
@@ -75,11 +79,14 @@ class PolicyService {
     Done done;
     std::chrono::steady_clock::time_point arrival;
   };
+  void start();
   void work();
   void process(std::vector<Job>& jobs);
 
-  Policy policy_;
+  Policy policy_{nullptr};  // the libtorch backend, or null
   RunnerOptions run_;
+  std::shared_ptr<const runtime::Model> runtime_model_;  // the runtime backend, or null
+  RuntimeRunnerOptions runtime_run_;
   ServiceOptions options_;
   AgentSpec spec_;
   std::string metadata_;

@@ -4,15 +4,25 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 namespace nfp {
 
+// One client's episode on either backend (the runners share their API).
 struct PolicyService::Session {
-  explicit Session(PolicyRunner r) : runner(std::move(r)) {}
-  PolicyRunner runner;     // touched by the worker thread only
+  explicit Session(PolicyRunner r) : torch(std::move(r)) {}
+  explicit Session(std::unique_ptr<RuntimeRunner> r) : runtime(std::move(r)) {}
+  std::optional<PolicyRunner> torch;      // touched by the worker thread only
+  std::unique_ptr<RuntimeRunner> runtime;  // or this
   bool open = true;        // guarded by mu_
   int64_t pending = 0;     // frames queued, guarded by mu_
   double prev_total_ms = -1;  // worker thread only
+
+  void reset(uint64_t seed) { torch ? torch->reset(seed) : runtime->reset(seed); }
+  void observe(const Observation& o) { torch ? torch->observe(o) : runtime->observe(o); }
+  bool needs_chunk() const { return torch ? torch->needs_chunk() : runtime->needs_chunk(); }
+  ActStep execute(std::optional<Chunk> c) { return torch ? torch->execute(std::move(c)) : runtime->execute(std::move(c)); }
+  void assume_executed(const Chunk& c) { torch ? torch->assume_executed(c) : runtime->assume_executed(c); }
 };
 
 namespace {
@@ -25,20 +35,33 @@ double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono
 PolicyService::PolicyService(Policy policy, RunnerOptions run, ServiceOptions options)
     : policy_(std::move(policy)), run_(std::move(run)), options_(std::move(options)) {
   policy_->check_options(run_);
+  spec_ = agent_spec(*policy_, run_);
+  metadata_ = encode_json_frame(server_metadata(spec_, options_.keymap, options_.model, options_.control_hz,
+                                                policy_->head()->has_log_prob()));
+  start();
+}
+
+PolicyService::PolicyService(std::shared_ptr<const runtime::Model> model, RuntimeRunnerOptions run,
+                             ServiceOptions options)
+    : runtime_model_(std::move(model)), runtime_run_(std::move(run)), options_(std::move(options)) {
+  spec_ = RuntimeRunner(runtime_model_, runtime_run_).spec();  // checks the options
+  metadata_ = encode_json_frame(server_metadata(spec_, options_.keymap, options_.model, options_.control_hz, true));
+  start();
+}
+
+void PolicyService::start() {
   require(options_.batch_window_ms >= 0 && options_.batch_window_ms <= 1000,
           "serve: the batch window must be in 0..1000 ms, got " + std::to_string(options_.batch_window_ms));
   require(options_.max_batch >= 1, "serve: the largest batch must be >= 1");
   require(options_.max_pending >= 1, "serve: max_pending must be >= 1");
-  spec_ = agent_spec(*policy_, run_);
-  metadata_ = encode_json_frame(server_metadata(spec_, options_.keymap, options_.model, options_.control_hz,
-                                                policy_->head()->has_log_prob()));
   worker_ = std::thread([this] { work(); });
 }
 
 PolicyService::~PolicyService() { shutdown(); }
 
 PolicyService::SessionId PolicyService::open() {
-  auto session = std::make_shared<Session>(PolicyRunner(policy_, run_));
+  auto session = policy_ ? std::make_shared<Session>(PolicyRunner(policy_, run_))
+                         : std::make_shared<Session>(std::make_unique<RuntimeRunner>(runtime_model_, runtime_run_));
   std::lock_guard<std::mutex> lock(mu_);
   const SessionId id = next_id_++;
   sessions_[id] = std::move(session);
@@ -144,7 +167,7 @@ void PolicyService::process(std::vector<Job>& jobs) {
   struct Planned {
     Job* job;
     bool step;
-    ObservationBatch history;
+    ObservationBatch history;  // libtorch backend
   };
   std::vector<Planned> planned;
   auto fail = [&](Job& j, const std::string& message) {
@@ -154,82 +177,95 @@ void PolicyService::process(std::vector<Job>& jobs) {
     }
     j.done({true, message});
   };
-  const std::string& strategy = run_.inference.strategy;
+  const std::string strategy = spec_.inference.value("strategy", std::string("sample"));
   for (auto& job : jobs) {
-    auto& runner = job.session->runner;
+    Session& session = *job.session;
     try {
       auto handle = unpack_frame(job.frame.data(), job.frame.size(), options_.limits);
       Request req = decode_request(handle.get(), spec_, options_.keymap);
       if (req.kind == Request::Kind::kReset) {
-        runner.reset(req.seed);
-        job.session->prev_total_ms = -1;
+        session.reset(req.seed);
+        session.prev_total_ms = -1;
         job.done({false, encode_reset_reply(req.seed)});
         continue;
       }
-      runner.observe(req.obs);
+      session.observe(req.obs);
       const bool step = req.kind == Request::Kind::kStep;
-      if (step && !runner.needs_chunk()) {  // served from the session's queue, no model pass
-        const ActStep s = runner.execute(std::nullopt);
+      if (step && !session.needs_chunk()) {  // served from the session's queue, no model pass
+        const ActStep s = session.execute(std::nullopt);
         ReplyInfo info;
         info.planned = false;
         info.strategy = strategy;
         info.queue_ms = ms_between(job.arrival, Clock::now());
-        info.prev_total_ms = job.session->prev_total_ms;
+        info.prev_total_ms = session.prev_total_ms;
         job.done({false, encode_actions_reply(s.action.data(), 1, int64_t(s.action.size()), true, info)});
-        job.session->prev_total_ms = ms_between(job.arrival, Clock::now());
+        session.prev_total_ms = ms_between(job.arrival, Clock::now());
         continue;
       }
-      planned.push_back({&job, step, runner.history()});
+      planned.push_back({&job, step, session.torch ? session.torch->history() : ObservationBatch{}});
     } catch (const std::exception& e) {  // ProtocolError, or the runner refusing the observation (nfp::Error)
       fail(job, e.what());
     }
   }
-  if (!planned.empty()) {
+  if (planned.empty()) return;
+  // The chunks: one batched pass (libtorch), or each session's own runtime pass.
+  std::vector<Chunk> chunks(planned.size());
+  std::vector<std::string> errors(planned.size());
+  std::vector<double> infer_ms(planned.size());
+  std::vector<Clock::time_point> starts(planned.size(), Clock::now());
+  if (policy_) {
     std::vector<const ObservationBatch*> histories;
     std::vector<at::Generator> generators;
     for (const auto& p : planned) {
       histories.push_back(&p.history);
-      generators.push_back(p.job->session->runner.generator());
+      generators.push_back(p.job->session->torch->generator());
     }
-    const auto start = Clock::now();
-    std::vector<Chunk> chunks;
-    std::string error;
     try {
       chunks = policy_->predict_batch(histories, run_.inference, generators);
     } catch (const std::exception& e) {
-      error = e.what();
+      errors.assign(planned.size(), e.what());
     }
-    const double infer_ms = ms_between(start, Clock::now());
-    if (error.empty()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.batches;
-      stats_.chunks += int64_t(planned.size());
-      stats_.max_batch_seen = std::max(stats_.max_batch_seen, int64_t(planned.size()));
-    }
+    infer_ms.assign(planned.size(), ms_between(starts[0], Clock::now()));
+  } else {
     for (size_t i = 0; i < planned.size(); ++i) {
-      Job& job = *planned[i].job;
-      if (!error.empty()) {
-        fail(job, error);
-        continue;
+      starts[i] = Clock::now();
+      try {
+        chunks[i] = planned[i].job->session->runtime->plan();
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
       }
-      auto& runner = job.session->runner;
-      ReplyInfo info;
-      info.log_prob = chunks[i].log_prob;
-      info.strategy = strategy;
-      info.infer_ms = infer_ms;
-      info.queue_ms = ms_between(job.arrival, start);
-      info.batch_size = int64_t(planned.size());
-      info.prev_total_ms = job.session->prev_total_ms;
-      if (planned[i].step) {
-        const ActStep s = runner.execute(chunks[i]);
-        job.done({false, encode_actions_reply(s.action.data(), 1, int64_t(s.action.size()), true, info)});
-      } else {
-        runner.assume_executed(chunks[i]);
-        auto a = chunks[i].actions.contiguous();
-        job.done({false, encode_actions_reply(a.data_ptr<float>(), a.size(0), a.size(1), false, info)});
-      }
-      job.session->prev_total_ms = ms_between(job.arrival, Clock::now());
+      infer_ms[i] = ms_between(starts[i], Clock::now());
     }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& e : errors) stats_.chunks += e.empty();
+    stats_.batches += policy_ ? 1 : int64_t(planned.size());
+    stats_.max_batch_seen = std::max(stats_.max_batch_seen, policy_ ? int64_t(planned.size()) : 1);
+  }
+  for (size_t i = 0; i < planned.size(); ++i) {
+    Job& job = *planned[i].job;
+    if (!errors[i].empty()) {
+      fail(job, errors[i]);
+      continue;
+    }
+    Session& session = *job.session;
+    ReplyInfo info;
+    info.log_prob = chunks[i].log_prob;
+    info.strategy = strategy;
+    info.infer_ms = infer_ms[i];
+    info.queue_ms = ms_between(job.arrival, starts[i]);
+    info.batch_size = policy_ ? int64_t(planned.size()) : 1;
+    info.prev_total_ms = session.prev_total_ms;
+    if (planned[i].step) {
+      const ActStep s = session.execute(chunks[i]);
+      job.done({false, encode_actions_reply(s.action.data(), 1, int64_t(s.action.size()), true, info)});
+    } else {
+      session.assume_executed(chunks[i]);
+      auto a = chunks[i].actions.contiguous();
+      job.done({false, encode_actions_reply(a.data_ptr<float>(), a.size(0), a.size(1), false, info)});
+    }
+    session.prev_total_ms = ms_between(job.arrival, Clock::now());
   }
 }
 

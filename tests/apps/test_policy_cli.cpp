@@ -123,14 +123,13 @@ TEST_F(PolicyCli, InterruptedTrainingResumesBitForBit) {
 
 // `nfp serve` + `nfp eval --server`: the closed loop through the WebSocket server acts bit-identically to the
 // in-process evaluation on the same seeds; SIGTERM stops the server cleanly (exit 0, statistics printed).
-TEST_F(PolicyCli, EvalThroughTheServerEqualsInProcessEval) {
-  ASSERT_EQ(run_nfp(train_args("nfp-spline", "served", 5) + " --task push-two-goals").status, 0);
-  const std::string log = p("serve.log");
-  const pid_t server = test::spawn_nfp({"serve", "--checkpoint", p("served"), "--port", "0", "--strategy", "sbs",
-                                        "--candidates", "4"}, log);
-  ASSERT_GT(server, 0);
+// Starts `nfp serve ARGS --port 0` logging to `log`; returns its pid and url ("" if it reported no port in 30 s).
+std::pair<pid_t, std::string> start_server(std::vector<std::string> args, const std::string& log) {
+  args.insert(args.begin(), "serve");
+  args.insert(args.end(), {"--port", "0"});
+  const pid_t server = test::spawn_nfp(args, log);
   std::string url;
-  for (int i = 0; i < 600 && url.empty(); ++i) {  // the port is printed once it listens
+  for (int i = 0; i < 600 && url.empty() && server > 0; ++i) {  // the port is printed once it listens
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::ifstream in(log);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -138,24 +137,43 @@ TEST_F(PolicyCli, EvalThroughTheServerEqualsInProcessEval) {
     const auto end = at == std::string::npos ? at : text.find(' ', at);
     if (end != std::string::npos) url = text.substr(at, end - at);
   }
+  return {server, url};
+}
+
+// Stops a server with SIGTERM; true for a clean exit (status 0).
+bool stop_server(pid_t server) {
+  ::kill(server, SIGTERM);
+  int status = 0;
+  ::waitpid(server, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// The per-episode action digests and successes of an eval_info.json must agree.
+void expect_same_episodes(const std::string& a_path, const std::string& b_path, size_t episodes) {
+  const auto a = read_json_file(a_path), b = read_json_file(b_path);
+  for (size_t e = 0; e < episodes; ++e) {
+    EXPECT_EQ(a["per_episode"][e]["actions_fnv1a"], b["per_episode"][e]["actions_fnv1a"]) << a_path << " episode " << e;
+    EXPECT_EQ(a["per_episode"][e]["success"], b["per_episode"][e]["success"]);
+  }
+}
+
+TEST_F(PolicyCli, EvalThroughTheServerEqualsInProcessEval) {
+  ASSERT_EQ(run_nfp(train_args("nfp-spline", "served", 5) + " --task push-two-goals").status, 0);
+  const std::string log = p("serve.log");
+  const auto [server, url] = start_server({"--checkpoint", p("served"), "--strategy", "sbs", "--candidates", "4"}, log);
+  ASSERT_GT(server, 0);
   ASSERT_FALSE(url.empty()) << "nfp serve did not report its port";
   auto remote = run_nfp("eval --server " + url + " --episodes 3 --seed 100000 --no-progress --out " + p("remote.json"));
   ASSERT_EQ(remote.status, 0) << remote.out;
   auto local = run_nfp("eval --checkpoint " + p("served") + " --strategy sbs --candidates 4 --episodes 3 --seed 100000 "
                        "--no-progress --out " + p("local.json"));
   ASSERT_EQ(local.status, 0) << local.out;
-  const auto r = read_json_file(p("remote.json")), l = read_json_file(p("local.json"));
-  for (size_t e = 0; e < 3; ++e) {
-    EXPECT_EQ(r["per_episode"][e]["actions_fnv1a"], l["per_episode"][e]["actions_fnv1a"]) << "episode " << e;
-    EXPECT_EQ(r["per_episode"][e]["success"], l["per_episode"][e]["success"]);
-  }
+  expect_same_episodes(p("remote.json"), p("local.json"), 3);
+  const auto r = read_json_file(p("remote.json"));
   EXPECT_EQ(r["server"], url);
   EXPECT_EQ(r["inference"]["strategy"], "sbs");
   test::expect_one_line_error(run_nfp("eval --server " + url + " --sigma 0.5 --out " + p("x.json")), "--server");
-  ::kill(server, SIGTERM);
-  int status = 0;
-  ::waitpid(server, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "SIGTERM: a clean exit";
+  EXPECT_TRUE(stop_server(server)) << "SIGTERM: a clean exit";
   std::ifstream in(log);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("served "), std::string::npos) << text;
@@ -166,6 +184,42 @@ TEST_F(PolicyCli, EvalThroughTheServerEqualsInProcessEval) {
   test::expect_one_line_error(run_nfp("serve --checkpoint " + p("served") + " --keymap " + p("keys.json")), "'nope'");
   test::expect_one_line_error(run_nfp("serve --checkpoint " + p("served") + " --host example.org"), "not an IP address");
   EXPECT_EQ(run_nfp("serve --checkpoint " + p("served") + " --port 70000").status, 2);
+}
+
+// The runtime backend is one closed loop whichever way it is reached: `nfp eval --backend runtime` (the checkpoint
+// exported on the fly), `nfp eval --model FILE.nfpr` and `nfp serve --model` + `nfp eval --server` act
+// bit-identically on the same seeds.
+TEST_F(PolicyCli, RuntimeBackendEvalAndServeAreOneLoop) {
+  ASSERT_EQ(run_nfp(train_args("nfp-spline", "rt", 5) + " --task push-two-goals").status, 0);
+  ASSERT_EQ(run_nfp("export --checkpoint " + p("rt") + " --out " + p("rt.nfpr")).status, 0);
+  const std::string sbs = " --strategy sbs --candidates 4 --episodes 3 --seed 100000 --no-progress --out ";
+  auto onfly = run_nfp("eval --checkpoint " + p("rt") + " --backend runtime" + sbs + p("rt_onfly.json"));
+  ASSERT_EQ(onfly.status, 0) << onfly.out;
+  EXPECT_NE(onfly.out.find("(runtime, "), std::string::npos) << onfly.out;
+  auto file = run_nfp("eval --model " + p("rt.nfpr") + sbs + p("rt_file.json"));
+  ASSERT_EQ(file.status, 0) << file.out;
+  expect_same_episodes(p("rt_onfly.json"), p("rt_file.json"), 3);
+  const auto info = read_json_file(p("rt_file.json"));
+  EXPECT_EQ(info["backend"], "runtime");
+  EXPECT_EQ(info["runtime"]["weights"], "f32");
+  EXPECT_GT(info["aggregated"]["chunk_latency_ms_p50"].get<double>(), 0.0);
+
+  const auto [server, url] = start_server({"--model", p("rt.nfpr"), "--strategy", "sbs", "--candidates", "4"},
+                                          p("serve_rt.log"));
+  ASSERT_GT(server, 0);
+  ASSERT_FALSE(url.empty()) << "nfp serve --model did not report its port";
+  auto remote = run_nfp("eval --server " + url + " --episodes 3 --seed 100000 --no-progress --out " + p("rt_remote.json"));
+  ASSERT_EQ(remote.status, 0) << remote.out;
+  expect_same_episodes(p("rt_remote.json"), p("rt_file.json"), 3);
+  EXPECT_TRUE(stop_server(server));
+
+  // What the runtime cannot do, said in one line: denoise needs libtorch's autograd; --weights is the runtime's.
+  test::expect_one_line_error(run_nfp("eval --model " + p("rt.nfpr") + " --strategy denoise --out " + p("x.json")),
+                              "the runtime runs sample, sbs and gr");
+  test::expect_one_line_error(run_nfp("eval --checkpoint " + p("rt") + " --weights int8 --out " + p("x.json")),
+                              "--weights applies to the runtime backend");
+  EXPECT_EQ(run_nfp("serve --model " + p("missing.nfpr")).status, 2);
+  EXPECT_FALSE(fs::exists(root_ / "x.json"));
 }
 
 TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {

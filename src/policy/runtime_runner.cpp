@@ -1,5 +1,5 @@
-// RuntimeAgent (nfp/runtime_agent.hpp): PolicyRunner's episode bookkeeping over the libtorch-free runtime.
-#include "nfp/runtime_agent.hpp"
+// RuntimeRunner (nfp/runtime_runner.hpp): PolicyRunner's episode bookkeeping over the libtorch-free runtime.
+#include "nfp/runtime_runner.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -8,14 +8,6 @@
 
 namespace nfp {
 namespace {
-
-runtime::Model load(const std::string& path, const std::string& weights) {
-  try {
-    return runtime::Model(path, weights);
-  } catch (const std::exception& e) {
-    throw Error(e.what());
-  }
-}
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -26,19 +18,28 @@ uint64_t splitmix64(uint64_t x) {
 
 }  // namespace
 
-RuntimeAgent::RuntimeAgent(const std::string& path, const RuntimeAgentOptions& o)
-    : model_(load(path, o.weights)) {
-  const nfp_rt_info& info = model_.info();
-  const json cfg = json::parse(model_.config_json());
+std::shared_ptr<const runtime::Model> load_runtime_model(const std::string& path, const std::string& weights) {
+  try {
+    return std::make_shared<const runtime::Model>(path, weights);
+  } catch (const std::exception& e) {
+    throw Error(e.what());
+  }
+}
+
+RuntimeRunner::RuntimeRunner(std::shared_ptr<const runtime::Model> model, const RuntimeRunnerOptions& o)
+    : model_(std::move(model)) {
+  const nfp_rt_info& info = model_->info();
+  const json cfg = json::parse(model_->config_json());
   require(std::string(info.kind) == "policy" && cfg.contains("policy"),
-          "'" + path + "' is a " + info.kind + " model, not a policy; export a policy checkpoint with `nfp export`");
+          std::string("the runtime model is a ") + info.kind + " model, not a policy; export a policy checkpoint with "
+          "`nfp export`");
   const json& p = cfg.at("policy");
   spec_.task = p.value("task", std::string());
   spec_.policy = p.value("type", std::string());
   spec_.action_dim = info.action_dim;
   spec_.obs_keys = p.at("obs_keys").get<std::vector<std::string>>();
   spec_.obs_dims = p.at("obs_dims").get<std::vector<int64_t>>();
-  for (int i = 0; i < info.cameras; ++i) spec_.cameras.push_back(nfp_rt_model_camera(model_.get(), i));
+  for (int i = 0; i < info.cameras; ++i) spec_.cameras.push_back(nfp_rt_model_camera(model_->get(), i));
   if (info.cameras > 0) spec_.image_hw = {info.image_height, info.image_width};
   spec_.instruction = info.instruction != 0;
   spec_.horizon = info.horizon;
@@ -60,7 +61,7 @@ RuntimeAgent::RuntimeAgent(const std::string& path, const RuntimeAgentOptions& o
           "n_action_steps must be in 1.." + std::to_string(spec_.horizon) + " (the horizon)");
   spec_.inference = inference_;
   sigma_ = float(inference_.sigma >= 0 ? inference_.sigma : info.sigma);
-  ws_ = std::make_unique<runtime::Workspace>(model_, s == "sbs" ? int(inference_.candidates) : 1);
+  ws_ = std::make_unique<runtime::Workspace>(*model_, s == "sbs" ? int(inference_.candidates) : 1);
   if (prev_action_) {  // PolicyRunner starts from the normalized zero action: its data units are the obs stats' last A
     const auto mean = cfg.at("normalization").value("obs_mean", std::vector<float>{});
     prev_init_.assign(size_t(info.action_dim), 0.0f);
@@ -71,7 +72,7 @@ RuntimeAgent::RuntimeAgent(const std::string& path, const RuntimeAgentOptions& o
   reset(0);
 }
 
-std::string RuntimeAgent::describe() const {
+std::string RuntimeRunner::describe() const {
   std::string d = inference_.strategy + ", sigma " + std::to_string(sigma_).substr(0, 5);
   if (inference_.strategy == "sbs") d += ", N " + std::to_string(inference_.candidates);
   if (inference_.strategy == "gr") d += ", " + std::to_string(inference_.gr_steps) + " Adam steps";
@@ -79,7 +80,7 @@ std::string RuntimeAgent::describe() const {
          " kernels, " + info().weights + " weights)";
 }
 
-void RuntimeAgent::reset(uint64_t seed) {
+void RuntimeRunner::reset(uint64_t seed) {
   frames_.clear();
   instruction_.clear();
   executed_ = executable_ = 0;
@@ -88,7 +89,7 @@ void RuntimeAgent::reset(uint64_t seed) {
   plans_ = 0;
 }
 
-RuntimeAgent::Frame RuntimeAgent::make_frame(const Observation& obs) const {
+RuntimeRunner::Frame RuntimeRunner::make_frame(const Observation& obs) const {
   Frame f;
   for (size_t i = 0; i < spec_.obs_keys.size(); ++i) {
     const auto& key = spec_.obs_keys[i];
@@ -110,59 +111,79 @@ RuntimeAgent::Frame RuntimeAgent::make_frame(const Observation& obs) const {
             "policy: camera '" + key + "' gives " + std::to_string(im.height) + " x " + std::to_string(im.width) +
                 " images; the runtime takes the training size " + std::to_string(spec_.image_hw[0]) + " x " +
                 std::to_string(spec_.image_hw[1]));
-    f.stored.push_back(im);
+    f.images.push_back(im);
   }
   return f;
 }
 
-ActStep RuntimeAgent::act(const Observation& obs) {
-  Frame frame = make_frame(obs);
+void RuntimeRunner::observe(const Observation& obs) {
+  Frame frame = make_frame(obs);  // validates before anything changes
   const size_t keep = size_t((spec_.history - 1) * spec_.stride + 1);
   if (frames_.empty()) frames_.assign(keep, frame);  // the first frame repeats, as PolicyRunner does
   else frames_.push_back(std::move(frame));
   while (frames_.size() > keep) frames_.pop_front();
-  for (auto& f : frames_) {  // the image pointers into each frame's own copies (the deque moved them)
-    f.images.clear();
-    for (const auto& im : f.stored) f.images.push_back(&im);
-  }
   instruction_ = obs.instruction;
+}
+
+Chunk RuntimeRunner::plan() {
+  require(!frames_.empty(), "policy runner: plan() needs an observation first");
+  // The state vector: each key's history (oldest first), key by key, then the previous action; images camera-major.
+  size_t at = 0;
+  for (size_t i = 0; i < spec_.obs_keys.size(); ++i)
+    for (int64_t j = 0; j < spec_.history; ++j)
+      for (float v : frames_[size_t(j * spec_.stride)].lowdim[i]) state_[at++] = v;
+  if (prev_action_)
+    for (float v : prev_) state_[at++] = v;
+  image_ptrs_.clear();
+  for (size_t c = 0; c < spec_.cameras.size(); ++c)
+    for (int64_t j = 0; j < spec_.history; ++j) image_ptrs_.push_back(frames_[size_t(j * spec_.stride)].images[c].pixels.data());
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t seed = splitmix64(seed_ ^ splitmix64(plans_++));
+  double log_prob = NAN;
+  nfp_rt_status st = ws_->observe(state_, image_ptrs_, instruction_.c_str());
+  const std::string& s = inference_.strategy;
+  if (st == NFP_RT_OK) {
+    if (s == "sbs") st = ws_->sbs({}, int(inference_.candidates), sigma_, seed, chunk_, &log_prob);
+    else if (s == "gr") st = ws_->gr({}, int(inference_.gr_steps), float(inference_.gr_lr), sigma_, seed, chunk_, &log_prob);
+    else st = ws_->sample({}, sigma_, seed, chunk_, &log_prob);
+  }
+  const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  require(st == NFP_RT_OK, std::string("policy: the runtime refused the observation (") + nfp_rt_status_string(st) +
+                               "); refusing to act on it");
+  Chunk c;
+  c.actions = torch::from_blob(chunk_.data(), {spec_.horizon, spec_.action_dim}, torch::kFloat32).clone();
+  c.log_prob = log_prob;
+  c.latency_s = latency;
+  return c;
+}
+
+ActStep RuntimeRunner::execute(std::optional<Chunk> planned) {
   ActStep step;
-  if (executed_ == executable_) {
-    // The state vector: each key's history (oldest first), key by key, then the previous action; the images
-    // camera-major.
-    size_t at = 0;
-    for (size_t i = 0; i < spec_.obs_keys.size(); ++i)
-      for (int64_t j = 0; j < spec_.history; ++j)
-        for (float v : frames_[size_t(j * spec_.stride)].lowdim[i]) state_[at++] = v;
-    if (prev_action_)
-      for (float v : prev_) state_[at++] = v;
-    image_ptrs_.clear();
-    for (size_t c = 0; c < spec_.cameras.size(); ++c)
-      for (int64_t j = 0; j < spec_.history; ++j) image_ptrs_.push_back(frames_[size_t(j * spec_.stride)].images[c]->pixels.data());
-    const auto t0 = std::chrono::steady_clock::now();
-    const uint64_t seed = splitmix64(seed_ ^ splitmix64(plans_++));
-    nfp_rt_status st = ws_->observe(state_, image_ptrs_, instruction_.c_str());
-    const std::string& s = inference_.strategy;
-    if (st == NFP_RT_OK) {
-      if (s == "sbs") st = ws_->sbs({}, int(inference_.candidates), sigma_, seed, chunk_, &chunk_log_prob_);
-      else if (s == "gr") st = ws_->gr({}, int(inference_.gr_steps), float(inference_.gr_lr), sigma_, seed, chunk_, &chunk_log_prob_);
-      else st = ws_->sample({}, sigma_, seed, chunk_, &chunk_log_prob_);
-    }
-    const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    require(st == NFP_RT_OK, std::string("policy: the runtime refused the observation (") + nfp_rt_status_string(st) +
-                                 "); refusing to act on it");
-    Chunk c;
-    c.actions = torch::from_blob(chunk_.data(), {spec_.horizon, spec_.action_dim}, torch::kFloat32).clone();
-    c.log_prob = chunk_log_prob_;
-    c.latency_s = latency;
-    step.planned = std::move(c);
+  if (planned) {
+    step.planned = std::move(*planned);
+    const float* a = step.planned->actions.data_ptr<float>();
+    std::copy(a, a + chunk_.size(), chunk_.begin());
     executed_ = 0;
     executable_ = spec_.n_action_steps * spec_.stride;  // a chunk frame stands for `stride` steps
   }
+  require(executed_ < executable_, "policy runner: execute() needs a planned chunk when needs_chunk() is true");
   const int64_t row = executed_++ / spec_.stride;
   step.action.assign(chunk_.begin() + row * spec_.action_dim, chunk_.begin() + (row + 1) * spec_.action_dim);
-  prev_ = step.action;  // already clamped to the normalized range by the runtime, as PolicyRunner's
+  prev_ = step.action;  // clamped to the normalized range by the runtime, as PolicyRunner's previous action
   return step;
+}
+
+void RuntimeRunner::assume_executed(const Chunk& chunk) {
+  const float* a = chunk.actions.data_ptr<float>() + (spec_.n_action_steps - 1) * spec_.action_dim;
+  prev_.assign(a, a + spec_.action_dim);
+  executed_ = executable_ = 0;
+}
+
+ActStep RuntimeRunner::act(const Observation& obs) {
+  observe(obs);
+  std::optional<Chunk> planned;
+  if (needs_chunk()) planned = plan();
+  return execute(std::move(planned));
 }
 
 }  // namespace nfp
