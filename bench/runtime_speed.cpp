@@ -8,11 +8,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench_flow.hpp"
 #include "bench_runtime.hpp"
+#include "bench_policy_speed.hpp"
 #include "nfp/checkpoint.hpp"
 #include "nfp/density_model.hpp"
 #include "nfp/error.hpp"
@@ -228,35 +230,30 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     }
   const runtime::Model& model = *precs[primary].model;
 
-  // One observation in raw units; torch normalizes it (and, for a policy, encodes it) inside every timed
-  // call, as the runtime does.
+  // One observation in raw units; torch normalizes it (and, for a policy, encodes it: cameras, instruction, state
+  // MLP) inside every timed call, as the runtime does (nfp_rt_observe, then the sampling call on it).
   const int obs_dim = model.info().obs_dim;
   auto obs = torch::randn({std::max(obs_dim, 1)});
   std::vector<float> obs_v(obs.data_ptr<float>(), obs.data_ptr<float>() + obs_dim);
+  const PolicyObservation pobs = policy ? policy_observation(*policy, obs) : PolicyObservation{};
   auto context = [&]() -> torch::Tensor {
     if (C == 0) return {};
-    if (policy) {
-      const auto& pc = policy->config();
-      ObservationBatch in;
-      int64_t at = 0;
-      for (size_t i = 0; i < pc.obs_keys.size(); ++i) {
-        const int64_t n = pc.history * pc.obs_dims[i];
-        in.lowdim[pc.obs_keys[i]] = policy->normalizer()
-                                    .normalize(pc.obs_keys[i], obs.narrow(0, at, n).view({pc.history, pc.obs_dims[i]}))
-                                    .unsqueeze(0);
-        at += n;
-      }
-      if (pc.prev_action)
-        in.prev_action = policy->normalizer().normalize(kActionKey, obs.narrow(0, at, pc.action_dim)).unsqueeze(0);
-      return policy->encode(in);
-    }
+    if (policy) return policy->encode(pobs.history);
     auto ctx_n = obs.narrow(0, 0, C).clone();
     if (!obs_mean.empty())
       for (int i = 0; i < C; ++i) ctx_n[i] = (obs_v[size_t(i)] - obs_mean[size_t(i)]) / obs_std[size_t(i)];
     return ctx_n.view({1, C});
   };
+  // The runtime's observation: a policy's whole observation is encoded by observe(), the calls then take it (an
+  // empty obs); flows and density models pass their context floats to each call.
+  auto observe = [&](runtime::Workspace& ws) -> std::span<const float> {
+    if (!policy) return obs_v;
+    runtime::check(ws.observe(obs_v, pobs.images, pobs.instruction.c_str()), "observe");
+    return {};
+  };
   auto ctx1 = context();
-  auto ctxB = C ? ctx1.expand({B, C}).contiguous() : torch::Tensor();
+  auto ctxB = !C ? torch::Tensor() : ctx1.dim() == 3 ? ctx1.expand({B, ctx1.size(1), C}).contiguous()
+                                                     : ctx1.expand({B, C}).contiguous();
   auto z1 = torch::randn({1, D}), zB = torch::randn({B, D});
 
   // Agreement on the same latents with libtorch (always f32), per precision (normalized units; a density
@@ -267,7 +264,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     std::vector<float> x(size_t(B) * D), zv(zB.data_ptr<float>(), zB.data_ptr<float>() + zB.numel());
     std::vector<double> lp(static_cast<size_t>(B));
     for (auto& p : precs) {
-      if (p.ws->sample_latent(obs_v, zv, B, x, lp.data()) != NFP_RT_OK) throw Error("runtime sample failed");
+      if (p.ws->sample_latent(observe(*p.ws), zv, B, x, lp.data()) != NFP_RT_OK) throw Error("runtime sample failed");
       auto xr = torch::from_blob(x.data(), {B, D}).clone();
       if (density) {
         auto mean = torch::tensor(density->config().mean).to(torch::kFloat32), sd = torch::tensor(density->config().std).to(torch::kFloat32);
@@ -295,7 +292,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     for (auto& p : precs) {
       c0 = cpu_ms();
       t = Clock::now();
-      const nfp_rt_status st = p.ws->sample(obs_v, 1.0f, uint64_t(round + 100), act, &lp);
+      const nfp_rt_status st = p.ws->sample(observe(*p.ws), 1.0f, uint64_t(round + 100), act, &lp);
       const double b = ms_since(t), cb = cpu_ms() - c0;
       runtime::check(st, "sample");  // a refused call would time nothing
       if (round >= 0) p.r1.push_back(b), p.cr1.push_back(cb);
@@ -303,12 +300,12 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     c0 = cpu_ms();
     t = Clock::now();
     auto cB = context();
-    flow->sample_from(zB, C ? cB.expand({B, C}) : cB);
+    flow->sample_from(zB, !C ? cB : cB.dim() == 3 ? cB.expand({B, cB.size(1), C}) : cB.expand({B, C}));
     const double c = ms_since(t), cc = cpu_ms() - c0;
     for (auto& p : precs) {
       c0 = cpu_ms();
       t = Clock::now();
-      const nfp_rt_status st = p.ws->sbs(obs_v, B, 1.0f, uint64_t(round + 100), act, &lp);
+      const nfp_rt_status st = p.ws->sbs(observe(*p.ws), B, 1.0f, uint64_t(round + 100), act, &lp);
       const double d = ms_since(t), cd = cpu_ms() - c0;
       runtime::check(st, "sbs");
       if (round >= 0) p.rB.push_back(d), p.crB.push_back(cd);
@@ -327,7 +324,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     for (int i = 0; i < o.jitter_calls; ++i) {
       const double c0 = cpu_ms();
       auto t = Clock::now();
-      const nfp_rt_status st = p.ws->sample(obs_v, 1.0f, uint64_t(i), act, &lp);
+      const nfp_rt_status st = p.ws->sample(observe(*p.ws), 1.0f, uint64_t(i), act, &lp);
       p.lat.push_back(ms_since(t) * 1000.0);
       p.lat_cpu.push_back((cpu_ms() - c0) * 1000.0);
       runtime::check(st, "sample");
@@ -391,6 +388,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   r["cpu_torch_ms_batch128"] = median(ctB);
   r["cpu_roofline_gflops"] = roofline_cpu;
   r["precisions"] = per;
+  if (policy) r["whole_policy"] = whole_policy_speed(*policy, *precs[primary].model, obs_v, pobs, o.rounds);
   return r;
 }
 

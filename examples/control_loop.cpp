@@ -1,5 +1,6 @@
 // A fixed-rate control loop: an exported flow policy (.nfpr, `nfp export`) driving a simulated task of the
-// nfp suite (nfp_sim, MuJoCo), with no libtorch anywhere. Each tick observes, plans a chunk when the queue is
+// nfp suite (nfp_sim, MuJoCo), with no libtorch anywhere; its cameras rendered at the size the policy was trained
+// on and its instruction (language-conditioned tasks) passed through nfp_rt_observe. Each tick observes, plans a chunk when the queue is
 // empty (LeRobot's select_action: the first n_action_steps actions of a chunk, each held `stride` ticks),
 // steps the simulator and sleeps until the next deadline. Prints the policy call latency, the loop's wake-up
 // jitter, deadline misses (ticks whose work overran the period) and the episodes' success rate.
@@ -7,8 +8,8 @@
 //   nfp_control_loop policy.nfpr [--task T] [--rate HZ] [--episodes E] [--seed S] [--sigma S] [--sbs N]
 //                    [--weights f32|bf16|int8|w8a8]
 //
-// The runtime call allocates nothing (its workspace is made before the loop); the simulator's observation
-// maps and this file's bookkeeping do, outside the timed policy call.
+// The runtime calls allocate nothing (the workspace is made before the loop); the simulator's observation maps and
+// this file's bookkeeping do, outside the timed policy call (observe + sample: the encoders and the flow).
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -41,6 +42,8 @@ struct Contract {
   bool prev_action = false;
   std::string task;
   std::vector<float> prev_init;  // the previous action at the start of an episode: normalized 0, raw units
+  std::vector<std::string> cameras;  // "<camera>_image" keys, rendered at image_hw
+  int image_h = 0, image_w = 0;
 };
 
 Contract read_contract(const nfp::runtime::Model& model) {
@@ -57,6 +60,9 @@ Contract read_contract(const nfp::runtime::Model& model) {
   c.prev_action = p.at("prev_action").get<bool>();
   c.task = p.value("task", "");
   c.action_dim = model.info().action_dim;
+  for (int i = 0; i < model.info().cameras; ++i) c.cameras.push_back(nfp_rt_model_camera(model.get(), i));
+  c.image_h = model.info().image_height;
+  c.image_w = model.info().image_width;
   if (c.prev_action) {  // the obs stats' last action_dim entries are the action's centre
     const auto mean = cfg.at("normalization").at("obs_mean").get<std::vector<float>>();
     c.prev_init.assign(mean.end() - c.action_dim, mean.end());
@@ -103,7 +109,16 @@ int main(int argc, char** argv) {
     const Contract c = read_contract(model);
     if (task.empty()) task = c.task;
     if (task.empty()) throw std::runtime_error("the policy names no task; pass --task");
-    auto env = nfp::sim::make_env(task);
+    nfp::sim::EnvOptions env_options;
+    if (!c.cameras.empty()) {  // render the policy's cameras at its training size
+      if (c.image_h != c.image_w)
+        throw std::runtime_error("the policy's cameras are " + std::to_string(c.image_h) + " x " +
+                                 std::to_string(c.image_w) + "; the simulator renders square images");
+      env_options.images = true;
+      env_options.image_size = c.image_h;
+      for (const auto& key : c.cameras) env_options.cameras.push_back(key.substr(0, key.size() - 6));  // "_image"
+    }
+    auto env = nfp::sim::make_env(task, env_options);
     const auto& spec = env->spec();
     for (size_t i = 0; i < c.keys.size(); ++i)
       if (!spec.obs_dims.count(c.keys[i]) || spec.obs_dims.at(c.keys[i]) != c.dims[i])
@@ -118,6 +133,7 @@ int main(int argc, char** argv) {
     nfp::runtime::Workspace ws(model, sbs);
 
     std::vector<float> obs(size_t(info.obs_dim)), chunk(size_t(info.dim)), action(size_t(info.action_dim));
+    std::vector<const uint8_t*> pixels;
     std::vector<double> call_us, jitter_us;
     const auto period = std::chrono::nanoseconds(int64_t(1e9 / rate));
     const size_t keep = size_t((c.history - 1) * c.stride + 1);
@@ -125,6 +141,7 @@ int main(int argc, char** argv) {
     for (int e = 0; e < episodes; ++e) {
       nfp::sim::Observation o = env->reset(seed + uint64_t(e));
       std::deque<std::vector<float>> frames;  // raw frames (keys concatenated), newest last
+      std::deque<std::vector<nfp::sim::Image>> image_frames;  // per frame, the cameras' images
       std::deque<std::vector<float>> queue;
       std::vector<float> prev = c.prev_init;
       auto deadline = Clock::now() + period;
@@ -132,9 +149,11 @@ int main(int argc, char** argv) {
       while (!done) {
         std::vector<float> frame;
         for (const auto& k : c.keys) frame.insert(frame.end(), o.lowdim.at(k).begin(), o.lowdim.at(k).end());
-        if (frames.empty()) frames.assign(keep, frame);  // the first frame repeats, as nfp::Policy does
-        else frames.push_back(std::move(frame));
-        while (frames.size() > keep) frames.pop_front();
+        std::vector<nfp::sim::Image> images;
+        for (const auto& k : c.cameras) images.push_back(o.images.at(k));
+        if (frames.empty()) frames.assign(keep, frame), image_frames.assign(keep, images);  // the first repeats
+        else frames.push_back(std::move(frame)), image_frames.push_back(std::move(images));
+        while (frames.size() > keep) frames.pop_front(), image_frames.pop_front();
         if (queue.empty()) {  // plan: obs = each key's history, then the previous action (raw units)
           size_t at = 0, off = 0;
           for (size_t i = 0; i < c.keys.size(); ++i) {
@@ -146,10 +165,13 @@ int main(int argc, char** argv) {
             off += size_t(c.dims[i]);
           }
           if (c.prev_action) std::copy(prev.begin(), prev.end(), obs.begin() + long(at));
+          pixels.clear();  // camera-major: camera k's frames, oldest first
+          for (size_t k = 0; k < c.cameras.size(); ++k)
+            for (int j = 0; j < c.history; ++j) pixels.push_back(image_frames[size_t(j * c.stride)][k].pixels.data());
           const auto t0 = Clock::now();
           const uint64_t s = seed * 1000003u + uint64_t(ticks);
-          const nfp_rt_status st = sbs > 1 ? ws.sbs(obs, sbs, float(sigma), s, chunk)
-                                           : ws.sample(obs, float(sigma), s, chunk);
+          nfp_rt_status st = ws.observe(obs, pixels, o.instruction.c_str());
+          if (st == NFP_RT_OK) st = sbs > 1 ? ws.sbs({}, sbs, float(sigma), s, chunk) : ws.sample({}, float(sigma), s, chunk);
           call_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
           // A refused call (a NaN / Inf observation: NFP_RT_NONFINITE) leaves the chunk untouched: stop, never act on it.
           nfp::runtime::check(st, sbs > 1 ? "policy call (sbs)" : "policy call (sample)");

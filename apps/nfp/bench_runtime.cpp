@@ -48,6 +48,18 @@ void run_bench_runtime(const nfp::bench::RuntimeSpeedOptions& o, bool json) {
                 p["runtime_ms_sbs128"].get<double>(), p["max_abs_diff"].get<double>(),
                 p["max_abs_diff_log_prob"].get<double>(), p["p99_over_p50"].get<double>(),
                 p["cpu_p99_over_p50"].get<double>());
+  if (r.contains("whole_policy")) {
+    const auto& w = r["whole_policy"];
+    std::printf("  whole policy, batch 1 (libtorch PolicyImpl::predict vs runtime observe + call; %s%s):\n",
+                w["cameras"].empty() ? "no cameras" : ("cameras " + w["cameras"].dump()).c_str(),
+                w["instruction"].get<std::string>().empty() ? "" : ", with the task's instruction");
+    std::printf("    one sample: torch %8.3f ms   runtime %8.3f ms   speed-up %6.1fx\n", w["torch_ms_sample"].get<double>(),
+                w["runtime_ms_sample"].get<double>(), w["speedup_sample"].get<double>());
+    std::printf("    SBS-16:     torch %8.3f ms   runtime %8.3f ms   speed-up %6.1fx\n", w["torch_ms_sbs16"].get<double>(),
+                w["runtime_ms_sbs16"].get<double>(), w["speedup_sbs16"].get<double>());
+    std::printf("    encoders:   torch %8.3f ms   runtime %8.3f ms   speed-up %6.1fx\n", w["torch_ms_encode"].get<double>(),
+                w["runtime_ms_observe"].get<double>(), w["speedup_encode"].get<double>());
+  }
   if (json) print_json_line(r.dump());
 }
 

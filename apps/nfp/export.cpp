@@ -21,7 +21,7 @@ struct ExportArgs {
 };
 
 // The written file as a user's controller will see it: it loads, and one sample from the observation the
-// normalization centres (or zeros) is OK with finite actions and log p. Throws nfp::Error saying what failed.
+// normalization centres (or zeros; grey camera frames) is OK with finite actions and log p. Throws nfp::Error saying what failed.
 void validate_with_runtime(runtime::Model& m) {
   std::vector<float> obs(size_t(m.info().obs_dim), 0.0f);
   const json cfg = json::parse(m.config_json());
@@ -30,7 +30,12 @@ void validate_with_runtime(runtime::Model& m) {
   runtime::Workspace ws(m, 1);
   std::vector<float> action(size_t(m.info().dim));
   double lp = NAN;
-  const nfp_rt_status s = ws.sample(obs, m.info().sigma, 0, action, &lp);
+  // A policy takes its whole observation: mid-grey camera frames and no instruction besides the state.
+  const nfp_rt_info& info = m.info();
+  const std::vector<uint8_t> grey(size_t(info.image_height) * size_t(info.image_width) * 3, 128);
+  const std::vector<const uint8_t*> images(size_t(info.cameras) * size_t(info.history), grey.data());
+  nfp_rt_status s = ws.observe(obs, images);
+  if (s == NFP_RT_OK) s = ws.sample({}, info.sigma, 0, action, &lp);
   require(s == NFP_RT_OK, "the exported file loads but a test sample fails (" + std::string(nfp_rt_status_string(s)) +
                               "): the checkpoint's weights or statistics are unusable");
 }
@@ -68,9 +73,19 @@ void run_export(const ExportArgs& a) {
   r["dim"] = m->info().dim;
   r["obs_dim"] = m->info().obs_dim;
   r["layers"] = m->info().layers;
-  std::cout << "exported " << a.checkpoint << " -> " << a.out << " (" << r["bytes"] << " bytes, " << m->info().layers
-            << " transforms, action " << m->info().horizon << "x" << m->info().action_dim << ", obs "
-            << m->info().obs_dim << "; loaded back and sampled with the runtime)\n";
+  const nfp_rt_info& info = m->info();
+  std::vector<std::string> cameras;
+  for (int i = 0; i < info.cameras; ++i) cameras.push_back(nfp_rt_model_camera(m->get(), i));
+  r["cameras"] = cameras;
+  r["instruction"] = info.instruction != 0;
+  std::string inputs = "state " + std::to_string(info.obs_dim);
+  for (const auto& c : cameras)
+    inputs += ", " + c + " " + std::to_string(info.image_height) + "x" + std::to_string(info.image_width);
+  if (info.instruction) inputs += ", instruction";
+  std::cout << "exported " << a.checkpoint << " -> " << a.out << " (" << r["bytes"] << " bytes, " << info.layers
+            << " transforms, action " << info.horizon << "x" << info.action_dim << ", observes " << inputs
+            << (info.cameras ? " (x" + std::to_string(info.history) + " frames)" : "")
+            << "; loaded back and sampled with the runtime)\n";
   if (a.json_out) print_json_line(r.dump());
 }
 

@@ -20,9 +20,10 @@ namespace nfp::rt {
 [[nodiscard]] bool encode_observation(Workspace& ws, const float* state, const uint8_t* const* images,
                                       const char* instruction);
 // exec_image.cpp: one camera frame (camera_h x camera_w x 3 uint8) resized, cropped and scaled into ws.maps[0];
-// then the encoder's features (feature_dim) into out.
+// then the trunk and the pooling on it, into pooled (net.pooled floats; the projection is the caller's, one GEMM
+// for all the frames of a camera).
 void prepare_camera_image(Workspace& ws, const ImageInput& in, const ImageNet& net, const uint8_t* image);
-void image_features(Workspace& ws, const ImageNet& net, float* out);
+void image_pooled(Workspace& ws, const ImageNet& net, float* pooled);
 // exec_instruction.cpp: the pooled vector (dim) and, with n.tokens, the projected words (max_tokens x C).
 void instruction_features(Workspace& ws, const InstructionNet& n, const char* text, float* pooled, float* tokens);
 

@@ -83,9 +83,12 @@ bool encode_observation(Workspace& ws, const float* state, const uint8_t* const*
     const ImageNet& net = cams.encoders[size_t(cams.encoder_of[c])];
     for (int j = 0; j < in.history; ++j) {
       prepare_camera_image(ws, cams, net, images[c * size_t(in.history) + size_t(j)]);
-      image_features(ws, net, x + at);
-      at += size_t(net.feature_dim);
+      image_pooled(ws, net, ws.feat.data() + size_t(j) * net.pooled);
     }
+    // The projection of every frame at once: its weights stream once per camera, not once per frame.
+    kernels().gemm(ws.feat.data(), net.pooled, in.history, net.proj.fwd, net.proj.bias.data(), x + at, net.feature_dim,
+                   false);
+    at += size_t(in.history) * size_t(net.feature_dim);
   }
   std::memcpy(x + at, ws.enc_in.data() + in.state, size_t(in.prev_action) * sizeof(float));
   at += size_t(in.prev_action);

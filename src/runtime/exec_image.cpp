@@ -27,8 +27,14 @@ void im2col(const Map& x, const Conv2d& cv, int oh, int ow, float* cols) {
         for (int kx = 0; kx < cv.k; ++kx) {
           const int ix = ox * cv.stride - cv.pad + kx;
           float* dst = row + (ky * cv.k + kx) * x.c;
-          if (iy < 0 || iy >= x.h || ix < 0 || ix >= x.w) std::memset(dst, 0, size_t(x.c) * sizeof(float));
-          else std::memcpy(dst, x.data + (size_t(iy) * x.w + ix) * x.c, size_t(x.c) * sizeof(float));
+          const bool inside = iy >= 0 && iy < x.h && ix >= 0 && ix < x.w;
+          const float* src = inside ? x.data + (size_t(iy) * x.w + ix) * x.c : nullptr;
+          if (x.c >= 16) {  // whole cache lines: the library copy
+            if (src) std::memcpy(dst, src, size_t(x.c) * sizeof(float));
+            else std::memset(dst, 0, size_t(x.c) * sizeof(float));
+          } else {  // a few channels (the RGB input): a call per pixel would cost more than the copy
+            for (int ci = 0; ci < x.c; ++ci) dst[ci] = src ? src[ci] : 0.0f;
+          }
         }
       }
     }
@@ -45,37 +51,31 @@ Map conv(Workspace& ws, const Conv2d& cv, const Map& x, float* out) {
   return {out, oh, ow, cv.cout};
 }
 
-// GroupNorm (eps 1e-5, torch's) in place, then + residual (when given) and ReLU (when asked).
+// GroupNorm (eps 1e-5, torch's) in place, then + residual (when given) and ReLU (when asked). Two passes over the
+// map (the channel means, then the squared deviations from them: no cancellation), vectorized per channel.
 void group_norm(Workspace& ws, const GroupNorm& g, Map x, const float* residual, bool relu) {
+  const Kernels& k = kernels();
   const int hw = x.h * x.w, C = x.c, cg = C / g.groups;
+  float* mean = ws.gn_scale.data();  // per channel, then per group spread over its channels
+  float* sq = ws.gn_shift.data();
+  k.channel_sums(x.data, hw, C, nullptr, mean);
   for (int gi = 0; gi < g.groups; ++gi) {
-    double s = 0, s2 = 0;
-    for (int p = 0; p < hw; ++p)
-      for (int c = gi * cg; c < (gi + 1) * cg; ++c) {
-        const double v = x.data[size_t(p) * C + c];
-        s += v;
-        s2 += v * v;
-      }
-    const double n = double(hw) * cg, mean = s / n, var = std::max(0.0, s2 / n - mean * mean);
-    const float rstd = float(1.0 / std::sqrt(var + 1e-5)), m = float(mean);
-    float* scale = ws.gn_scale.data();
-    float* shift = ws.gn_shift.data();
-    for (int c = gi * cg; c < (gi + 1) * cg; ++c) {  // y = x * scale + shift
-      scale[c] = rstd * g.gamma[size_t(c)];
-      shift[c] = g.beta[size_t(c)] - m * scale[c];
+    double s = 0;
+    for (int c = gi * cg; c < (gi + 1) * cg; ++c) s += mean[c];
+    for (int c = gi * cg; c < (gi + 1) * cg; ++c) mean[c] = float(s / (double(hw) * cg));
+  }
+  k.channel_sums(x.data, hw, C, mean, sq);
+  for (int gi = 0; gi < g.groups; ++gi) {  // sq becomes the shift, mean the scale: y = x * scale + shift
+    double v = 0;
+    for (int c = gi * cg; c < (gi + 1) * cg; ++c) v += sq[c];
+    const float rstd = float(1.0 / std::sqrt(v / (double(hw) * cg) + 1e-5));
+    for (int c = gi * cg; c < (gi + 1) * cg; ++c) {
+      const float scale = rstd * g.gamma[size_t(c)];
+      sq[c] = g.beta[size_t(c)] - mean[c] * scale;
+      mean[c] = scale;
     }
   }
-  const float* scale = ws.gn_scale.data();
-  const float* shift = ws.gn_shift.data();
-  for (int p = 0; p < hw; ++p) {
-    float* row = x.data + size_t(p) * C;
-    const float* res = residual ? residual + size_t(p) * C : nullptr;
-    for (int c = 0; c < C; ++c) {
-      float v = row[c] * scale[c] + shift[c];
-      if (res) v += res[c];
-      row[c] = relu ? std::max(v, 0.0f) : v;
-    }
-  }
+  k.channel_affine(x.data, hw, C, mean, sq, residual, relu);
 }
 
 // 3 x 3 max pool, stride 2, padding 1 (torch's: padding never wins).
@@ -130,18 +130,20 @@ Map trunk(Workspace& ws, const ImageNet& n, Map x) {
   return x;
 }
 
-// The pooled vector of the final map (flatten: the map itself, the projection's columns being in its order).
-const float* pool(Workspace& ws, const ImageNet& n, const Map& x) {
+// The pooled vector of the final map into out (flatten: the map itself, the projection's columns in its order).
+void pool(const ImageNet& n, const Map& x, float* out) {
   const int hw = x.h * x.w, C = x.c;
-  if (n.pool == ImagePool::Flatten) return x.data;
-  float* out = ws.feat.data();
+  if (n.pool == ImagePool::Flatten) {
+    std::memcpy(out, x.data, size_t(hw) * C * sizeof(float));
+    return;
+  }
   if (n.pool == ImagePool::Average) {
     for (int c = 0; c < C; ++c) {
       float s = 0;
       for (int p = 0; p < hw; ++p) s += x.data[size_t(p) * C + c];
       out[c] = s / float(hw);
     }
-    return out;
+    return;
   }
   // spatial softmax: per channel, the softmax over the cells and the expected (x, y) on linspace(-1, 1)
   auto coord = [](int i, int n) { return n == 1 ? -1.0f : -1.0f + 2.0f * float(i) / float(n - 1); };
@@ -158,7 +160,6 @@ const float* pool(Workspace& ws, const ImageNet& n, const Map& x) {
     out[2 * c] = float(ex / s);
     out[2 * c + 1] = float(ey / s);
   }
-  return out;
 }
 
 }  // namespace
@@ -202,9 +203,8 @@ void prepare_camera_image(Workspace& ws, const ImageInput& in, const ImageNet& n
   }
 }
 
-void image_features(Workspace& ws, const ImageNet& n, float* out) {
-  const Map last = trunk(ws, n, {ws.maps[0].data(), n.in_h, n.in_w, 3});
-  kernels().gemm(pool(ws, n, last), n.pooled, 1, n.proj.fwd, n.proj.bias.data(), out, n.feature_dim, false);
+void image_pooled(Workspace& ws, const ImageNet& n, float* pooled) {
+  pool(n, trunk(ws, n, {ws.maps[0].data(), n.in_h, n.in_w, 3}), pooled);
 }
 
 }  // namespace nfp::rt

@@ -102,7 +102,7 @@ void Workspace::size_encoders(const Encoder& e) {
   cols.assign(col, 0.0f);
   gn_scale.assign(ch, 0.0f);
   gn_shift.assign(ch, 0.0f);
-  feat.assign(feat_n, 0.0f);
+  feat.assign(feat_n * size_t(e.input.history), 0.0f);  // every frame's pooled vector, for one projection
   if (im.resize_h > 0) {
     img_resized.assign(size_t(im.resize_h) * im.resize_w * 3, 0);
     img_rows.assign(size_t(im.camera_h) * im.resize_w * 3, 0.0f);

@@ -33,7 +33,7 @@ struct Workspace {
   std::vector<float> img_rows, img_acc;  // the resize's passes: (camera_h x resize_w x 3), (resize_w x 3)
   std::vector<float> maps[3];       // channels-last activation maps, the largest any layer makes
   std::vector<float> cols;          // im2col rows
-  std::vector<float> gn_scale, gn_shift, feat;  // (channels), (channels), (pooled)
+  std::vector<float> gn_scale, gn_shift, feat;  // (channels), (channels), (history x pooled)
   std::vector<float> words, words_n, words_qkv, words_att, words_ff, word_scores;  // (L x {D, D, 3D, D, 2D}), (L)
   std::vector<int> word_ids;        // (max_tokens)
   std::vector<char> word_chars;     // one word being read (longest vocabulary word + 1)

@@ -1,5 +1,5 @@
 // Every compiled kernel variant against a plain double-precision reference: packed GEMM (odd sizes, the
-// partial last panel, accumulate, bias), LayerNorm and GELU (erf approximation).
+// partial last panel, accumulate, bias), LayerNorm and GELU (erf approximation), GroupNorm's channel passes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -89,6 +89,45 @@ TEST(RuntimeKernels, GeluAndLayerNormMatchReference) {
       v /= N;
       for (int j = 0; j < N; ++j)
         EXPECT_NEAR(r[size_t(row) * N + j], (orig[size_t(row) * N + j] - m) / std::sqrt(v + 1e-5) * 1.5 - 0.25, 1e-5);
+    }
+  }
+}
+
+// GroupNorm's channel passes on channels-last maps, every variant against double: odd channel counts (the vector
+// tail), with and without a centre, a residual and the ReLU.
+TEST(RuntimeKernels, ChannelPassesMatchReference) {
+  std::mt19937 g(3);
+  std::normal_distribution<float> nd(0.5f, 2.0f);
+  for (int C : {1, 3, 19, 32, 77}) {
+    const int rows = 121;
+    const size_t nc = static_cast<size_t>(C);
+    std::vector<float> x(nc * rows), center(nc), scale(nc), shift(nc), res(nc * rows);
+    for (auto* v : {&x, &center, &scale, &shift, &res})
+      for (auto& e : *v) e = nd(g);
+    for (const Kernels* k : variants()) {
+      std::vector<float> sum(nc), sq(nc);
+      k->channel_sums(x.data(), rows, C, nullptr, sum.data());
+      k->channel_sums(x.data(), rows, C, center.data(), sq.data());
+      for (int c = 0; c < C; ++c) {
+        double s = 0, q = 0;
+        for (int r = 0; r < rows; ++r) {
+          const double v = x[size_t(r) * C + c];
+          s += v;
+          q += (v - center[size_t(c)]) * (v - center[size_t(c)]);
+        }
+        EXPECT_NEAR(sum[size_t(c)], s, 1e-5 * rows * 4) << k->name << " C " << C;  // float sums of 121 values
+        EXPECT_NEAR(sq[size_t(c)], q, 1e-5 * q + 1e-4) << k->name << " C " << C;
+      }
+      for (bool relu : {false, true})
+        for (bool residual : {false, true}) {
+          std::vector<float> y = x;
+          k->channel_affine(y.data(), rows, C, scale.data(), shift.data(), residual ? res.data() : nullptr, relu);
+          for (size_t i = 0; i < y.size(); ++i) {
+            double r = double(x[i]) * scale[i % size_t(C)] + shift[i % size_t(C)] + (residual ? res[i] : 0.0);
+            if (relu) r = std::max(r, 0.0);
+            ASSERT_NEAR(y[i], r, 1e-5 * (1 + std::abs(r))) << k->name << " C " << C;
+          }
+        }
     }
   }
 }
