@@ -134,6 +134,12 @@ void run_train(const TrainArgs& a) {
               << "; continue with: nfp train --out " << a.out << " --resume\n";
     std::exit(130);
   }
+  if (res.steps_run == 0) {  // a resumed run already at its total: nothing trained, nothing rewritten
+    std::cout << "nothing to train: " << a.out << " is already at step " << res.steps
+              << " (--steps is the run's total; pass a larger one to continue)\n";
+    if (a.json_out) print_json_line(json{{"out", a.out}, {"steps", res.steps}, {"steps_run", 0}}.dump());
+    return;
+  }
   std::cout << "trained " << a.out << ": " << res.steps << " steps in " << format_duration(res.seconds) << ", "
             << res.parameters << " parameters, train loss " << res.train_loss << ", valid loss " << res.valid_loss
             << "\n"

@@ -75,7 +75,8 @@ struct TrainRequest {
 };
 
 struct TrainResult {
-  int64_t steps = 0;
+  int64_t steps = 0;                // the run's total
+  int64_t steps_run = 0;            // taken by this call (0: a resumed run already at --steps)
   double seconds = 0;
   double train_loss = NAN;          // mean over the last log_every steps
   double valid_loss = NAN;          // last validation figure

@@ -351,6 +351,7 @@ TrainResult train_policy(const TrainRequest& req) {
   }
   bar.finish();
   result.steps = pos.step;
+  result.steps_run = pos.step - start_step;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result.valid_loss = valid;
   result.checkpoint = req.out / "checkpoint";

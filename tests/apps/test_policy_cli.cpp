@@ -119,6 +119,13 @@ TEST_F(PolicyCli, InterruptedTrainingResumesBitForBit) {
   EXPECT_EQ(last_line_json(r.out)["steps"], steps);
   for (const char* f : {"model.safetensors", "train_state.safetensors"})
     EXPECT_TRUE(read_file(run / "checkpoint" / f) == read_file(root_ / "straight" / "checkpoint" / f)) << f;
+  // Resuming a finished run trains nothing, says so, and leaves the checkpoint as it was (a re-run script's case).
+  r = run_nfp("train --out " + run.string() + " --resume --no-progress --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("nothing to train"), std::string::npos) << r.out;
+  EXPECT_EQ(last_line_json(r.out)["steps_run"], 0);
+  EXPECT_TRUE(read_file(run / "checkpoint" / "model.safetensors") ==
+              read_file(root_ / "straight" / "checkpoint" / "model.safetensors"));
 }
 
 // `nfp serve` + `nfp eval --server`: the closed loop through the WebSocket server acts bit-identically to the
