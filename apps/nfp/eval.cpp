@@ -13,6 +13,7 @@
 #include "nfp/evaluator.hpp"
 #include "nfp/flow.hpp"
 #include "nfp/export.hpp"
+#include "nfp/monitor.hpp"
 #include "nfp/runtime_runner.hpp"
 #include "nfp/runtime_setup.hpp"
 #include "nfp/serve_client.hpp"
@@ -29,7 +30,8 @@ struct EvalArgs {
   uint64_t seed = 100000;
   int threads = kDefaultThreads;
   std::string device = "cpu";
-  bool json_out = false, no_progress = false;
+  bool json_out = false, no_progress = false, monitor = false;
+  Perturbation perturbation;
 };
 
 EvalOptions eval_options(const EvalArgs& a, const std::string& recorded_task, bool reads_instruction) {
@@ -46,7 +48,33 @@ EvalOptions eval_options(const EvalArgs& a, const std::string& recorded_task, bo
   }
   o.goal = a.goal;
   o.progress = !a.no_progress;
+  o.perturbation = a.perturbation;
   return o;
+}
+
+// The checkpoint's monitor calibration (nfp monitor calibrate), checked against the settings this evaluation samples
+// with: the scores depend on them, so thresholds fitted under other settings would not mean their alpha.
+MonitorCalibration load_monitor(const std::string& checkpoint, const json& inference, int64_t n_action_steps) {
+  const auto path = checkpoint_dir(checkpoint) / kMonitorFile;
+  require(std::filesystem::exists(path), "--monitor: '" + checkpoint + "' has no monitor calibration (" + path.string() +
+                                             "); run `nfp monitor calibrate --checkpoint " + checkpoint + "` first");
+  MonitorCalibration c = read_json_file(path).get<MonitorCalibration>();
+  auto same = [&](const char* key) { return c.inference.value(key, json()) == inference.value(key, json()); };
+  const bool sbs = inference.value("strategy", "") == "sbs";
+  require(same("strategy") && same("sigma") && (!sbs || same("candidates")) && c.n_action_steps == n_action_steps,
+          "--monitor: the monitor was calibrated with " + c.inference.dump() + ", n_action_steps " +
+              std::to_string(c.n_action_steps) + "; evaluate with those settings or recalibrate with these");
+  return c;
+}
+
+void print_monitor(const json& info) {
+  if (!info["aggregated"].contains("monitor")) return;
+  const auto& m = info["aggregated"]["monitor"];
+  auto num = [](const json& v) { return v.is_null() ? std::string("n/a") : std::to_string(v.get<double>()).substr(0, 5); };
+  std::cout << "monitor (" << m["score"].get<std::string>() << ", alpha " << m["alpha"] << "): alarms in "
+            << m["alarms"] << " episodes; " << m["successes"] << " successes (false-alarm rate "
+            << num(m["false_alarm_rate"]) << "), " << m["failures"] << " failures (caught " << num(m["tpr"])
+            << ", mean lead " << num(m["mean_lead_steps"]) << " steps); AUROC " << num(m["auroc"]) << "\n";
 }
 
 void print_summary(const EvalArgs& a, const json& info, const std::string& policy, const std::string& settings) {
@@ -55,6 +83,7 @@ void print_summary(const EvalArgs& a, const json& info, const std::string& polic
             << g["pc_success"].get<double>() << "% over " << a.episodes << " episodes, chunk latency p50 "
             << g["chunk_latency_ms_p50"].get<double>() << " ms, p99 " << g["chunk_latency_ms_p99"].get<double>()
             << " ms -> " << a.out << "\n";
+  print_monitor(info);
   if (g.contains("per_goal")) {
     std::cout << "per goal:";
     for (const auto& pg : g["per_goal"])
@@ -72,6 +101,7 @@ void print_summary(const EvalArgs& a, const json& info, const std::string& polic
 // The closed loop against a policy server: every control step's observation goes to the server (step requests),
 // so the episode equals the in-process one; the chunk latency is the round trip seen from here.
 void run_remote_eval(const EvalArgs& a) {
+  require(!a.monitor, "--monitor runs with --checkpoint (its calibration lives in the checkpoint)");
   require(!a.inference.any(),
           "--server: the server's inference settings apply; start `nfp serve` with --strategy, --sigma, ... instead");
   RemotePolicy remote(a.server, a.api_key);
@@ -112,7 +142,12 @@ void run_runtime_eval(const EvalArgs& a) {
   require(a.inference.steps == 0, "--steps: the runtime runs flow heads, which take no sampling steps");
   RuntimeRunner agent(load_runtime_model(model.string(), a.weights), ro);
   const AgentSpec& spec = agent.spec();
-  json info = evaluate_agent(agent, spec, eval_options(a, spec.task, spec.instruction));
+  EvalOptions o = eval_options(a, spec.task, spec.instruction);
+  if (a.monitor) {
+    require(!a.checkpoint.empty(), "--monitor needs --checkpoint RUN (its calibration lives in the checkpoint)");
+    o.monitor = load_monitor(a.checkpoint, spec.inference, spec.n_action_steps);
+  }
+  json info = evaluate_agent(agent, spec, o);
   info["backend"] = "runtime";
   info["runtime"] = {{"kernels", agent.info().kernels}, {"weights", agent.info().weights}};
   if (!a.checkpoint.empty()) info["checkpoint"] = a.checkpoint;
@@ -132,7 +167,8 @@ void run_eval(const EvalArgs& a) {
   if (a.backend == "runtime" || !a.model.empty()) return run_runtime_eval(a);
   Policy policy = load_policy(a.checkpoint, device);
   const RunnerOptions run = runner_options(*policy, a.inference);
-  const EvalOptions o = eval_options(a, policy->config().task, has_modality(policy->config(), "instruction"));
+  EvalOptions o = eval_options(a, policy->config().task, has_modality(policy->config(), "instruction"));
+  if (a.monitor) o.monitor = load_monitor(a.checkpoint, json(run.inference), run.n_action_steps);
   json info = evaluate_policy(policy, run, o);
   info["checkpoint"] = a.checkpoint;
   info["parameters"] = count_parameters(*policy);
@@ -168,6 +204,16 @@ void setup_eval(CLI::App& root) {
       ->each([a](const std::string&) { a->instruction_given = true; });
   c->add_option("--goal", a->goal, "language-conditioned tasks: run every episode on goal N (nfp tasks lists them)")
       ->check(whole(0, 1000000));
+  std::string kinds;
+  for (const auto& k : perturbation_kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
+  c->add_option("--perturb", a->perturbation.kind, "failure probe: " + kinds + " (nfp/perturbation.hpp)")
+      ->check(CLI::IsMember(perturbation_kinds()))->capture_default_str();
+  c->add_option("--perturb-at", a->perturbation.at_step, "--perturb: from this control step on")->check(whole(0, 100000000));
+  c->add_option("--perturb-magnitude", a->perturbation.magnitude,
+                "--perturb: noise std (fraction of the action range / data units / fraction of 255), colour blend, or "
+                "metres (object_shift)")->check(non_negative_real(1e6));
+  c->add_flag("--monitor", a->monitor, "run the likelihood monitor calibrated by `nfp monitor calibrate`: per-episode "
+                                       "alarm, alarm step and score trace, and the detection metrics");
   c->add_flag("--no-progress", a->no_progress, "no progress bar");
   c->add_flag("--json", a->json_out, "print the result (without per_episode) as one JSON line");
   c->callback([a] { run_eval(*a); });

@@ -1,4 +1,5 @@
-// Policy rollouts in the simulated task suite and LeRobot's eval_info.json:
+// Policy rollouts in the simulated task suite and LeRobot's eval_info.json (with the monitor's scores and alarms when
+// asked, and perturbations for the failure benchmark):
 //   {"per_episode": [{episode_ix, seed, sum_reward, max_reward, success, steps, actions_fnv1a[, goal, instruction]}, ...],
 //    (actions_fnv1a: FNV-1a of the executed actions' float bytes, to check that two runs acted bit-identically)
 //    "aggregated": {avg_sum_reward, avg_max_reward, pc_success (percent), eval_s, eval_ep_s,
@@ -16,6 +17,8 @@
 
 #include "nfp/agent.hpp"
 #include "nfp/json_io.hpp"
+#include "nfp/monitor.hpp"
+#include "nfp/perturbation.hpp"
 #include "nfp/policy.hpp"
 
 namespace nfp {
@@ -32,6 +35,14 @@ struct EvalOptions {
   int goal = -1;                    // language-conditioned tasks: every episode on this goal; -1: drawn from the seed
   bool progress = true;
   std::function<void(int64_t done, double pc_success)> on_episode;
+  // Failure benchmark: a perturbation from a control step on (nfp/perturbation.hpp).
+  Perturbation perturbation;
+  // Per-episode score traces (nfp/monitor.hpp: neg_logp, spread, consistency, one value per planned chunk, and the
+  // control step of each chunk) in per_episode[i]["scores"] / ["chunk_steps"].
+  bool scores = false;
+  // The monitor (implies scores): per episode "alarm", "alarm_step", "alarm_chunk", "max_score" (its largest
+  // standardized score); aggregated "monitor": its calibration's score, alpha, and nfp::DetectionMetrics.
+  std::optional<MonitorCalibration> monitor;
 };
 
 // Rolls `policy` out with one runner using `run` (a checkpoint's defaults: policy->default_options()).
@@ -41,6 +52,12 @@ json evaluate_agent(Agent& agent, const AgentSpec& spec, const EvalOptions& opti
 inline json evaluate_policy(const Policy& policy, const EvalOptions& options) {
   return evaluate_policy(policy, policy->default_options(), options);
 }
+
+// From an eval_info.json evaluated with scores (src/eval/monitor_traces.cpp): the successful episodes' traces of
+// `score` (what calibrate_monitor takes), and every episode as the calibration `c` detects it (alarm, its step,
+// the largest standardized score). nfp::Error when the file holds no such scores.
+std::vector<ScoreTrace> successful_traces(const json& eval_info, const std::string& score);
+std::vector<DetectionEpisode> detection_episodes(const json& eval_info, const MonitorCalibration& c);
 
 // p-th percentile (0..100) by linear interpolation; NaN for an empty list.
 double percentile(std::vector<double> values, double p);

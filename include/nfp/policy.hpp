@@ -87,6 +87,7 @@ struct Chunk {
   torch::Tensor actions;     // (H x A) in data units, clamped to the normalized range [-1, 1] first
   torch::Tensor normalized;  // (H x A) the head's chunk, normalized, unclamped
   double log_prob = NAN;     // log p(normalized chunk | obs) for heads with a likelihood, NaN otherwise
+  double log_prob_spread = NAN;  // sbs: std of the candidates' log p (nfp/monitor.hpp's spread score), else NaN
   double latency_s = 0;      // wall time of encoder + head + strategy
 };
 
@@ -149,7 +150,8 @@ std::string describe_inference(const PolicyImpl& policy, const RunnerOptions& op
 // The strategies on a batch of contexts (B x C): chunks (B x H x A) normalized and their log p (B).
 struct StrategyResult {
   torch::Tensor actions;
-  torch::Tensor log_prob;  // undefined for heads without a likelihood
+  torch::Tensor log_prob;         // undefined for heads without a likelihood
+  torch::Tensor log_prob_spread;  // sbs: (B) std of the N candidates' log p; undefined otherwise
 };
 // row_generators: empty, or one per context row (SampleOptions::row_generators): then `gen` is not used.
 StrategyResult run_strategy(ActionHeadImpl& head, const torch::Tensor& ctx, const InferenceOptions& options,

@@ -31,6 +31,34 @@ std::string hex64(uint64_t v) {
   return buf;
 }
 
+// One episode's monitor scores, one value per planned chunk (nfp/monitor.hpp), and each chunk's control step.
+struct EpisodeScores {
+  ScoreTrace neg_logp, spread, consistency;
+  std::vector<int64_t> steps;
+  std::vector<float> previous;  // the previous chunk (H x A), data units
+
+  void add(const Chunk& c, int64_t step, const AgentSpec& spec) {
+    const double D = double(spec.horizon * spec.action_dim);
+    neg_logp.push_back(-c.log_prob / D);
+    spread.push_back(c.log_prob_spread / D);
+    const auto a = c.actions.contiguous();
+    const float* x = a.data_ptr<float>();
+    // The previous plan's rows from n_action_steps on cover the steps this plan's first rows cover.
+    const int64_t A = spec.action_dim, shift = spec.n_action_steps, overlap = spec.horizon - shift;
+    double diff = 0;
+    if (!previous.empty() && overlap > 0) {
+      for (int64_t i = 0; i < overlap * A; ++i) diff += std::abs(double(previous[size_t(shift * A + i)]) - double(x[i]));
+      diff /= double(overlap * A);
+    }
+    consistency.push_back(diff);  // the first plan has nothing to disagree with
+    previous.assign(x, x + a.numel());
+    steps.push_back(step);
+  }
+  const ScoreTrace& trace(const std::string& score) const {
+    return score == "spread" ? spread : score == "consistency" ? consistency : neg_logp;
+  }
+};
+
 }  // namespace
 
 double percentile(std::vector<double> v, double p) {
@@ -84,6 +112,8 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
   auto env = sim::make_env(o.task, env_options);
   const int64_t max_steps = o.max_steps > 0 ? o.max_steps : spec.max_steps;
   json per_episode = json::array(), video_paths = json::array();
+  check_perturbation(o.perturbation);
+  const bool record_scores = o.scores || o.monitor.has_value();
   std::vector<double> latencies, log_probs;
   double sum_rewards = 0, sum_max = 0;
   int64_t successes = 0;
@@ -108,15 +138,21 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
     uint64_t digest = kFnvOffset;
     bool success = false;
     int64_t steps = 0;
+    PerturbationRun perturb(o.perturbation, seed);
+    EpisodeScores scores;
     for (; steps < max_steps; ++steps) {
       if (o.instruction) obs.instruction = *o.instruction;
+      perturb.before_policy(steps, *env, obs);
       const ActStep step = agent.act(obs);
       if (step.planned) {
         latencies.push_back(step.planned->latency_s * 1e3);
         if (std::isfinite(step.planned->log_prob)) log_probs.push_back(step.planned->log_prob);
+        if (record_scores) scores.add(*step.planned, steps, ps);
       }
       digest = fnv1a(digest, step.action.data(), step.action.size() * sizeof(float));
-      auto r = env->step(step.action);
+      std::vector<float> action = step.action;
+      perturb.on_action(steps, spec.action, action);
+      auto r = env->step(action);
       if (video) video->write(env->render(camera).pixels.data());
       sum_r += r.reward;
       max_r = std::max(max_r, r.reward);
@@ -139,6 +175,20 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
       per_episode.back()["goal"] = env->goal();
       per_episode.back()["instruction"] = episode_instruction;
     }
+    if (record_scores) {
+      json& e = per_episode.back();
+      e["scores"] = {{"neg_logp", scores.neg_logp}, {"spread", scores.spread}, {"consistency", scores.consistency}};
+      e["chunk_steps"] = scores.steps;
+      if (o.monitor) {
+        const ScoreTrace& trace = scores.trace(o.monitor->score);
+        const int64_t alarm = first_alarm(*o.monitor, trace);
+        const double max_score = max_standardized(*o.monitor, trace);
+        e["alarm"] = alarm >= 0;
+        e["alarm_chunk"] = alarm;
+        e["alarm_step"] = alarm >= 0 ? scores.steps[size_t(alarm)] : -1;
+        e["max_score"] = std::isfinite(max_score) ? json(max_score) : json(max_score > 0 ? 1e300 : -1e300);
+      }
+    }
     const double pc_success = 100.0 * double(successes) / double(ep + 1);
     bar.update(ep + 1, {{"success%", pc_success}});
     if (o.on_episode) o.on_episode(ep + 1, pc_success);
@@ -160,6 +210,17 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
               {"chunk_latency_ms_p99", percentile(latencies, 99)},
               {"chunks", latencies.size()},
               {"mean_log_prob", std::isfinite(mean_lp) ? json(mean_lp) : json(nullptr)}};
+  if (o.monitor) {
+    const auto detection = detection_episodes(json{{"per_episode", per_episode}}, *o.monitor);
+    json m = detection_metrics(detection);
+    m["score"] = o.monitor->score;
+    m["alpha"] = o.monitor->alpha;
+    m["alarms"] = std::count_if(detection.begin(), detection.end(), [](const auto& d) { return d.alarm; });
+    agg["monitor"] = m;
+  }
+  if (o.perturbation.kind != "none")
+    agg["perturbation"] = {{"kind", o.perturbation.kind}, {"at_step", o.perturbation.at_step},
+                           {"magnitude", o.perturbation.magnitude}};
   if (goals > 1) {  // success per goal: the figure a language-conditioned policy is judged on
     json per_goal = json::array();
     for (int g = 0; g < goals; ++g) {

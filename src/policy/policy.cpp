@@ -194,6 +194,7 @@ std::vector<Chunk> PolicyImpl::predict_batch(const std::vector<const Observation
     c.normalized = normalized[b];
     c.actions = actions[b];
     c.log_prob = r.log_prob.defined() ? r.log_prob[b].item<double>() : NAN;
+    c.log_prob_spread = r.log_prob_spread.defined() ? r.log_prob_spread[b].item<double>() : NAN;
     c.latency_s = latency;
   }
   return out;

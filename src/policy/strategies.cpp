@@ -87,7 +87,9 @@ StrategyResult run_strategy(ActionHeadImpl& head, const torch::Tensor& ctx_in, c
     auto lp = s.log_prob.view({B, N});
     auto idx = lp.argmax(1);  // (B)
     auto rows = torch::arange(B, idx.options()) * N + idx;
-    return {s.actions.index_select(0, rows), lp.gather(1, idx.unsqueeze(1)).squeeze(1)};
+    // The candidates' spread in log p (std over N; 0 for one): how much the likelihood disagrees with itself here.
+    auto spread = N > 1 ? lp.std(1, /*unbiased*/ false) : torch::zeros({B}, lp.options());
+    return {s.actions.index_select(0, rows), lp.gather(1, idx.unsqueeze(1)).squeeze(1), spread};
   }
   HeadSample s;
   {

@@ -229,6 +229,47 @@ TEST_F(PolicyCli, RuntimeBackendEvalAndServeAreOneLoop) {
   EXPECT_FALSE(fs::exists(root_ / "x.json"));
 }
 
+// `nfp monitor calibrate` writes the checkpoint's monitor.json; `nfp eval --monitor` reports each episode's alarm,
+// alarm step and score traces and the detection metrics, under a perturbation too; mismatched settings, a missing
+// calibration and unknown perturbations fail in one line.
+TEST_F(PolicyCli, MonitorCalibratesAndEvalReportsAlarms) {
+  ASSERT_EQ(run_nfp(train_args("nfp-spline", "mon", 5) + " --task push-two-goals").status, 0);
+  test::expect_one_line_error(run_nfp("eval --checkpoint " + p("mon") + " --monitor --episodes 2 --out " + p("m0.json")),
+                              "nfp monitor calibrate");
+  // A 5-step policy hardly ever succeeds: calibration needs successful episodes, says so, and writes nothing.
+  test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("mon") + " --episodes 4 --seed 300000 "
+                                      "--no-progress"),
+                              "successful episodes");
+  ASSERT_FALSE(fs::exists(root_ / "mon" / "checkpoint" / "monitor.json"));
+  // A calibration as the command writes it (this policy's settings, a band its scores cross at once).
+  std::ofstream(root_ / "mon" / "checkpoint" / "monitor.json")
+      << R"({"score": "neg_logp", "alpha": 0.05, "mean": [-100.0], "scale": [1.0], "quantile": 2.0, "episodes": 50,
+             "successes": 40, "fit_episodes": 20, "quantile_episodes": 20, "seed": 300000, "task": "push-two-goals",
+             "inference": )"
+      << read_json_file(p("mon/checkpoint/config.json"))["inference"].dump() << R"(, "n_action_steps": )"
+      << read_json_file(p("mon/checkpoint/config.json"))["n_action_steps"].dump() << "}";
+  auto ev = run_nfp("eval --checkpoint " + p("mon") + " --monitor --episodes 3 --seed 400000 --perturb object_shift "
+                    "--perturb-at 2 --perturb-magnitude 0.05 --no-progress --out " + p("m1.json"));
+  ASSERT_EQ(ev.status, 0) << ev.out;
+  EXPECT_NE(ev.out.find("monitor (neg_logp"), std::string::npos) << ev.out;
+  const auto info = read_json_file(p("m1.json"));
+  for (const auto& e : info["per_episode"]) {
+    EXPECT_TRUE(e.contains("alarm") && e.contains("alarm_step") && e.contains("max_score")) << e.dump();
+    EXPECT_EQ(e["scores"]["neg_logp"].size(), e["chunk_steps"].size());
+    EXPECT_GT(e["scores"]["neg_logp"].size(), 0u);
+  }
+  EXPECT_EQ(info["aggregated"]["perturbation"]["kind"], "object_shift");
+  for (const auto& e : info["per_episode"]) EXPECT_EQ(e["alarm_chunk"], 0) << "every score is far above the band";
+  EXPECT_EQ(info["aggregated"]["monitor"]["failures"].get<int64_t>() + info["aggregated"]["monitor"]["successes"].get<int64_t>(), 3);
+  test::expect_one_line_error(run_nfp("eval --checkpoint " + p("mon") + " --monitor --sigma 0.1 --episodes 1 --out " +
+                                      p("m2.json")),
+                              "recalibrate");
+  EXPECT_EQ(run_nfp("eval --checkpoint " + p("mon") + " --perturb gravity --out " + p("m3.json")).status, 2);
+  test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("mon") + " --score spread --episodes 4"),
+                              "--strategy sbs");
+  EXPECT_FALSE(fs::exists(root_ / "m2.json"));
+}
+
 TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {
   expect_one_line_error(run_nfp("train --data " + p("missing.hdf5") + " --out " + p("r1")), "missing.hdf5");
   expect_one_line_error(run_nfp("train --data " + p("d.hdf5") + " --policy nope --out " + p("r1")), "nfp-spline");

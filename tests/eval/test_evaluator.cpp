@@ -47,3 +47,52 @@ TEST(Percentile, Interpolates) {
 
 }  // namespace
 }  // namespace nfp
+
+namespace nfp {
+namespace {
+
+// The failure benchmark's perturbations do what they say, reproducibly, and nothing before their step.
+TEST(Perturbation, EachKindChangesWhatItNamesFromItsStep) {
+  auto env = sim::make_env("push-two-goals");
+  const Observation start = env->reset(5);
+  // object_shift: the block (on slide joints no actuator drives) moves by the magnitude; the pusher does not.
+  PerturbationRun shift({"object_shift", 2, 0.1}, 5);
+  Observation o = start;
+  shift.before_policy(1, *env, o);
+  EXPECT_EQ(o.lowdim, start.lowdim) << "before its step";
+  shift.before_policy(2, *env, o);
+  const auto& a = start.lowdim.at("object_state");
+  const auto& b = o.lowdim.at("object_state");
+  EXPECT_NEAR(std::hypot(b[0] - a[0], b[1] - a[1]), 0.1, 1e-3) << "the block moved 0.1 m";
+  EXPECT_EQ(o.lowdim.at("state"), start.lowdim.at("state")) << "the pusher stayed";
+  EXPECT_EQ(env->observe().lowdim.at("object_state"), b) << "in the simulator, not only the observation";
+  Observation again = o;
+  shift.before_policy(3, *env, again);
+  EXPECT_EQ(again.lowdim, o.lowdim) << "once";
+  // action_noise: within the action's range, different from the action, reproducible for a seed.
+  const auto& spec = env->spec().action;
+  std::vector<float> x(size_t(spec.dim), 0.0f), y = x, z = x;
+  PerturbationRun n1({"action_noise", 0, 0.5}, 9), n2({"action_noise", 0, 0.5}, 9);
+  n1.on_action(0, spec, y);
+  n2.on_action(0, spec, z);
+  EXPECT_EQ(y, z);
+  EXPECT_NE(y, x);
+  for (int i = 0; i < spec.dim; ++i) EXPECT_TRUE(y[size_t(i)] >= spec.low[size_t(i)] && y[size_t(i)] <= spec.high[size_t(i)]);
+  // cameras: blackout, colour swap, noise (the environment is not touched)
+  Observation img;
+  img.images["top_image"] = Image{2, 2, std::vector<uint8_t>{10, 20, 30, 10, 20, 30, 10, 20, 30, 10, 20, 30}};
+  Observation black = img, colour = img, noisy = img;
+  PerturbationRun({"camera_blackout", 0, 0}, 1).before_policy(0, *env, black);
+  PerturbationRun({"camera_colour", 0, 1.0}, 1).before_policy(0, *env, colour);
+  PerturbationRun({"camera_noise", 0, 0.2}, 1).before_policy(0, *env, noisy);
+  EXPECT_EQ(black.images["top_image"].pixels, std::vector<uint8_t>(12, 0));
+  EXPECT_EQ(colour.images["top_image"].pixels[0], 30);
+  EXPECT_EQ(colour.images["top_image"].pixels[2], 10);
+  EXPECT_NE(noisy.images["top_image"].pixels, img.images["top_image"].pixels);
+  EXPECT_THROW(check_perturbation({"gravity", 0, 1}), Error);
+  EXPECT_THROW(check_perturbation({"action_noise", 0, -1}), Error);
+  EXPECT_THROW(check_perturbation({"action_noise", -1, 1}), Error);
+}
+
+}  // namespace
+}  // namespace nfp
