@@ -40,7 +40,8 @@ void write_nfpr(SafeTensorsFile& file, const json& config, const std::filesystem
 // A policy with a flow head (nina-mlp, nina-transformer, nfp-spline): kind "policy", the state-MLP encoder
 // under "encoder.", the normalizer folded into per-element obs / action stats, clamp and sigma (see
 // docs/RUNTIME.md). Other heads: nfp::Error naming the supported ones.
-void export_policy(PolicyImpl& policy, const std::filesystem::path& out);
+// `monitor`: the checkpoint's monitor calibration (nfp/monitor.hpp, score neg_logp), embedded for nfp_rt_monitor.
+void export_policy(PolicyImpl& policy, const std::filesystem::path& out, const json* monitor = nullptr);
 
 // Exports a checkpoint directory (config.json "type": "density" written by `nfp density fit`, or a flow
 // policy written by `nfp train`). Returns a one-object summary (out, kind, bytes).

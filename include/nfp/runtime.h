@@ -28,7 +28,7 @@ typedef enum {
   NFP_RT_OK = 0,
   NFP_RT_BAD_ARGUMENT = 1, /* null pointer, n < 1, non-finite sigma, ... */
   NFP_RT_CAPACITY = 2,     /* more samples than the workspace was created for */
-  NFP_RT_UNSUPPORTED = 3,  /* the model lacks what the call needs (reserved; every exported flow supports all calls) */
+  NFP_RT_UNSUPPORTED = 3,  /* the model lacks what the call needs (nfp_rt_monitor without an exported monitor) */
   NFP_RT_NONFINITE = 4     /* an input (obs, given chunk or latent) holds NaN or +-Inf, or a value whose square
                               overflows float32 once normalized (|v| >= 1.8e19 normalized units, e.g. FLT_MAX from a
                               broken sensor), or the result would not be finite. The outputs (actions, log_prob,
@@ -56,6 +56,7 @@ typedef struct {
   int image_height;    /* the size every camera image must have: the cameras' size in training (the runtime */
   int image_width;     /* resizes and centre-crops it exactly as training did) */
   int instruction;     /* 1: the policy reads an instruction string */
+  int monitor;         /* 1: the policy was exported with its likelihood monitor (nfp_rt_monitor) */
 } nfp_rt_info;
 
 /* A policy's whole observation (zero-initialize, then set what the model has; nfp_rt_info says what that is). */
@@ -136,6 +137,13 @@ nfp_rt_status nfp_rt_log_prob(nfp_rt_workspace* ws, const float* obs, const floa
 /* log p and its gradient with respect to the normalized chunk: grad (n x D). */
 nfp_rt_status nfp_rt_log_prob_grad(nfp_rt_workspace* ws, const float* obs, const float* actions, int n,
                                    double* log_prob, float* grad);
+
+/* The likelihood monitor calibrated with `nfp monitor calibrate` and exported with the policy (info.monitor;
+ * docs/MONITOR.md): for the chunk planned at chunk index t of an episode (0 = its first plan) whose log p is
+ * log_prob (as a call returned it), the standardized score (-log_prob / dim - mean_t) / scale_t and whether it
+ * alarms (score above the calibrated quantile; at most alpha of successful episodes ever do). A non-finite log_prob
+ * alarms. Either output may be NULL. NFP_RT_UNSUPPORTED without a monitor; allocates nothing. */
+nfp_rt_status nfp_rt_monitor(const nfp_rt_model* model, int chunk_index, double log_prob, double* score, int* alarm);
 
 const char* nfp_rt_status_string(nfp_rt_status status);
 

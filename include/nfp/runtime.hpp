@@ -43,6 +43,10 @@ class Model {
   }
   const nfp_rt_info& info() const { return info_; }
   std::string config_json() const { return nfp_rt_model_config(ptr_.get()); }
+  // The exported monitor's verdict on a chunk (nfp_rt_monitor): score and alarm.
+  [[nodiscard]] nfp_rt_status monitor(int chunk_index, double log_prob, double* score, int* alarm) const {
+    return nfp_rt_monitor(ptr_.get(), chunk_index, log_prob, score, alarm);
+  }
   const nfp_rt_model* get() const { return ptr_.get(); }
 
  private:

@@ -7,6 +7,7 @@
 #include "nfp/density_model.hpp"
 #include "nfp/error.hpp"
 #include "nfp/export.hpp"
+#include "nfp/monitor.hpp"
 #include "runtime/checksum.hpp"  // header-only: the one definition of the checksum the runtime verifies
 
 namespace nfp {
@@ -86,7 +87,13 @@ json export_checkpoint(const std::filesystem::path& dir_in, const std::filesyste
   } else if (is_head_name(type) && head_traits(type).exportable) {
     o.kind = "policy";
     Policy p = load_policy(dir);
-    export_policy(*p, out);
+    const auto monitor_file = dir / kMonitorFile;  // nfp monitor calibrate's, exported with the policy
+    if (std::filesystem::exists(monitor_file)) {
+      const json monitor = read_json_file(monitor_file);
+      export_policy(*p, out, &monitor);
+    } else {
+      export_policy(*p, out);
+    }
   } else if (is_head_name(type)) {
     throw Error("'" + dir_in.string() + "' is a '" + type + "' policy; the runtime runs flow heads only " +
                 "(nina-mlp, nina-transformer, nfp-spline) and density models");

@@ -80,7 +80,7 @@ bool encoder_parameter(const std::string& key) {
 
 }  // namespace
 
-void export_policy(PolicyImpl& policy, const std::filesystem::path& out) {
+void export_policy(PolicyImpl& policy, const std::filesystem::path& out, const json* monitor) {
   const PolicyConfig& c = policy.config();
   const std::string& type = c.head.type;
   require(head_traits(type).exportable,
@@ -136,6 +136,13 @@ void export_policy(PolicyImpl& policy, const std::filesystem::path& out) {
   if (words) cfg["encoder"]["instruction"] = instruction_entry(c);
   cfg["action_clamp"] = 1.0;  // PolicyImpl clamps the normalized chunk to [-1, 1] before unnormalizing
   cfg["sigma"] = c.head.sigma;
+  if (monitor) {  // the likelihood monitor's band and quantile, for the runtime's nfp_rt_monitor
+    require(monitor->value("score", "") == "neg_logp", "export: the checkpoint's monitor.json calibrates the '" +
+                                                           monitor->value("score", "") + "' score; the runtime computes "
+                                                           "neg_logp only (recalibrate with --score neg_logp)");
+    cfg["monitor"] = {{"score", "neg_logp"},           {"alpha", monitor->at("alpha")}, {"mean", monitor->at("mean")},
+                      {"scale", monitor->at("scale")}, {"quantile", monitor->at("quantile")}};
+  }
   cfg["policy"] = {{"type", type},
                    {"obs_keys", c.obs_keys},
                    {"obs_dims", c.obs_dims},

@@ -158,6 +158,18 @@ void nfp_rt_model_info(const nfp_rt_model* model, nfp_rt_info* info) {
   info->image_height = in.images.camera_h;
   info->image_width = in.images.camera_w;
   info->instruction = in.instruction.present ? 1 : 0;
+  info->monitor = m.monitor ? 1 : 0;
+}
+
+nfp_rt_status nfp_rt_monitor(const nfp_rt_model* model, int chunk_index, double log_prob, double* score, int* alarm) {
+  if (!model || chunk_index < 0) return NFP_RT_BAD_ARGUMENT;
+  const auto& m = model->m;
+  if (!m.monitor) return NFP_RT_UNSUPPORTED;
+  const size_t t = std::min(size_t(chunk_index), m.monitor_mean.size() - 1);
+  const double s = std::isfinite(log_prob) ? (-log_prob / m.dim - m.monitor_mean[t]) / m.monitor_scale[t] : INFINITY;
+  if (score) *score = s;
+  if (alarm) *alarm = s > m.monitor_quantile ? 1 : 0;
+  return NFP_RT_OK;
 }
 
 const char* nfp_rt_model_camera(const nfp_rt_model* model, int i) {

@@ -94,6 +94,11 @@ struct Model {
   float action_clamp = 0;     // > 0: sampled chunks are clamped to [-c, c] (normalized) before denormalizing
   WeightType weights = WeightType::F32;  // storage of the conditioners' Linear weights (model_quantize.cpp)
   float sigma = 1;            // the policy's configured base std (1 for flows and density models)
+  // The likelihood monitor exported with a policy (docs/MONITOR.md): chunk t alarms when
+  // (-log p / D - monitor_mean[t]) / monitor_scale[t] > monitor_quantile (t past the end: the last entry).
+  bool monitor = false;
+  std::vector<double> monitor_mean, monitor_scale;
+  double monitor_quantile = 0, monitor_alpha = 0;
   // Normalization: obs_n = (obs - obs_mean) / obs_std; action = x * action_std + action_mean.
   std::vector<float> obs_mean, obs_std, action_mean, action_std;
   // 1 / std, rounded once: normalizing multiplies by it, exactly as nfp::Normalizer does ((x - c) * inv_scale).

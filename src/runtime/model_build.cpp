@@ -118,6 +118,26 @@ void build_policy_input(Model& m, const JsonValue& cfg, WeightSource& weights) {
                     " values, but the encoder's state input is " + std::to_string(state));
 }
 
+// The likelihood monitor's band (nfp monitor calibrate, exported with the policy).
+void read_monitor(Model& m, const JsonValue& j) {
+  const std::string w = "config.monitor";
+  j.check_keys({"score", "alpha", "mean", "scale", "quantile"}, w);
+  if (j.at("score", w).string(w + ".score") != "neg_logp") throw LoadError(w + ".score must be neg_logp");
+  m.monitor_alpha = j.at("alpha", w).number(w + ".alpha");
+  for (float v : j.at("mean", w).floats(w + ".mean")) m.monitor_mean.push_back(v);
+  for (float v : j.at("scale", w).floats(w + ".scale")) m.monitor_scale.push_back(v);
+  const JsonValue& q = j.at("quantile", w);
+  m.monitor_quantile = q.kind == JsonValue::Null ? INFINITY : q.number(w + ".quantile");  // null: too few successes
+  if (m.monitor_mean.empty() || m.monitor_mean.size() != m.monitor_scale.size() || m.monitor_mean.size() > 100000)
+    throw LoadError(w + ": mean and scale must be non-empty and of equal length");
+  for (size_t i = 0; i < m.monitor_mean.size(); ++i)
+    if (!std::isfinite(m.monitor_mean[i]) || !(m.monitor_scale[i] > 0) || !std::isfinite(m.monitor_scale[i]))
+      throw LoadError(w + ": mean must be finite and scale > 0");
+  if (std::isnan(m.monitor_quantile) || !(m.monitor_alpha > 0 && m.monitor_alpha < 1))
+    throw LoadError(w + ": quantile must be a number (or null) and alpha in (0, 1)");
+  m.monitor = true;
+}
+
 // Normalization (absent or empty = identity): every value finite, every std > 0.
 void read_normalization(Model& m, const JsonValue& n) {
   n.check_keys({"obs_mean", "obs_std", "action_mean", "action_std"}, "config.normalization");
@@ -167,7 +187,7 @@ void build_model(Model& m, const JsonValue& cfg, WeightSource& weights) {
   // Every key is one the runtime reads, or provenance it knows to skip ("flow", a policy's "policy"): a
   // misspelled key must not fall back to a default (a misspelled normalization would make it the identity).
   cfg.check_keys({"format", "version", "kind", "dim", "context_dim", "horizon", "action_dim", "context_tokens",
-                  "normalization", "layers", "flow", "encoder", "action_clamp", "sigma", "policy"},
+                  "normalization", "layers", "flow", "encoder", "action_clamp", "sigma", "policy", "monitor"},
                  "config");
   m.kind = cfg.get_string("kind", "flow", "config");
   if (m.kind != "flow" && m.kind != "density" && m.kind != "policy")
@@ -188,6 +208,10 @@ void build_model(Model& m, const JsonValue& cfg, WeightSource& weights) {
   if (m.kind == "policy") build_policy_input(m, cfg, weights);
   else if (cfg.has("encoder") || cfg.has("policy") || cfg.has("action_clamp"))
     throw LoadError("config: encoder / policy / action_clamp belong to kind \"policy\", not \"" + m.kind + "\"");
+  if (cfg.has("monitor")) {
+    if (m.kind != "policy") throw LoadError("config.monitor belongs to kind \"policy\"");
+    read_monitor(m, cfg.at("monitor", "config"));
+  }
   m.sigma = float(cfg.get_number("sigma", 1.0, "config"));
   if (!(m.sigma >= 0) || !std::isfinite(m.sigma)) throw LoadError("config.sigma must be finite and >= 0");
   build_layers(m, cfg.at("layers", "config"), weights);

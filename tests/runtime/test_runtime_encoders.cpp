@@ -9,6 +9,7 @@
 
 #include "nfp/image_preprocess.hpp"
 #include "nfp/instruction_encoder.hpp"
+#include "nfp/monitor.hpp"
 #include "nfp/policy_runner.hpp"
 #include "runtime_fixtures.hpp"
 
@@ -200,6 +201,54 @@ TEST(RuntimeEncodersApi, TorchScriptEncodersAreRefusedClearly) {
   }
   EXPECT_FALSE(std::filesystem::exists(out));
   std::filesystem::remove(module_path);
+}
+
+}  // namespace
+}  // namespace nfp
+
+namespace nfp {
+namespace {
+
+// A policy exported with its monitor calibration: nfp_rt_monitor gives the torch side's standardized score and
+// alarm for every chunk index (past the band's end too), alarms on a non-finite log p, and a policy without one
+// answers NFP_RT_UNSUPPORTED.
+TEST(RuntimeMonitor, VerdictsEqualTheCalibration) {
+  Policy p = test::random_policy("nfp-spline", true);
+  std::vector<ScoreTrace> traces;
+  for (int e = 0; e < 40; ++e) {
+    ScoreTrace t;
+    for (int i = 0; i < 6 + e % 5; ++i) t.push_back(-2.0 + 0.1 * i + 0.05 * ((e * 7 + i * 3) % 11));
+    traces.push_back(t);
+  }
+  const MonitorCalibration c = calibrate_monitor(traces, 0.1, "neg_logp", 0);
+  ASSERT_TRUE(std::isfinite(c.quantile));
+  const json cj = c;
+  const auto path = test::temp_path("monitor_policy.nfpr");
+  export_policy(*p, path, &cj);
+  runtime::Model model(path.string());
+  ASSERT_EQ(model.info().monitor, 1);
+  const int D = model.info().dim;
+  for (int t : {0, 3, 9, 500})
+    for (double s : {-2.5, -1.9, -1.2, 0.0}) {
+      const double log_prob = -s * D;
+      double score = 0;
+      int alarm = -1;
+      ASSERT_EQ(model.monitor(t, log_prob, &score, &alarm), NFP_RT_OK);
+      EXPECT_NEAR(score, c.standardized(size_t(t), s), 1e-5 * (1 + std::abs(score))) << t << " " << s;
+      EXPECT_EQ(alarm, c.standardized(size_t(t), s) > c.quantile ? 1 : 0) << t << " " << s;
+    }
+  int alarm = 0;
+  ASSERT_EQ(model.monitor(0, NAN, nullptr, &alarm), NFP_RT_OK);
+  EXPECT_EQ(alarm, 1);
+  EXPECT_EQ(model.monitor(-1, 0.0, nullptr, nullptr), NFP_RT_BAD_ARGUMENT);
+  json other = cj;
+  other["score"] = "consistency";
+  EXPECT_THROW(export_policy(*p, path, &other), Error);  // the runtime computes neg_logp only
+  export_policy(*p, path);
+  runtime::Model plain(path.string());
+  EXPECT_EQ(plain.info().monitor, 0);
+  EXPECT_EQ(plain.monitor(0, 0.0, nullptr, nullptr), NFP_RT_UNSUPPORTED);
+  std::filesystem::remove(path);
 }
 
 }  // namespace
