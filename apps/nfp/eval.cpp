@@ -52,21 +52,6 @@ EvalOptions eval_options(const EvalArgs& a, const std::string& recorded_task, bo
   return o;
 }
 
-// The checkpoint's monitor calibration (nfp monitor calibrate), checked against the settings this evaluation samples
-// with: the scores depend on them, so thresholds fitted under other settings would not mean their alpha.
-MonitorCalibration load_monitor(const std::string& checkpoint, const json& inference, int64_t n_action_steps) {
-  const auto path = checkpoint_dir(checkpoint) / kMonitorFile;
-  require(std::filesystem::exists(path), "--monitor: '" + checkpoint + "' has no monitor calibration (" + path.string() +
-                                             "); run `nfp monitor calibrate --checkpoint " + checkpoint + "` first");
-  MonitorCalibration c = read_json_file(path).get<MonitorCalibration>();
-  auto same = [&](const char* key) { return c.inference.value(key, json()) == inference.value(key, json()); };
-  const bool sbs = inference.value("strategy", "") == "sbs";
-  require(same("strategy") && same("sigma") && (!sbs || same("candidates")) && c.n_action_steps == n_action_steps,
-          "--monitor: the monitor was calibrated with " + c.inference.dump() + ", n_action_steps " +
-              std::to_string(c.n_action_steps) + "; evaluate with those settings or recalibrate with these");
-  return c;
-}
-
 void print_monitor(const json& info) {
   if (!info["aggregated"].contains("monitor")) return;
   const auto& m = info["aggregated"]["monitor"];

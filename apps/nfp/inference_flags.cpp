@@ -1,7 +1,10 @@
-// The inference flags shared by `nfp eval` and `nfp serve`.
+// The inference flags shared by `nfp eval` and `nfp serve`, and the monitor calibration checked against them.
 #include "inference_flags.hpp"
 
+#include <filesystem>
+
 #include "command.hpp"
+#include "nfp/checkpoint.hpp"
 #include "nfp/error.hpp"
 
 namespace nfp::cli {
@@ -31,6 +34,19 @@ RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& f) 
   }
   policy.check_options(run);
   return run;
+}
+
+MonitorCalibration load_monitor(const std::string& checkpoint, const json& inference, int64_t n_action_steps) {
+  const auto path = checkpoint_dir(checkpoint) / kMonitorFile;
+  require(std::filesystem::exists(path), "--monitor: '" + checkpoint + "' has no monitor calibration (" + path.string() +
+                                             "); run `nfp monitor calibrate --checkpoint " + checkpoint + "` first");
+  MonitorCalibration c = read_json_file(path).get<MonitorCalibration>();
+  auto same = [&](const char* key) { return c.inference.value(key, json()) == inference.value(key, json()); };
+  const bool sbs = inference.value("strategy", "") == "sbs";
+  require(same("strategy") && same("sigma") && (!sbs || same("candidates")) && c.n_action_steps == n_action_steps,
+          "--monitor: the monitor was calibrated with " + c.inference.dump() + ", n_action_steps " +
+              std::to_string(c.n_action_steps) + "; evaluate with those settings or recalibrate with these");
+  return c;
 }
 
 }  // namespace nfp::cli

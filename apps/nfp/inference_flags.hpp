@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 
+#include "nfp/monitor.hpp"
 #include "nfp/policy.hpp"
 
 namespace nfp::cli {
@@ -17,5 +18,9 @@ struct InferenceFlags {
 void add_inference_flags(CLI::App& cmd, InferenceFlags& flags);
 // The checkpoint's defaults with the given flags applied, checked (nfp::Error on a bad combination).
 RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& flags);
+
+// The checkpoint's monitor calibration (`nfp monitor calibrate`), for `nfp eval --monitor` and `nfp serve --monitor`,
+// checked against the settings the caller samples with (nfp::Error otherwise: the scores depend on them).
+MonitorCalibration load_monitor(const std::string& checkpoint, const json& inference, int64_t n_action_steps);
 
 }  // namespace nfp::cli

@@ -29,7 +29,7 @@ struct ServeArgs {
   ServiceOptions service;
   int threads = kDefaultThreads;
   std::string device = "cpu";
-  bool json_out = false, quiet = false;
+  bool json_out = false, quiet = false, monitor = false;
 };
 
 // The service on either backend: a checkpoint on libtorch, or an exported policy (--model) on the runtime.
@@ -47,6 +47,17 @@ std::unique_ptr<PolicyService> make_service(ServeArgs& a, std::string& describe,
     auto model = load_runtime_model(a.model, a.weights);
     RuntimeRunner probe(model, ro);
     describe = probe.spec().policy + ", " + probe.describe();
+    if (a.monitor) {  // the monitor exported with the policy (config.monitor)
+      const json cfg = json::parse(model->config_json());
+      require(cfg.contains("monitor"), "--monitor: '" + a.model + "' was exported without a monitor; calibrate the "
+                                       "checkpoint (nfp monitor calibrate) and export it again");
+      MonitorCalibration c;
+      c.alpha = cfg["monitor"]["alpha"].get<double>();
+      c.mean = cfg["monitor"]["mean"].get<std::vector<double>>();
+      c.scale = cfg["monitor"]["scale"].get<std::vector<double>>();
+      c.quantile = cfg["monitor"]["quantile"].is_null() ? INFINITY : cfg["monitor"]["quantile"].get<double>();
+      a.service.monitor = c;
+    }
     task = probe.spec().task;
     if (!a.keymap.empty()) a.service.keymap = read_keymap(a.keymap, probe.spec());
     a.service.control_hz = control_hz(task, a.service.control_hz);
@@ -56,6 +67,7 @@ std::unique_ptr<PolicyService> make_service(ServeArgs& a, std::string& describe,
   Policy policy = load_policy(a.checkpoint, resolve_device(a.device));
   const RunnerOptions run = runner_options(*policy, a.inference);
   describe = policy->config().head.type + ", " + describe_inference(*policy, run);
+  if (a.monitor) a.service.monitor = load_monitor(a.checkpoint, json(run.inference), run.n_action_steps);
   task = policy->config().task;
   a.service.control_hz = control_hz(task, a.service.control_hz);
   if (!a.keymap.empty()) a.service.keymap = read_keymap(a.keymap, agent_spec(*policy, run));
@@ -77,7 +89,7 @@ void run_serve(ServeArgs& a) {
             << (batching ? "up to " + std::to_string(a.service.max_batch) + " within " +
                                json(a.service.batch_window_ms).dump() + " ms"
                          : std::string(a.model.empty() ? "off" : "off: the runtime plans each client at batch 1"))
-            << "); Ctrl-C or SIGTERM stops" << std::endl;
+            << (a.service.monitor ? "; monitor on" : "") << "); Ctrl-C or SIGTERM stops" << std::endl;
   server.run();
   const auto s = service->stats();
   std::cout << "served " << s.requests << " requests (" << s.errors << " errors), " << s.chunks << " chunks in "
@@ -113,6 +125,8 @@ void setup_serve(CLI::App& root) {
   add_inference_flags(*c, a->inference);
   add_threads_option(*c, a->threads);
   add_device_option(*c, a->device);
+  c->add_flag("--monitor", a->monitor, "each reply that planned a chunk carries the likelihood monitor's verdict "
+                                       "(the checkpoint's monitor.json, or the one exported in --model's file)");
   c->add_flag("--quiet", a->quiet, "no line per connection on stderr");
   c->add_flag("--json", a->json_out, "print the serving statistics as one JSON line when stopped");
   c->callback([a] { run_serve(*a); });

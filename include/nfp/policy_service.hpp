@@ -17,9 +17,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "nfp/monitor.hpp"
 #include "nfp/policy_runner.hpp"
 #include "nfp/runtime_runner.hpp"
 #include "nfp/serve_protocol.hpp"
@@ -34,6 +36,9 @@ struct ServiceOptions {
   std::string model = "nfp";   // the model's name in the metadata
   double control_hz = 10;      // the task's control rate, in the metadata
   FrameLimits limits;
+  // The likelihood monitor (nfp/monitor.hpp; score neg_logp): every reply that planned a chunk carries its verdict
+  // (ReplyInfo::monitor), counted per session from its last reset.
+  std::optional<MonitorCalibration> monitor;
 };
 
 struct ServiceStats {

@@ -64,6 +64,10 @@ struct ReplyInfo {
   double queue_ms = 0;    // from the frame's arrival to the start of that pass
   int64_t batch_size = 0; // chunks planned in that pass
   double prev_total_ms = -1;  // the connection's previous request, arrival to reply sent (openpi's prev_total_ms)
+  // The likelihood monitor's verdict on the planned chunk (nfp serve --monitor; docs/MONITOR.md): {"score": its
+  // standardized score, "alarm": above the threshold, "chunk": its index in the episode, "episode_alarm": any alarm
+  // since the last reset}; null when the server runs no monitor or this step planned nothing.
+  json monitor;
 };
 // actions: (rows x A) floats in data units (rows = H for a chunk, 1 for a step).
 std::string encode_actions_reply(const float* actions, int64_t rows, int64_t action_dim, bool step,

@@ -17,6 +17,8 @@ struct PolicyService::Session {
   bool open = true;        // guarded by mu_
   int64_t pending = 0;     // frames queued, guarded by mu_
   double prev_total_ms = -1;  // worker thread only
+  int64_t chunks = 0;         // planned since the last reset (the monitor's chunk index), worker thread only
+  bool alarmed = false;       // the monitor alarmed since the last reset
 
   void reset(uint64_t seed) { torch ? torch->reset(seed) : runtime->reset(seed); }
   void observe(const Observation& o) { torch ? torch->observe(o) : runtime->observe(o); }
@@ -186,6 +188,8 @@ void PolicyService::process(std::vector<Job>& jobs) {
       if (req.kind == Request::Kind::kReset) {
         session.reset(req.seed);
         session.prev_total_ms = -1;
+        session.chunks = 0;
+        session.alarmed = false;
         job.done({false, encode_reset_reply(req.seed)});
         continue;
       }
@@ -257,6 +261,15 @@ void PolicyService::process(std::vector<Job>& jobs) {
     info.queue_ms = ms_between(job.arrival, starts[i]);
     info.batch_size = policy_ ? int64_t(planned.size()) : 1;
     info.prev_total_ms = session.prev_total_ms;
+    if (options_.monitor) {
+      const double D = double(spec_.horizon * spec_.action_dim);
+      const double score = options_.monitor->standardized(size_t(session.chunks), -chunks[i].log_prob / D);
+      const bool alarm = score > options_.monitor->quantile;
+      session.alarmed = session.alarmed || alarm;
+      info.monitor = {{"score", std::isfinite(score) ? json(score) : json(nullptr)}, {"alarm", alarm},
+                      {"chunk", session.chunks}, {"episode_alarm", session.alarmed}};
+    }
+    ++session.chunks;
     if (planned[i].step) {
       const ActStep s = session.execute(chunks[i]);
       job.done({false, encode_actions_reply(s.action.data(), 1, int64_t(s.action.size()), true, info)});

@@ -197,7 +197,7 @@ std::string encode_actions_reply(const float* actions, int64_t rows, int64_t act
   MsgpackPacker pk(&buf);
   json server{{"infer_ms", info.infer_ms}, {"queue_ms", info.queue_ms}, {"batch_size", info.batch_size}};
   if (info.prev_total_ms >= 0) server["prev_total_ms"] = info.prev_total_ms;
-  pk.pack_map(step ? 6 : 5);
+  pk.pack_map((step ? 6 : 5) + (info.monitor.is_null() ? 0 : 1));
   pk.pack(std::string("actions"));
   pack_ndarray(pk, actions, {rows, action_dim});
   pk.pack(std::string("log_prob"));
@@ -211,6 +211,10 @@ std::string encode_actions_reply(const float* actions, int64_t rows, int64_t act
   if (step) {
     pk.pack(std::string("planned"));
     info.planned ? pk.pack_true() : pk.pack_false();
+  }
+  if (!info.monitor.is_null()) {
+    pk.pack(std::string("monitor"));
+    pack_json(pk, info.monitor);
   }
   return std::string(buf.data(), buf.size());
 }

@@ -74,6 +74,49 @@ TEST(PolicyService, StepRequestsAreTheRunnersActions) {
   }
 }
 
+// With a monitor, every reply that planned a chunk carries its verdict: the chunk index counts from the session's
+// reset, the score is the calibration's standardized -log p / D of the chunk planned, an alarm sticks for the episode.
+TEST(PolicyService, RepliesCarryTheMonitorsVerdict) {
+  Policy p = test::push_policy("nfp-spline");
+  PolicyRunner runner(p);
+  runner.reset(3);
+  MonitorCalibration c;
+  c.mean = {1e9, -1e9};  // chunk 0 far below its band's centre, chunk 1 and later far above: alarm from chunk 1 on
+  c.scale = {1.0, 1.0};
+  c.quantile = 2.0;
+  ServiceOptions o;
+  o.monitor = c;
+  PolicyService service(p, p->default_options(), o);
+  const auto id = service.open();
+  ASSERT_FALSE(call(service, id, encode_reset(3)).error);
+  const double D = double(p->config().horizon * p->config().action_dim);
+  for (int k = 0; k < 3; ++k) {
+    auto r = call(service, id, encode_request(push_observation(k)));
+    ASSERT_FALSE(r.error) << r.bytes;
+    const Chunk chunk = runner.plan(push_observation(k));
+    runner.assume_executed(chunk);
+    auto h = unpack_frame(r.bytes.data(), r.bytes.size());
+    const json m = msgpack_to_json(h.get())["monitor"];
+    EXPECT_EQ(m["chunk"], k);
+    EXPECT_EQ(m["alarm"], k >= 1);
+    EXPECT_EQ(m["episode_alarm"], k >= 1);
+    EXPECT_NEAR(m["score"].get<double>(), c.standardized(size_t(k), -chunk.log_prob / D), 1e-3 * std::abs(m["score"].get<double>()));
+  }
+  ASSERT_FALSE(call(service, id, encode_reset(3)).error);  // a new episode: chunk 0 again, no alarm yet
+  auto r = call(service, id, encode_request(push_observation(0)));
+  ASSERT_FALSE(r.error) << r.bytes;
+  auto h = unpack_frame(r.bytes.data(), r.bytes.size());
+  const json m = msgpack_to_json(h.get())["monitor"];
+  EXPECT_EQ(m["chunk"], 0);
+  EXPECT_EQ(m["episode_alarm"], false);
+  // without a monitor the key is absent (openpi's clients see what they always saw)
+  PolicyService plain(p, p->default_options(), {});
+  const auto id2 = plain.open();
+  auto r2 = call(plain, id2, encode_request(push_observation(0)));
+  auto h2 = unpack_frame(r2.bytes.data(), r2.bytes.size());
+  EXPECT_FALSE(msgpack_to_json(h2.get()).contains("monitor"));
+}
+
 // Eight clients at once, one pass: each gets (up to the float rounding of a larger product) the chunk it gets
 // alone, for a one-shot flow, SBS and a diffusion head that draws noise at every step.
 TEST(PolicyService, BatchedClientsGetTheirOwnChunks) {
