@@ -118,14 +118,7 @@ void run_runtime_eval(const EvalArgs& a) {
       if (!p.empty()) std::filesystem::remove(p, ec);
     }
   } cleanup{exported};
-  RuntimeRunnerOptions ro;
-  ro.strategy = a.inference.strategy;
-  ro.sigma = a.inference.sigma;
-  ro.candidates = a.inference.candidates;
-  ro.gr_steps = a.inference.gr_steps;
-  ro.n_action_steps = a.inference.n_action_steps;
-  require(a.inference.steps == 0, "--steps: the runtime runs flow heads, which take no sampling steps");
-  RuntimeRunner agent(load_runtime_model(model.string(), a.weights), ro);
+  RuntimeRunner agent(load_runtime_model(model.string(), a.weights), runtime_runner_options(a.inference));
   const AgentSpec& spec = agent.spec();
   EvalOptions o = eval_options(a, spec.task, spec.instruction);
   if (a.monitor) {

@@ -36,6 +36,17 @@ RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& f) 
   return run;
 }
 
+RuntimeRunnerOptions runtime_runner_options(const InferenceFlags& f) {
+  require(f.steps == 0, "--steps: the runtime runs flow heads, which take no sampling steps");
+  RuntimeRunnerOptions o;
+  o.strategy = f.strategy;
+  o.sigma = f.sigma;
+  o.candidates = f.candidates;
+  o.gr_steps = f.gr_steps;
+  o.n_action_steps = f.n_action_steps;
+  return o;
+}
+
 MonitorCalibration load_monitor(const std::string& checkpoint, const json& inference, int64_t n_action_steps) {
   const auto path = checkpoint_dir(checkpoint) / kMonitorFile;
   require(std::filesystem::exists(path), "--monitor: '" + checkpoint + "' has no monitor calibration (" + path.string() +

@@ -5,6 +5,7 @@
 
 #include "nfp/monitor.hpp"
 #include "nfp/policy.hpp"
+#include "nfp/runtime_runner.hpp"
 
 namespace nfp::cli {
 
@@ -18,6 +19,10 @@ struct InferenceFlags {
 void add_inference_flags(CLI::App& cmd, InferenceFlags& flags);
 // The checkpoint's defaults with the given flags applied, checked (nfp::Error on a bad combination).
 RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& flags);
+
+// The flags for a RuntimeRunner (--backend runtime, --model): unset ones take the exported file's settings; --steps
+// (sampling steps of diffusion / flow matching) has no meaning there and is refused.
+RuntimeRunnerOptions runtime_runner_options(const InferenceFlags& flags);
 
 // The checkpoint's monitor calibration (`nfp monitor calibrate`), for `nfp eval --monitor` and `nfp serve --monitor`,
 // checked against the settings the caller samples with (nfp::Error otherwise: the scores depend on them).

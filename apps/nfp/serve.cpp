@@ -37,13 +37,7 @@ std::unique_ptr<PolicyService> make_service(ServeArgs& a, std::string& describe,
   a.service.model = a.name.empty() ? (a.model.empty() ? a.checkpoint : a.model) : a.name;
   if (!a.model.empty()) {
     require(a.device == "cpu", "--model runs on the libtorch-free runtime, on the CPU (drop --device)");
-    require(a.inference.steps == 0, "--steps: the runtime runs flow heads, which take no sampling steps");
-    RuntimeRunnerOptions ro;
-    ro.strategy = a.inference.strategy;
-    ro.sigma = a.inference.sigma;
-    ro.candidates = a.inference.candidates;
-    ro.gr_steps = a.inference.gr_steps;
-    ro.n_action_steps = a.inference.n_action_steps;
+    const RuntimeRunnerOptions ro = runtime_runner_options(a.inference);
     auto model = load_runtime_model(a.model, a.weights);
     RuntimeRunner probe(model, ro);
     describe = probe.spec().policy + ", " + probe.describe();

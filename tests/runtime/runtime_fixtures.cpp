@@ -118,6 +118,17 @@ KeyStats key_stats(NormMode mode, std::vector<double> lo, std::vector<double> hi
   return s;
 }
 
+// Every weight moved by N(0, scale^2), zero-initialised ones by N(0, 0.2^2), so that no layer is the identity (as
+// test::random_flow); eval mode.
+void perturb_weights(PolicyImpl& p, double scale) {
+  torch::NoGradGuard ng;
+  for (auto& t : p.parameters()) {
+    const bool zero = t.abs().max().item<double>() == 0.0;
+    t.add_(torch::randn_like(t) * (zero ? 0.2 : scale));
+  }
+  p.eval();
+}
+
 Policy random_policy(const std::string& head, bool prev_action, bool push_task) {
   PolicyConfig c;
   c.obs_keys = {"pos", "goal"};
@@ -154,13 +165,8 @@ Policy random_policy(const std::string& head, bool prev_action, bool push_task) 
     n.keys["action"] = key_stats(NormMode::min_max, {-2, 0, 1}, {2, 0.5, 5});
   }
   Policy p = make_policy(c, n);
-  torch::NoGradGuard ng;
   torch::manual_seed(21);
-  for (auto& t : p->parameters()) {  // as test::random_flow: no zero-initialised (identity) layer left
-    const bool zero = t.abs().max().item<double>() == 0.0;
-    t.add_(torch::randn_like(t) * (zero ? 0.2 : 0.05));
-  }
-  p->eval();
+  perturb_weights(*p, 0.05);
   return p;
 }
 
@@ -298,12 +304,7 @@ Policy encoder_policy(const EncoderCase& e) {
   n.keys["action"] = key_stats(NormMode::min_max, {-2, 0, 1}, {2, 0.5, 5});
   torch::manual_seed(5);  // the weights depend on the case alone, not on the tests run before
   Policy p = make_policy(c, n);
-  torch::NoGradGuard ng;
-  for (auto& t : p->parameters()) {  // no identity layer (zero-initialised ones, GroupNorm's unit gains)
-    const bool zero = t.abs().max().item<double>() == 0.0;
-    t.add_(torch::randn_like(t) * (zero ? 0.2 : 0.1));
-  }
-  p->eval();
+  perturb_weights(*p, 0.1);  // GroupNorm's unit gains too
   return p;
 }
 
