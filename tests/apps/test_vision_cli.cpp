@@ -11,6 +11,7 @@
 
 #include "nfp/atomic_file.hpp"
 #include "nfp/json_io.hpp"
+#include "nfp/runtime.hpp"
 #include "nfp_cli.hpp"
 
 namespace fs = std::filesystem;
@@ -200,10 +201,17 @@ TEST_F(VisionCli, ResizeAndCropAreRecordedEvaluatedAndResumedExactly) {
   r = run_nfp("eval --checkpoint " + p("crop") + " --episodes 1 --no-progress --json --out " + p("crop_eval.json"));
   ASSERT_EQ(r.status, 0) << r.out;
 
-  // the runtime takes no image policies yet (resized or not): export says so in one line
-  expect_one_line_error(run_nfp("export --checkpoint " + p("crop") + " --out " + p("crop.nfpr")),
-                        "policy observes 'images': the runtime runs low-dimensional (state) policies only");
-  EXPECT_FALSE(fs::exists(root_ / "crop.nfpr"));
+  // the runtime runs it too: the file records the cameras' 24 x 24, the resize to 16 x 16 and the 12 x 10 centre
+  // crop, and the closed loop runs on it
+  r = run_nfp("export --checkpoint " + p("crop") + " --out " + p("crop.nfpr") + " --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("top_image 24x24"), std::string::npos) << r.out;
+  const auto rt_cfg = json::parse(runtime::Model(p("crop.nfpr")).config_json());
+  EXPECT_EQ(rt_cfg["encoder"]["images"]["camera_hw"], json::array({24, 24}));
+  EXPECT_EQ(rt_cfg["encoder"]["images"]["resize_hw"], json::array({16, 16}));
+  EXPECT_EQ(rt_cfg["encoder"]["images"]["input_hw"], json::array({12, 10}));
+  r = run_nfp("eval --model " + p("crop.nfpr") + " --episodes 1 --no-progress --out " + p("crop_rt.json"));
+  ASSERT_EQ(r.status, 0) << r.out;
 
   const std::string straight = read_file(root_ / "crop" / "checkpoint" / "model.safetensors");
   r = run_nfp("train --out " + p("crop") + " --resume-from " + (root_ / "crop" / "checkpoints" / "10").string() +
