@@ -30,7 +30,7 @@ struct EvalArgs {
   uint64_t seed = 100000;
   int threads = kDefaultThreads;
   std::string device = "cpu";
-  bool json_out = false, no_progress = false, monitor = false;
+  bool json_out = false, no_progress = false, monitor = false, hold = false;
   Perturbation perturbation;
 };
 
@@ -87,6 +87,7 @@ void print_summary(const EvalArgs& a, const json& info, const std::string& polic
 // so the episode equals the in-process one; the chunk latency is the round trip seen from here.
 void run_remote_eval(const EvalArgs& a) {
   require(!a.monitor, "--monitor runs with --checkpoint (its calibration lives in the checkpoint)");
+  require(!a.hold, "--hold-on-nonfinite: with --server the server answers an unusable observation with an error");
   require(!a.inference.any(),
           "--server: the server's inference settings apply; start `nfp serve` with --strategy, --sigma, ... instead");
   RemotePolicy remote(a.server, a.api_key);
@@ -118,7 +119,9 @@ void run_runtime_eval(const EvalArgs& a) {
       if (!p.empty()) std::filesystem::remove(p, ec);
     }
   } cleanup{exported};
-  RuntimeRunner agent(load_runtime_model(model.string(), a.weights), runtime_runner_options(a.inference));
+  RuntimeRunnerOptions ro = runtime_runner_options(a.inference);
+  ro.hold_on_nonfinite = a.hold;
+  RuntimeRunner agent(load_runtime_model(model.string(), a.weights), ro);
   const AgentSpec& spec = agent.spec();
   EvalOptions o = eval_options(a, spec.task, spec.instruction);
   if (a.monitor) {
@@ -144,7 +147,8 @@ void run_eval(const EvalArgs& a) {
           "--weights applies to the runtime backend (--backend runtime or --model FILE.nfpr)");
   if (a.backend == "runtime" || !a.model.empty()) return run_runtime_eval(a);
   Policy policy = load_policy(a.checkpoint, device);
-  const RunnerOptions run = runner_options(*policy, a.inference);
+  RunnerOptions run = runner_options(*policy, a.inference);
+  run.hold_on_nonfinite = a.hold;
   EvalOptions o = eval_options(a, policy->config().task, has_modality(policy->config(), "instruction"));
   if (a.monitor) o.monitor = load_monitor(a.checkpoint, json(run.inference), run.n_action_steps);
   json info = evaluate_policy(policy, run, o);
@@ -190,6 +194,9 @@ void setup_eval(CLI::App& root) {
   c->add_option("--perturb-magnitude", a->perturbation.magnitude,
                 "--perturb: noise std (fraction of the action range / data units / fraction of 255), colour blend, or "
                 "metres (object_shift)")->check(non_negative_real(1e6));
+  c->add_flag("--hold-on-nonfinite", a->hold,
+              "an observation with NaN / Inf: hold the last action (and count it, an alarm for --monitor) instead of "
+              "stopping with an error");
   c->add_flag("--monitor", a->monitor, "run the likelihood monitor calibrated by `nfp monitor calibrate`: per-episode "
                                        "alarm, alarm step and score trace, and the detection metrics");
   c->add_flag("--no-progress", a->no_progress, "no progress bar");

@@ -17,6 +17,8 @@ namespace nfp {
 struct ActStep {
   std::vector<float> action;     // (A) data units, to execute now
   std::optional<Chunk> planned;  // the chunk planned at this step, when the queue was empty
+  bool held = false;             // the observation was not finite: `action` is the last executed one, held
+                                 // (RunnerOptions::hold_on_nonfinite); the monitor counts it as an alarm
 };
 
 class Agent {

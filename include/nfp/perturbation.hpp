@@ -9,6 +9,8 @@
 //   object_shift     once, at the step: every object (a body on a free joint, or on slide joints no actuator drives)
 //                    moved m metres in a random x-y direction
 //                    (at step 0: starting positions outside the range the demonstrations covered)
+//   sensor_dropout   at each step, with probability m, every low-dim value NaN (a dropped sensor frame): the policy
+//                    refuses it, or holds its last action (RunnerOptions::hold_on_nonfinite)
 #pragma once
 #include <cstdint>
 #include <random>

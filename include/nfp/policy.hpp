@@ -96,6 +96,10 @@ struct Chunk {
 struct RunnerOptions {
   InferenceOptions inference;
   int64_t n_action_steps = 2;
+  // An observation holding NaN / Inf (a sensor dropout): false, act() throws nfp::Error (the default: a caller that
+  // does not check gets no action); true, act() holds the last executed action (at an episode's start the
+  // normalized zero action), flagged ActStep::held, and leaves the history and the queue as they were.
+  bool hold_on_nonfinite = false;
 };
 
 bool has_modality(const PolicyConfig& c, const std::string& modality);

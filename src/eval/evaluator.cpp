@@ -140,10 +140,12 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
     int64_t steps = 0;
     PerturbationRun perturb(o.perturbation, seed);
     EpisodeScores scores;
+    int64_t held_steps = 0, first_held = -1;
     for (; steps < max_steps; ++steps) {
       if (o.instruction) obs.instruction = *o.instruction;
       perturb.before_policy(steps, *env, obs);
       const ActStep step = agent.act(obs);
+      if (step.held && held_steps++ == 0) first_held = steps;
       if (step.planned) {
         latencies.push_back(step.planned->latency_s * 1e3);
         if (std::isfinite(step.planned->log_prob)) log_probs.push_back(step.planned->log_prob);
@@ -175,18 +177,21 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
       per_episode.back()["goal"] = env->goal();
       per_episode.back()["instruction"] = episode_instruction;
     }
+    if (held_steps) {  // observations the policy could not use: it held its last action (and the monitor alarms)
+      per_episode.back()["held_steps"] = held_steps;
+      per_episode.back()["first_held_step"] = first_held;
+    }
     if (record_scores) {
       json& e = per_episode.back();
       e["scores"] = {{"neg_logp", scores.neg_logp}, {"spread", scores.spread}, {"consistency", scores.consistency}};
       e["chunk_steps"] = scores.steps;
       if (o.monitor) {
         const ScoreTrace& trace = scores.trace(o.monitor->score);
-        const int64_t alarm = first_alarm(*o.monitor, trace);
-        const double max_score = max_standardized(*o.monitor, trace);
-        e["alarm"] = alarm >= 0;
-        e["alarm_chunk"] = alarm;
-        e["alarm_step"] = alarm >= 0 ? scores.steps[size_t(alarm)] : -1;
-        e["max_score"] = std::isfinite(max_score) ? json(max_score) : json(max_score > 0 ? 1e300 : -1e300);
+        const DetectionEpisode d = detection_episodes(json{{"per_episode", json::array({e})}}, *o.monitor).front();
+        e["alarm"] = d.alarm;
+        e["alarm_chunk"] = first_alarm(*o.monitor, trace);
+        e["alarm_step"] = d.alarm_step;
+        e["max_score"] = std::isfinite(d.max_score) ? json(d.max_score) : json(d.max_score > 0 ? 1e300 : -1e300);
       }
     }
     const double pc_success = 100.0 * double(successes) / double(ep + 1);

@@ -37,6 +37,13 @@ std::vector<DetectionEpisode> detection_episodes(const json& eval_info, const Mo
     d.alarm = alarm >= 0;
     d.alarm_step = alarm >= 0 ? steps.at(size_t(alarm)) : -1;
     d.end_step = e.at("steps").get<int64_t>();
+    // A held step (an observation the policy could not use) is an alarm at that step.
+    const int64_t held = e.value("first_held_step", int64_t(-1));
+    if (held >= 0 && (!d.alarm || held < d.alarm_step)) {
+      d.alarm = true;
+      d.alarm_step = held;
+      d.max_score = INFINITY;
+    }
     out.push_back(d);
   }
   return out;

@@ -5,13 +5,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "nfp/error.hpp"
 
 namespace nfp {
 
 std::vector<std::string> perturbation_kinds() {
-  return {"none", "action_noise", "state_noise", "camera_noise", "camera_blackout", "camera_colour", "object_shift"};
+  return {"none",         "action_noise",  "state_noise", "camera_noise", "camera_blackout", "camera_colour",
+          "object_shift", "sensor_dropout"};
 }
 
 void check_perturbation(const Perturbation& p) {
@@ -68,6 +70,9 @@ void PerturbationRun::before_policy(int64_t step, sim::Env& env, Observation& ob
     return;
   }
   std::normal_distribution<double> n01(0, 1);
+  if (k == "sensor_dropout" && std::uniform_real_distribution<double>(0, 1)(rng_) < p_.magnitude)
+    for (auto& [key, v] : obs.lowdim)
+      for (auto& x : v) x = std::numeric_limits<float>::quiet_NaN();
   if (k == "state_noise")
     for (auto& [key, v] : obs.lowdim)
       for (auto& x : v) x = float(x + p_.magnitude * n01(rng_));

@@ -110,7 +110,25 @@ Chunk PolicyRunner::plan(const Observation& obs) {
   return policy_->predict(history(), options_.inference, gen_);
 }
 
+namespace {
+
+bool finite_lowdim(const Observation& obs) {
+  for (const auto& [key, v] : obs.lowdim)
+    for (float x : v)
+      if (!std::isfinite(x)) return false;
+  return true;
+}
+
+}  // namespace
+
 ActStep PolicyRunner::act(const Observation& obs) {
+  if (options_.hold_on_nonfinite && !finite_lowdim(obs)) {  // a sensor dropout: hold, plan nothing, remember nothing
+    ActStep held;
+    auto a = policy_->normalizer().unnormalize(Normalizer::kActionKey, prev_action_.unsqueeze(0)).contiguous();
+    held.action.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+    held.held = true;
+    return held;
+  }
   observe(obs);
   std::optional<Chunk> planned;
   if (needs_chunk()) planned = policy_->predict(history(), options_.inference, gen_);

@@ -60,13 +60,14 @@ RuntimeRunner::RuntimeRunner(std::shared_ptr<const runtime::Model> model, const 
   require(spec_.n_action_steps >= 1 && spec_.n_action_steps <= spec_.horizon,
           "n_action_steps must be in 1.." + std::to_string(spec_.horizon) + " (the horizon)");
   spec_.inference = inference_;
+  hold_on_nonfinite_ = o.hold_on_nonfinite;
   sigma_ = float(inference_.sigma >= 0 ? inference_.sigma : info.sigma);
   ws_ = std::make_unique<runtime::Workspace>(*model_, s == "sbs" ? int(inference_.candidates) : 1);
-  if (prev_action_) {  // PolicyRunner starts from the normalized zero action: its data units are the obs stats' last A
-    const auto mean = cfg.at("normalization").value("obs_mean", std::vector<float>{});
-    prev_init_.assign(size_t(info.action_dim), 0.0f);
-    if (!mean.empty()) prev_init_.assign(mean.end() - info.action_dim, mean.end());
-  }
+  // PolicyRunner starts from the normalized zero action: in data units, the action statistics' centre (the first A
+  // of the chunk's); the previous action at a reset, and what a dropout at the first step holds.
+  const auto mean = cfg.at("normalization").value("action_mean", std::vector<float>{});
+  prev_init_.assign(size_t(info.action_dim), 0.0f);
+  if (!mean.empty()) prev_init_.assign(mean.begin(), mean.begin() + info.action_dim);
   state_.assign(size_t(info.obs_dim), 0.0f);
   chunk_.assign(size_t(info.dim), 0.0f);
   reset(0);
@@ -180,6 +181,16 @@ void RuntimeRunner::assume_executed(const Chunk& chunk) {
 }
 
 ActStep RuntimeRunner::act(const Observation& obs) {
+  if (hold_on_nonfinite_) {  // a sensor dropout: hold the last executed action, plan nothing, remember nothing
+    for (const auto& [key, v] : obs.lowdim)
+      for (float x : v)
+        if (!std::isfinite(x)) {
+          ActStep held;
+          held.action = prev_;
+          held.held = true;
+          return held;
+        }
+  }
   observe(obs);
   std::optional<Chunk> planned;
   if (needs_chunk()) planned = plan();

@@ -264,6 +264,23 @@ TEST_F(PolicyCli, MonitorCalibratesAndEvalReportsAlarms) {
   test::expect_one_line_error(run_nfp("eval --checkpoint " + p("mon") + " --monitor --sigma 0.1 --episodes 1 --out " +
                                       p("m2.json")),
                               "recalibrate");
+  // A dropped sensor frame (every value NaN from step 1): refused in one line by default; with --hold-on-nonfinite
+  // the last action is held, counted, and the monitor alarms at that step — on libtorch and on the runtime alike.
+  const std::string dropout = " --episodes 2 --seed 400000 --perturb sensor_dropout --perturb-at 1 --perturb-magnitude 1 "
+                              "--no-progress --out ";
+  test::expect_one_line_error(run_nfp("eval --checkpoint " + p("mon") + dropout + p("m4.json")), "contains NaN or Inf");
+  EXPECT_FALSE(fs::exists(root_ / "m4.json"));
+  for (const char* backend : {"torch", "runtime"}) {
+    auto held = run_nfp("eval --checkpoint " + p("mon") + " --backend " + backend + " --monitor --hold-on-nonfinite" +
+                        dropout + p("m5.json"));
+    ASSERT_EQ(held.status, 0) << held.out;
+    for (const auto& e : read_json_file(p("m5.json"))["per_episode"]) {
+      EXPECT_EQ(e["first_held_step"], 1) << backend;
+      EXPECT_EQ(e["held_steps"], e["steps"].get<int64_t>() - 1) << backend;
+      EXPECT_EQ(e["alarm"], true) << backend;
+      EXPECT_LE(e["alarm_step"].get<int64_t>(), 1) << backend;
+    }
+  }
   EXPECT_EQ(run_nfp("eval --checkpoint " + p("mon") + " --perturb gravity --out " + p("m3.json")).status, 2);
   test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("mon") + " --score spread --episodes 4"),
                               "--strategy sbs");

@@ -89,6 +89,10 @@ TEST(Perturbation, EachKindChangesWhatItNamesFromItsStep) {
   EXPECT_EQ(colour.images["top_image"].pixels[0], 30);
   EXPECT_EQ(colour.images["top_image"].pixels[2], 10);
   EXPECT_NE(noisy.images["top_image"].pixels, img.images["top_image"].pixels);
+  Observation dropped = start;
+  PerturbationRun({"sensor_dropout", 0, 1.0}, 1).before_policy(0, *env, dropped);
+  for (const auto& [key, v] : dropped.lowdim)
+    for (float x : v) EXPECT_TRUE(std::isnan(x)) << key;
   EXPECT_THROW(check_perturbation({"gravity", 0, 1}), Error);
   EXPECT_THROW(check_perturbation({"action_noise", 0, -1}), Error);
   EXPECT_THROW(check_perturbation({"action_noise", -1, 1}), Error);
