@@ -45,12 +45,7 @@ std::unique_ptr<PolicyService> make_service(ServeArgs& a, std::string& describe,
       const json cfg = json::parse(model->config_json());
       require(cfg.contains("monitor"), "--monitor: '" + a.model + "' was exported without a monitor; calibrate the "
                                        "checkpoint (nfp monitor calibrate) and export it again");
-      MonitorCalibration c;
-      c.alpha = cfg["monitor"]["alpha"].get<double>();
-      c.mean = cfg["monitor"]["mean"].get<std::vector<double>>();
-      c.scale = cfg["monitor"]["scale"].get<std::vector<double>>();
-      c.quantile = cfg["monitor"]["quantile"].is_null() ? INFINITY : cfg["monitor"]["quantile"].get<double>();
-      a.service.monitor = c;
+      a.service.monitor = cfg["monitor"].get<MonitorCalibration>();  // the calibration file's reader and checks
     }
     task = probe.spec().task;
     if (!a.keymap.empty()) a.service.keymap = read_keymap(a.keymap, probe.spec());

@@ -58,6 +58,8 @@ inline json evaluate_policy(const Policy& policy, const EvalOptions& options) {
 // the largest standardized score). nfp::Error when the file holds no such scores.
 std::vector<ScoreTrace> successful_traces(const json& eval_info, const std::string& score);
 std::vector<DetectionEpisode> detection_episodes(const json& eval_info, const MonitorCalibration& c);
+// One per_episode entry of such a file, as `c` detects it.
+DetectionEpisode detection_episode(const json& episode, const MonitorCalibration& c);
 
 // p-th percentile (0..100) by linear interpolation; NaN for an empty list.
 double percentile(std::vector<double> values, double p);

@@ -114,6 +114,7 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
   json per_episode = json::array(), video_paths = json::array();
   check_perturbation(o.perturbation);
   const bool record_scores = o.scores || o.monitor.has_value();
+  std::vector<DetectionEpisode> detection;  // with the monitor: each episode as it detects it
   std::vector<double> latencies, log_probs;
   double sum_rewards = 0, sum_max = 0;
   int64_t successes = 0;
@@ -187,7 +188,8 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
       e["chunk_steps"] = scores.steps;
       if (o.monitor) {
         const ScoreTrace& trace = scores.trace(o.monitor->score);
-        const DetectionEpisode d = detection_episodes(json{{"per_episode", json::array({e})}}, *o.monitor).front();
+        const DetectionEpisode d = detection_episode(e, *o.monitor);
+        detection.push_back(d);
         e["alarm"] = d.alarm;
         e["alarm_chunk"] = first_alarm(*o.monitor, trace);
         e["alarm_step"] = d.alarm_step;
@@ -216,7 +218,6 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
               {"chunks", latencies.size()},
               {"mean_log_prob", std::isfinite(mean_lp) ? json(mean_lp) : json(nullptr)}};
   if (o.monitor) {
-    const auto detection = detection_episodes(json{{"per_episode", per_episode}}, *o.monitor);
     json m = detection_metrics(detection);
     m["score"] = o.monitor->score;
     m["alpha"] = o.monitor->alpha;

@@ -18,14 +18,14 @@ double std_normal_log_prob(const float* z, int D) {
 
 namespace {
 
-// Raw state values -> ws.enc_in, normalized; false when one is not usable.
-bool normalize_state(Workspace& ws, const float* obs) {
-  const Model& m = *ws.model;
+// The raw observation (obs_dim values: a flow's context, a policy's state vector) normalized into out; false when a
+// value is not usable.
+bool normalize_obs(const Model& m, const float* obs, float* out) {
   // NaN / Inf stay non-finite through normalization, so checking the normalized value checks the raw one too.
   for (int i = 0; i < m.obs_dim; ++i) {
     const float v = m.obs_mean.empty() ? obs[i] : (obs[i] - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
     if (!usable(v)) return false;
-    ws.enc_in[size_t(i)] = v;
+    out[i] = v;
   }
   return true;
 }
@@ -59,20 +59,14 @@ bool set_context(Workspace& ws, const float* obs) {
   ws.context_ready = false;
   if (m.context_dim == 0) return ws.context_ready = true;
   if (m.encoder.present) return encode_observation(ws, obs, nullptr, nullptr);
-  for (int i = 0; i < m.obs_dim; ++i) {
-    float v = obs[i];
-    if (!m.obs_mean.empty()) v = (v - m.obs_mean[size_t(i)]) * m.obs_inv_std[size_t(i)];
-    if (!usable(v)) return false;
-    ws.ctx[size_t(i)] = v;
-  }
-  return ws.context_ready = finish_context(ws);
+  return ws.context_ready = normalize_obs(m, obs, ws.ctx.data()) && finish_context(ws);
 }
 
 bool encode_observation(Workspace& ws, const float* state, const uint8_t* const* images, const char* instruction) {
   const Model& m = *ws.model;
   const PolicyInput& in = m.encoder.input;
   ws.context_ready = false;
-  if (!normalize_state(ws, state)) return false;
+  if (!normalize_obs(m, state, ws.enc_in.data())) return false;
   // The state MLP's input in PolicyImpl::encode's order: low-dim history, camera features (each camera's frames,
   // oldest first), previous action, pooled instruction.
   float* x = ws.mlp_in.data();
