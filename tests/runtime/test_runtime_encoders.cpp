@@ -253,3 +253,55 @@ TEST(RuntimeMonitor, VerdictsEqualTheCalibration) {
 
 }  // namespace
 }  // namespace nfp
+
+namespace nfp {
+namespace {
+
+// A crafted encoder section is refused at load with one line, never a crash or an out-of-range read: every size
+// is bounded and cross-checked before any buffer is sized from it.
+TEST(RuntimeEncodersLoad, HostileEncoderSectionsAreRefused) {
+  const auto cases = test::encoder_cases();
+  const auto& image_case = cases.front();                                    // conv, one camera
+  const auto& words_case = *std::find_if(cases.begin(), cases.end(), [](const auto& c) { return c.tokens; });
+  struct Edit {
+    const test::EncoderCase* c;
+    const char* pointer;
+    json value;
+  };
+  const std::vector<Edit> edits = {
+      {&image_case, "/encoder/images/encoders/0/channels/0", 0},
+      {&image_case, "/encoder/images/encoders/0/channels/0", 100000},
+      {&image_case, "/encoder/images/encoders/0/groups", 0},
+      {&image_case, "/encoder/images/encoders/0/type", "torchscript:x.pt"},
+      {&image_case, "/encoder/images/encoders/0/pool", "max"},
+      {&image_case, "/encoder/images/camera_encoder/0", 5},
+      {&image_case, "/encoder/images/camera_hw", json::array({4, 4})},   // smaller than the crop
+      {&image_case, "/encoder/images/input_hw", json::array({0, 20})},
+      {&image_case, "/encoder/images/cameras", json::array()},
+      {&image_case, "/encoder/images/extra", 1},                          // unknown key
+      {&image_case, "/encoder/input_dim", 7},                             // disagrees with the parts
+      {&image_case, "/encoder/prev_action_dim", 2},
+      {&words_case, "/encoder/instruction/vocabulary/3", "zzzz"},         // not sorted
+      {&words_case, "/encoder/instruction/vocabulary/0", "<unk>"},
+      {&words_case, "/encoder/instruction/heads", 3},                     // does not divide embed_dim
+      {&words_case, "/encoder/instruction/max_tokens", 0},
+      {&words_case, "/encoder/instruction/tokens", false},                // context_tokens then disagree
+      {&words_case, "/encoder/instruction/embed_dim", 1 << 30},
+  };
+  for (const auto& e : edits) {
+    Policy p = test::encoder_policy(*e.c);
+    const auto path = test::temp_path("hostile_encoder.nfpr");
+    export_policy(*p, path);
+    test::edit_nfpr(path, [&](json& cfg) { cfg[json::json_pointer(e.pointer)] = e.value; });
+    char err[512] = {0};
+    nfp_rt_model* m = nfp_rt_model_load(path.string().c_str(), err, sizeof err);
+    EXPECT_EQ(m, nullptr) << e.pointer << " = " << e.value.dump();
+    EXPECT_NE(std::string(err).find("config"), std::string::npos) << e.pointer << ": " << err;
+    EXPECT_EQ(std::string(err).find('\n'), std::string::npos) << err;
+    nfp_rt_model_free(m);
+    std::filesystem::remove(path);
+  }
+}
+
+}  // namespace
+}  // namespace nfp
