@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "nfp/embedding_monitor.hpp"
 #include "nfp/perturbation.hpp"
 #include "nfp/policy.hpp"
 
@@ -20,10 +21,12 @@ struct MonitorBenchOptions {
   double alpha = 0.05;
   std::vector<Perturbation> perturbations;  // empty: the defaults for the policy (camera kinds with cameras)
   bool progress = true;
+  std::shared_ptr<const EmbeddingMonitor> embedding;  // scored as "embedding" when set (`nfp monitor fit`)
 };
 
-// The default perturbations: action noise, object shift, state noise, and with cameras noise / blackout / colour.
-std::vector<Perturbation> default_perturbations(bool cameras);
+// The default perturbations: action noise, object shift, state noise, with cameras noise / blackout / colour, and
+// with a gripper a weak one.
+std::vector<Perturbation> default_perturbations(bool cameras, bool gripper);
 // "kind:at_step:magnitude" -> Perturbation; nfp::Error naming the format.
 Perturbation parse_perturbation(const std::string& text);
 

@@ -5,11 +5,14 @@
 #include "nfp/error.hpp"
 #include "nfp/evaluator.hpp"
 #include "nfp/monitor.hpp"
+#include "nfp/sim_env.hpp"
 
 namespace nfp::bench {
 
-std::vector<Perturbation> default_perturbations(bool cameras) {
+std::vector<Perturbation> default_perturbations(bool cameras, bool gripper) {
   std::vector<Perturbation> p = {{"action_noise", 10, 0.3}, {"object_shift", 10, 0.08}, {"state_noise", 0, 0.05}};
+  // The lift cube is 4 cm wide: fingers stopped at 43% of their 9 cm opening barely touch it.
+  if (gripper) p.push_back({"weak_gripper", 0, 0.43});
   if (cameras) p.insert(p.end(), {{"camera_noise", 5, 0.15}, {"camera_blackout", 10, 0}, {"camera_colour", 0, 1.0}});
   return p;
 }
@@ -35,10 +38,15 @@ nlohmann::json monitor_benchmark(const Policy& policy, const RunnerOptions& run,
   require(!base.task.empty(), "--task is required (the checkpoint does not record its task)");
   base.scores = true;
   base.progress = o.progress;
-  // The scores this policy gives: the likelihood's with a flow head, the spread with SBS, consistency always.
+  base.embedding = o.embedding;
+  // The scores this policy gives: the likelihood's with a flow head (the spread with SBS; the continuation when a
+  // chunk outlives its re-plan), the embedding's with a fitted embedding monitor, consistency always.
   std::vector<std::string> scores;
-  if (policy->head()->has_log_prob()) scores.push_back("neg_logp");
-  if (policy->head()->has_log_prob() && run.inference.strategy == "sbs") scores.push_back("spread");
+  const bool likelihood = policy->head()->has_log_prob();
+  if (likelihood) scores.push_back("neg_logp");
+  if (likelihood && run.inference.strategy == "sbs") scores.push_back("spread");
+  if (likelihood && run.n_action_steps < policy->config().horizon) scores.push_back("continuation");
+  if (o.embedding) scores.push_back("embedding");
   scores.push_back("consistency");
 
   EvalOptions cal = base;
@@ -54,7 +62,10 @@ nlohmann::json monitor_benchmark(const Policy& policy, const RunnerOptions& run,
     out["calibration"][s] = cals[s];
   }
   std::vector<Perturbation> conditions = {Perturbation{}};
-  const auto perturbed = o.perturbations.empty() ? default_perturbations(!policy->config().cameras.empty()) : o.perturbations;
+  bool gripper = false;
+  for (const auto& name : sim::task_spec(base.task).action.names) gripper = gripper || name.ends_with("gripper");
+  const auto perturbed =
+      o.perturbations.empty() ? default_perturbations(!policy->config().cameras.empty(), gripper) : o.perturbations;
   conditions.insert(conditions.end(), perturbed.begin(), perturbed.end());
   std::map<std::string, std::vector<DetectionEpisode>> pooled, pooled_perturbed;
   out["conditions"] = json::array();

@@ -39,6 +39,9 @@ void run(MonitorBenchArgs& a) {
   const RunnerOptions run = runner_options(*policy, a.inference);
   for (const auto& p : split_commas(a.perturbations)) a.o.perturbations.push_back(bench::parse_perturbation(p));
   a.o.progress = !a.no_progress;
+  // The observation-side score, when the run has an embedding monitor (nfp monitor fit).
+  if (std::filesystem::exists(checkpoint_dir(a.checkpoint) / kEmbeddingMonitorDir))
+    a.o.embedding = std::make_shared<const EmbeddingMonitor>(EmbeddingMonitor::load(a.checkpoint));
   const json r = bench::monitor_benchmark(policy, run, a.o);
   std::printf("monitor benchmark: %s, %s (%s), alpha %.3f; calibration success %.1f%%\n", a.checkpoint.c_str(),
               r["task"].get<std::string>().c_str(), describe_inference(*policy, run).c_str(), a.o.alpha,
@@ -56,7 +59,8 @@ void run(MonitorBenchArgs& a) {
 void setup_bench_monitor(CLI::App& root) {
   auto a = std::make_shared<MonitorBenchArgs>();
   auto* cmd = bench_command(root).add_subcommand(
-      "monitor", "Failure benchmark: calibrate the monitor on successes, then detect failures under perturbations");
+      "monitor", "Failure benchmark: calibrate the monitor on successes, then detect failures under perturbations "
+                 "(every score the policy gives; the embedding score once `nfp monitor fit` has run)");
   cmd->add_option("--checkpoint", a->checkpoint, "run directory of `nfp train`")->required();
   cmd->add_option("--task", a->o.task, "task (default: the one recorded at training)");
   cmd->add_option("--calibration-episodes", a->o.calibration_episodes, "calibration rollouts")->capture_default_str()
@@ -69,7 +73,8 @@ void setup_bench_monitor(CLI::App& root) {
       ->check(CLI::Range(1e-6, 0.999999));
   cmd->add_option("--perturbations", a->perturbations,
                   "KIND:STEP:MAGNITUDE,... (default: action_noise:10:0.3, object_shift:10:0.08, state_noise:0:0.05, and "
-                  "camera_noise:5:0.15, camera_blackout:10:0, camera_colour:0:1 with cameras)");
+                  "camera_noise:5:0.15, camera_blackout:10:0, camera_colour:0:1 with cameras, weak_gripper:0:0.43 with a "
+                  "gripper)");
   add_inference_flags(*cmd, a->inference);
   add_threads_option(*cmd, a->threads);
   cmd->add_option("--out", a->out, "write the result JSON here");

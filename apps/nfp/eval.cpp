@@ -13,6 +13,7 @@
 #include "nfp/evaluator.hpp"
 #include "nfp/flow.hpp"
 #include "nfp/export.hpp"
+#include "nfp/embedding_monitor.hpp"
 #include "nfp/monitor.hpp"
 #include "nfp/runtime_runner.hpp"
 #include "nfp/runtime_setup.hpp"
@@ -83,6 +84,13 @@ void print_summary(const EvalArgs& a, const json& info, const std::string& polic
   }
 }
 
+// --monitor: the checkpoint's calibration, and its embedding monitor when that is the score it calibrated.
+void attach_monitor(EvalOptions& o, const std::string& checkpoint, const json& inference, int64_t n_action_steps) {
+  o.monitor = load_monitor(checkpoint, inference, n_action_steps);
+  if (o.monitor->score == "embedding")
+    o.embedding = std::make_shared<const EmbeddingMonitor>(EmbeddingMonitor::load(checkpoint));
+}
+
 // The closed loop against a policy server: every control step's observation goes to the server (step requests),
 // so the episode equals the in-process one; the chunk latency is the round trip seen from here.
 void run_remote_eval(const EvalArgs& a) {
@@ -121,12 +129,13 @@ void run_runtime_eval(const EvalArgs& a) {
   } cleanup{exported};
   RuntimeRunnerOptions ro = runtime_runner_options(a.inference);
   ro.hold_on_nonfinite = a.hold;
+  ro.score_continuation = a.monitor;
   RuntimeRunner agent(load_runtime_model(model.string(), a.weights), ro);
   const AgentSpec& spec = agent.spec();
   EvalOptions o = eval_options(a, spec.task, spec.instruction);
   if (a.monitor) {
     require(!a.checkpoint.empty(), "--monitor needs --checkpoint RUN (its calibration lives in the checkpoint)");
-    o.monitor = load_monitor(a.checkpoint, spec.inference, spec.n_action_steps);
+    attach_monitor(o, a.checkpoint, spec.inference, spec.n_action_steps);
   }
   json info = evaluate_agent(agent, spec, o);
   info["backend"] = "runtime";
@@ -150,7 +159,7 @@ void run_eval(const EvalArgs& a) {
   RunnerOptions run = runner_options(*policy, a.inference);
   run.hold_on_nonfinite = a.hold;
   EvalOptions o = eval_options(a, policy->config().task, has_modality(policy->config(), "instruction"));
-  if (a.monitor) o.monitor = load_monitor(a.checkpoint, json(run.inference), run.n_action_steps);
+  if (a.monitor) attach_monitor(o, a.checkpoint, json(run.inference), run.n_action_steps);
   json info = evaluate_policy(policy, run, o);
   info["checkpoint"] = a.checkpoint;
   info["parameters"] = count_parameters(*policy);

@@ -56,7 +56,12 @@ std::unique_ptr<PolicyService> make_service(ServeArgs& a, std::string& describe,
   Policy policy = load_policy(a.checkpoint, resolve_device(a.device));
   const RunnerOptions run = runner_options(*policy, a.inference);
   describe = policy->config().head.type + ", " + describe_inference(*policy, run);
-  if (a.monitor) a.service.monitor = load_monitor(a.checkpoint, json(run.inference), run.n_action_steps);
+  if (a.monitor) {
+    a.service.monitor = load_monitor(a.checkpoint, json(run.inference), run.n_action_steps);
+    require(a.service.monitor->score == "neg_logp",
+            "--monitor: the server scores each planned chunk's neg_logp, but '" + a.checkpoint + "' is calibrated for '" +
+                a.service.monitor->score + "'; recalibrate with `nfp monitor calibrate --score neg_logp`");
+  }
   task = policy->config().task;
   a.service.control_hz = control_hz(task, a.service.control_hz);
   if (!a.keymap.empty()) a.service.keymap = read_keymap(a.keymap, agent_spec(*policy, run));

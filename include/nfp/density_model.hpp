@@ -18,6 +18,7 @@ struct DensityFitOptions {
   double weight_decay = 0.0;
   double clip_grad = 5.0;   // max global gradient norm
   uint64_t seed = 0;
+  double noise = 0.0;       // std of Gaussian noise added to each standardized training batch (0: none)
 };
 
 struct DensityModelConfig {
@@ -41,6 +42,9 @@ class DensityModel {
 
   // Per-row log p(x | c) in nats, from a table holding the model's columns (and context columns).
   std::vector<double> log_prob(const Table& data, const std::string& source);
+  // The same on tensors in the original units: x (B x D), context (B x C) or undefined -> (B) float64; rows too far
+  // out for float32 come back non-finite (the Table version refuses them).
+  torch::Tensor log_prob(const torch::Tensor& x, const torch::Tensor& context = {});
   // n samples for one context row (values in context_columns order; empty if unconditional): (n x D) row-major.
   Table sample(int64_t n, const std::vector<double>& context, double sigma, uint64_t seed);
 
@@ -53,6 +57,7 @@ class DensityModel {
  private:
   torch::Tensor standardize(const Table& t, const std::vector<std::string>& cols, const std::vector<double>& mean,
                             const std::vector<double>& std, const std::string& source) const;
+  static torch::Tensor standardize(const torch::Tensor& x, const std::vector<double>& mean, const std::vector<double>& std);
   DensityModelConfig config_;
   Flow flow_{nullptr};
 };

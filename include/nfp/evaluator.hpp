@@ -17,6 +17,7 @@
 
 #include "nfp/agent.hpp"
 #include "nfp/json_io.hpp"
+#include "nfp/embedding_monitor.hpp"
 #include "nfp/monitor.hpp"
 #include "nfp/perturbation.hpp"
 #include "nfp/policy.hpp"
@@ -37,9 +38,11 @@ struct EvalOptions {
   std::function<void(int64_t done, double pc_success)> on_episode;
   // Failure benchmark: a perturbation from a control step on (nfp/perturbation.hpp).
   Perturbation perturbation;
-  // Per-episode score traces (nfp/monitor.hpp: neg_logp, spread, consistency, one value per planned chunk, and the
-  // control step of each chunk) in per_episode[i]["scores"] / ["chunk_steps"].
+  // Per-episode score traces (nfp/monitor.hpp: neg_logp, spread, continuation, consistency, and embedding with
+  // `embedding`; one value per planned chunk, null where a score does not exist, and the control step of each chunk)
+  // in per_episode[i]["scores"] / ["chunk_steps"]. evaluate_policy turns on RunnerOptions::score_continuation.
   bool scores = false;
+  std::shared_ptr<const EmbeddingMonitor> embedding;  // the observation-side score (nfp/embedding_monitor.hpp)
   // The monitor (implies scores): per episode "alarm", "alarm_step", "alarm_chunk", "max_score" (its largest
   // standardized score); aggregated "monitor": its calibration's score, alpha, and nfp::DetectionMetrics.
   std::optional<MonitorCalibration> monitor;

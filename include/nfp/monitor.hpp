@@ -6,6 +6,10 @@
 // Scores (higher = less like the demonstrations):
 //   neg_logp     -log p(planned chunk | observation) / D, per action dimension so tasks and horizons compare
 //   spread       SBS only: std of the N candidates' log p / D (the likelihood disagreeing with itself)
+//   continuation -log p(what the previous chunk still had planned | the observation its executed actions led to) / D
+//                (nfp/policy.hpp's Chunk::continuation_log_prob; from the second chunk on)
+//   embedding    observation side: -log q(embedding) / C under a small flow q fit on the training windows'
+//                embeddings (nfp/embedding_monitor.hpp, `nfp monitor fit`); any head, likelihood or not
 //   consistency  no likelihood (the baseline): mean |a - a'| between this plan and the previous one over the steps
 //                both cover (STAC's temporal action consistency, Agia et al. 2024), data units
 #pragma once
@@ -18,11 +22,12 @@
 
 namespace nfp {
 
-std::vector<std::string> monitor_score_names();  // neg_logp, spread, consistency
+std::vector<std::string> monitor_score_names();  // neg_logp, spread, continuation, embedding, consistency
 // Throws nfp::Error naming the known scores.
 void check_monitor_score(const std::string& name);
 
-// A score trace: one value per planned chunk of an episode, in order (NaN where the score does not exist).
+// A score trace: one value per planned chunk of an episode, in order. NaN where the score does not exist (the first
+// chunk's continuation, a head without a likelihood): it never alarms. +infinity (an impossible chunk) always does.
 using ScoreTrace = std::vector<double>;
 
 // Thresholds mean_t + quantile * scale_t per chunk index t. mean / scale are fitted on one half of the successful
@@ -40,7 +45,7 @@ struct MonitorCalibration {
   json inference = json::object();  // scores depend on (an eval with other settings must recalibrate)
   int64_t n_action_steps = 0;
 
-  // Standardized score at chunk t: (s - mean_t) / scale_t; a non-finite s gives +infinity (it always alarms).
+  // Standardized score at chunk t: (s - mean_t) / scale_t; NaN (no score) gives -infinity, +-infinity itself.
   double standardized(size_t t, double s) const;
   double threshold(size_t t) const;  // mean_t + quantile * scale_t
 };

@@ -11,6 +11,9 @@
 //                    (at step 0: starting positions outside the range the demonstrations covered)
 //   sensor_dropout   at each step, with probability m, every low-dim value NaN (a dropped sensor frame): the policy
 //                    refuses it, or holds its last action (RunnerOptions::hold_on_nonfinite)
+//   weak_gripper     every gripper command held at or above m of its range (0 closed .. 1 open): the position-
+//                    controlled fingers stop short of closing, so they squeeze a grasped object with a fraction of
+//                    the force (arm tasks; no effect on actions without a gripper)
 #pragma once
 #include <cstdint>
 #include <random>

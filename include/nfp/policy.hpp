@@ -89,6 +89,13 @@ struct Chunk {
   double log_prob = NAN;     // log p(normalized chunk | obs) for heads with a likelihood, NaN otherwise
   double log_prob_spread = NAN;  // sbs: std of the candidates' log p (nfp/monitor.hpp's spread score), else NaN
   double latency_s = 0;      // wall time of encoder + head + strategy
+  // The head's context it was planned from (1 x C), or (1 x 1+T x C) with instruction tokens: the embedding the
+  // observation-side monitor score reads (nfp/embedding_monitor.hpp), at no extra pass.
+  torch::Tensor context;
+  // With RunnerOptions::score_continuation: log p, under this chunk's context, of what the previous chunk still had
+  // planned (its rows from n_action_steps on, the last row repeated to H, clamped as executed): how likely the
+  // policy, given the observation the executed actions led to, finds the plan it was carrying out. NaN otherwise.
+  double continuation_log_prob = NAN;
 };
 
 // What a runner does with the model: how it samples, and how much of each chunk it executes before re-planning.
@@ -100,6 +107,9 @@ struct RunnerOptions {
   // does not check gets no action); true, act() holds the last executed action (at an episode's start the
   // normalized zero action), flagged ActStep::held, and leaves the history and the queue as they were.
   bool hold_on_nonfinite = false;
+  // Flow heads: every re-plan also scores the previous chunk's continuation (Chunk::continuation_log_prob), one
+  // extra batch-1 density pass per chunk; the evaluator turns it on when it records monitor scores.
+  bool score_continuation = false;
 };
 
 bool has_modality(const PolicyConfig& c, const std::string& modality);
@@ -121,6 +131,9 @@ class PolicyImpl : public torch::nn::Module {
   // batch's. Throws nfp::Error as predict() does, for the whole batch.
   std::vector<Chunk> predict_batch(const std::vector<const ObservationBatch*>& histories,
                                    const InferenceOptions& options, std::vector<at::Generator> generators) const;
+
+  // log p of normalized chunks (B x H x A) given contexts as Chunk::context holds them (B rows); flow heads only.
+  torch::Tensor log_prob(const torch::Tensor& context, const torch::Tensor& normalized) const;
 
   ActionHead head() const { return head_; }
   // Where the weights are (policy->to(device) moves them; nfp/device.hpp). predict() takes CPU inputs and a CPU

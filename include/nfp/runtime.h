@@ -145,6 +145,12 @@ nfp_rt_status nfp_rt_log_prob_grad(nfp_rt_workspace* ws, const float* obs, const
  * alarms. Either output may be NULL. NFP_RT_UNSUPPORTED without a monitor; allocates nothing. */
 nfp_rt_status nfp_rt_monitor(const nfp_rt_model* model, int chunk_index, double log_prob, double* score, int* alarm);
 
+/* The context the workspace holds (after nfp_rt_observe or a call given obs): context_tokens x context_dim floats,
+ * the policy's embedding of its observation (row 0; with an instruction's tokens, those follow), what an
+ * observation-side monitor scores (docs/MONITOR.md). size: the floats context can take. NFP_RT_BAD_ARGUMENT without
+ * a held observation or with size < context_tokens x context_dim; allocates nothing. */
+nfp_rt_status nfp_rt_context(const nfp_rt_workspace* ws, float* context, size_t size);
+
 const char* nfp_rt_status_string(nfp_rt_status status);
 
 #ifdef __cplusplus

@@ -97,6 +97,7 @@ class Workspace {
                               std::span<float> grad) {
     return nfp_rt_log_prob_grad(ws_.get(), data(obs), actions.data(), n, log_prob, grad.data());
   }
+  [[nodiscard]] nfp_rt_status context(std::span<float> out) const { return nfp_rt_context(ws_.get(), out.data(), out.size()); }
   size_t bytes() const { return nfp_rt_workspace_bytes(ws_.get()); }
 
  private:

@@ -27,6 +27,7 @@ struct RuntimeRunnerOptions {
   int64_t gr_steps = -1;         // gr: Adam steps (< 0: the file's)
   int64_t n_action_steps = 0;    // 0: the file's
   bool hold_on_nonfinite = false;  // as RunnerOptions::hold_on_nonfinite
+  bool score_continuation = false;  // as RunnerOptions::score_continuation
 };
 
 // Loads an .nfpr at a weight precision (f32 | bf16 | int8 | w8a8); nfp::Error with the runtime's message.
@@ -68,11 +69,11 @@ class RuntimeRunner : public Agent {
   AgentSpec spec_;
   InferenceOptions inference_;
   float sigma_ = 0;
-  bool prev_action_ = false, hold_on_nonfinite_ = false;
+  bool prev_action_ = false, hold_on_nonfinite_ = false, score_continuation_ = false;
   std::vector<float> prev_init_;  // the previous action at a reset: the normalized zero action, in data units
   std::deque<Frame> frames_;
   std::string instruction_;
-  std::vector<float> state_, chunk_, prev_;
+  std::vector<float> state_, chunk_, prev_, continuation_, context_;
   std::vector<const uint8_t*> image_ptrs_;
   int64_t executed_ = 0, executable_ = 0;
   uint64_t seed_ = 0, plans_ = 0;

@@ -33,14 +33,16 @@ std::string hex64(uint64_t v) {
 
 // One episode's monitor scores, one value per planned chunk (nfp/monitor.hpp), and each chunk's control step.
 struct EpisodeScores {
-  ScoreTrace neg_logp, spread, consistency;
+  ScoreTrace neg_logp, spread, continuation, embedding, consistency;
   std::vector<int64_t> steps;
   std::vector<float> previous;  // the previous chunk (H x A), data units
 
-  void add(const Chunk& c, int64_t step, const AgentSpec& spec) {
+  void add(const Chunk& c, int64_t step, const AgentSpec& spec, const EmbeddingMonitor* embedder) {
     const double D = double(spec.horizon * spec.action_dim);
     neg_logp.push_back(-c.log_prob / D);
     spread.push_back(c.log_prob_spread / D);
+    continuation.push_back(-c.continuation_log_prob / D);
+    embedding.push_back(embedder && c.context.defined() ? embedder->score(c.context) : NAN);
     const auto a = c.actions.contiguous();
     const float* x = a.data_ptr<float>();
     // The previous plan's rows from n_action_steps on cover the steps this plan's first rows cover.
@@ -55,7 +57,21 @@ struct EpisodeScores {
     steps.push_back(step);
   }
   const ScoreTrace& trace(const std::string& score) const {
-    return score == "spread" ? spread : score == "consistency" ? consistency : neg_logp;
+    if (score == "spread") return spread;
+    if (score == "continuation") return continuation;
+    if (score == "embedding") return embedding;
+    if (score == "consistency") return consistency;
+    return neg_logp;
+  }
+  // null where a score does not exist (NaN), 1e300 for +infinity (JSON has neither): read back as monitor_traces does.
+  json to_json() const {
+    auto values = [](const ScoreTrace& t) {
+      json a = json::array();
+      for (double v : t) a.push_back(std::isnan(v) ? json(nullptr) : json(std::isinf(v) ? std::copysign(1e300, v) : v));
+      return a;
+    };
+    return {{"neg_logp", values(neg_logp)}, {"spread", values(spread)}, {"continuation", values(continuation)},
+            {"embedding", values(embedding)}, {"consistency", values(consistency)}};
   }
 };
 
@@ -70,7 +86,9 @@ double percentile(std::vector<double> v, double p) {
 }
 
 json evaluate_policy(const Policy& policy, const RunnerOptions& run, const EvalOptions& o) {
-  PolicyRunner runner(policy, run);
+  RunnerOptions options = run;
+  options.score_continuation = options.score_continuation || o.scores || o.monitor.has_value();
+  PolicyRunner runner(policy, options);
   torch::NoGradGuard ng;
   return evaluate_agent(runner, agent_spec(*policy, run), o);
 }
@@ -113,6 +131,8 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
   const int64_t max_steps = o.max_steps > 0 ? o.max_steps : spec.max_steps;
   json per_episode = json::array(), video_paths = json::array();
   check_perturbation(o.perturbation);
+  require(!o.monitor || o.monitor->score != "embedding" || o.embedding,
+          "eval: the monitor scores embeddings; load the run's embedding monitor (nfp monitor fit) with it");
   const bool record_scores = o.scores || o.monitor.has_value();
   std::vector<DetectionEpisode> detection;  // with the monitor: each episode as it detects it
   std::vector<double> latencies, log_probs;
@@ -150,7 +170,7 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
       if (step.planned) {
         latencies.push_back(step.planned->latency_s * 1e3);
         if (std::isfinite(step.planned->log_prob)) log_probs.push_back(step.planned->log_prob);
-        if (record_scores) scores.add(*step.planned, steps, ps);
+        if (record_scores) scores.add(*step.planned, steps, ps, o.embedding.get());
       }
       digest = fnv1a(digest, step.action.data(), step.action.size() * sizeof(float));
       std::vector<float> action = step.action;
@@ -184,7 +204,7 @@ json evaluate_agent(Agent& agent, const AgentSpec& ps, const EvalOptions& o) {
     }
     if (record_scores) {
       json& e = per_episode.back();
-      e["scores"] = {{"neg_logp", scores.neg_logp}, {"spread", scores.spread}, {"consistency", scores.consistency}};
+      e["scores"] = scores.to_json();
       e["chunk_steps"] = scores.steps;
       if (o.monitor) {
         const ScoreTrace& trace = scores.trace(o.monitor->score);

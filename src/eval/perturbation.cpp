@@ -13,7 +13,7 @@ namespace nfp {
 
 std::vector<std::string> perturbation_kinds() {
   return {"none",         "action_noise",  "state_noise", "camera_noise", "camera_blackout", "camera_colour",
-          "object_shift", "sensor_dropout"};
+          "object_shift", "sensor_dropout", "weak_gripper"};
 }
 
 void check_perturbation(const Perturbation& p) {
@@ -94,7 +94,15 @@ void PerturbationRun::before_policy(int64_t step, sim::Env& env, Observation& ob
 }
 
 void PerturbationRun::on_action(int64_t step, const sim::ActionSpec& spec, std::vector<float>& action) {
-  if (p_.kind != "action_noise" || step < p_.at_step) return;
+  if (step < p_.at_step) return;
+  if (p_.kind == "weak_gripper") {
+    const double m = std::clamp(p_.magnitude, 0.0, 1.0);
+    for (size_t i = 0; i < action.size() && i < spec.names.size(); ++i)
+      if (spec.names[i].ends_with("gripper"))
+        action[i] = std::max(action[i], float(double(spec.low[i]) + m * (double(spec.high[i]) - double(spec.low[i]))));
+    return;
+  }
+  if (p_.kind != "action_noise") return;
   std::normal_distribution<double> n01(0, 1);
   for (size_t i = 0; i < action.size(); ++i) {
     const double half = 0.5 * (double(spec.high[i]) - double(spec.low[i]));

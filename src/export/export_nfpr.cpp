@@ -88,10 +88,10 @@ json export_checkpoint(const std::filesystem::path& dir_in, const std::filesyste
     o.kind = "policy";
     Policy p = load_policy(dir);
     const auto monitor_file = dir / kMonitorFile;  // nfp monitor calibrate's, exported with the policy
-    if (std::filesystem::exists(monitor_file)) {
-      const json monitor = read_json_file(monitor_file);
+    const json monitor = std::filesystem::exists(monitor_file) ? read_json_file(monitor_file) : json();
+    if (monitor.is_object() && monitor.value("score", "") == "neg_logp") {
       export_policy(*p, out, &monitor);
-    } else {
+    } else {  // a monitor of another score stays with the checkpoint: the runtime's nfp_rt_monitor scores neg_logp
       export_policy(*p, out);
     }
   } else if (is_head_name(type)) {

@@ -85,8 +85,13 @@ torch::Tensor DensityModel::standardize(const Table& t, const std::vector<std::s
                                         const std::vector<double>& mean, const std::vector<double>& std,
                                         const std::string& source) const {
   const Table s = t.select(cols, source);
-  auto x = torch::tensor(s.values, torch::kFloat64).view({s.rows(), int64_t(cols.size())});
-  return ((x - torch::tensor(mean, torch::kFloat64)) / torch::tensor(std, torch::kFloat64)).to(torch::kFloat32);
+  return standardize(torch::tensor(s.values, torch::kFloat64).view({s.rows(), int64_t(cols.size())}), mean, std);
+}
+
+torch::Tensor DensityModel::standardize(const torch::Tensor& x, const std::vector<double>& mean,
+                                        const std::vector<double>& std) {
+  const auto x64 = x.to(torch::kFloat64);
+  return ((x64 - torch::tensor(mean, torch::kFloat64)) / torch::tensor(std, torch::kFloat64)).to(torch::kFloat32);
 }
 
 DensityModel DensityModel::fit(const Table& train, const std::vector<std::string>& columns,
@@ -95,6 +100,7 @@ DensityModel DensityModel::fit(const Table& train, const std::vector<std::string
   require(!columns.empty(), "no data columns to model; pass --columns");
   require(columns.size() >= 2, "a flow needs at least 2 data columns (got " + std::to_string(columns.size()) + ")");
   require(o.steps >= 1 && o.batch >= 1 && o.lr > 0, "steps, batch and lr must be positive");
+  require(o.noise >= 0 && std::isfinite(o.noise), "noise must be a finite value >= 0");
   DensityModelConfig c;
   c.columns = columns;
   c.context_columns = context_columns;
@@ -126,7 +132,9 @@ DensityModel DensityModel::fit(const Table& train, const std::vector<std::string
     const double lr = cosine_lr(o.lr, step, o.steps);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     auto idx = at::randint(n, {batch}, gen, torch::kLong);
-    auto loss = -m.flow_->log_prob(x.index_select(0, idx), ctx.defined() ? ctx.index_select(0, idx) : ctx).mean();
+    auto xb = x.index_select(0, idx);
+    if (o.noise > 0) xb = xb + o.noise * at::randn(xb.sizes(), gen, xb.options());
+    auto loss = -m.flow_->log_prob(xb, ctx.defined() ? ctx.index_select(0, idx) : ctx).mean();
     require(std::isfinite(loss.item<double>()),
             "training diverged at step " + std::to_string(step) + " (loss is not finite); try a smaller --lr");
     opt.zero_grad();
@@ -140,31 +148,41 @@ DensityModel DensityModel::fit(const Table& train, const std::vector<std::string
 }
 
 std::vector<double> DensityModel::log_prob(const Table& data, const std::string& source) {
-  torch::NoGradGuard ng;
-  flow_->eval();
-  auto x = standardize(data, config_.columns, config_.mean, config_.std, source);
+  const Table x = data.select(config_.columns, source);
+  auto xt = torch::tensor(x.values, torch::kFloat64).view({x.rows(), int64_t(config_.columns.size())});
   torch::Tensor ctx;
-  if (!config_.context_columns.empty())
-    ctx = standardize(data, config_.context_columns, config_.context_mean, config_.context_std, source);
-  double log_std_sum = 0;
-  for (double v : config_.std) log_std_sum += std::log(v);
+  if (!config_.context_columns.empty()) {
+    const Table c = data.select(config_.context_columns, source);
+    ctx = torch::tensor(c.values, torch::kFloat64).view({c.rows(), int64_t(config_.context_columns.size())});
+  }
   std::vector<double> out;
-  out.reserve(size_t(x.size(0)));
-  for (int64_t b = 0; b < x.size(0); b += 8192) {  // bounded memory on large files
-    const int64_t len = std::min<int64_t>(8192, x.size(0) - b);
-    auto lp = flow_->log_prob(x.narrow(0, b, len), ctx.defined() ? ctx.narrow(0, b, len) : ctx)
-                  .to(torch::kFloat64)
-                  .contiguous();
+  out.reserve(size_t(xt.size(0)));
+  for (int64_t b = 0; b < xt.size(0); b += 8192) {  // bounded memory on large files
+    const int64_t len = std::min<int64_t>(8192, xt.size(0) - b);
+    const auto lp = log_prob(xt.narrow(0, b, len), ctx.defined() ? ctx.narrow(0, b, len) : ctx).contiguous();
     const double* p = lp.data_ptr<double>();
     for (int64_t i = 0; i < len; ++i) {
       // Never a NaN result: a row so far out that float32 overflows has no usable log-likelihood.
       require(std::isfinite(p[i]), "'" + source + "' data row " + std::to_string(b + i + 1) +
                                        ": its log-likelihood is not finite (the row lies far outside the data the model "
                                        "was fit on, or overflows float32 once standardized)");
-      out.push_back(p[i] - log_std_sum);
+      out.push_back(p[i]);
     }
   }
   return out;
+}
+
+torch::Tensor DensityModel::log_prob(const torch::Tensor& x, const torch::Tensor& context) {
+  require(x.dim() == 2 && x.size(1) == int64_t(config_.columns.size()),
+          "density: expected rows of " + std::to_string(config_.columns.size()) + " values");
+  require(config_.context_columns.empty() == !context.defined(), "density: the context does not match the model");
+  torch::NoGradGuard ng;
+  flow_->eval();
+  const auto xs = standardize(x, config_.mean, config_.std);
+  const auto cs = context.defined() ? standardize(context, config_.context_mean, config_.context_std) : context;
+  double log_std_sum = 0;
+  for (double v : config_.std) log_std_sum += std::log(v);
+  return flow_->log_prob(xs, cs).to(torch::kFloat64) - log_std_sum;
 }
 
 Table DensityModel::sample(int64_t n, const std::vector<double>& context, double sigma, uint64_t seed) {

@@ -7,7 +7,7 @@
 
 namespace nfp {
 
-std::vector<std::string> monitor_score_names() { return {"neg_logp", "spread", "consistency"}; }
+std::vector<std::string> monitor_score_names() { return {"neg_logp", "spread", "continuation", "embedding", "consistency"}; }
 
 void check_monitor_score(const std::string& name) {
   const auto names = monitor_score_names();
@@ -19,7 +19,8 @@ void check_monitor_score(const std::string& name) {
 }
 
 double MonitorCalibration::standardized(size_t t, double s) const {
-  if (!std::isfinite(s)) return INFINITY;
+  if (std::isnan(s)) return -INFINITY;  // no score at this chunk
+  if (!std::isfinite(s)) return s;
   if (mean.empty()) return -INFINITY;
   const size_t i = std::min(t, mean.size() - 1);
   return (s - mean[i]) / scale[i];

@@ -196,8 +196,17 @@ std::vector<Chunk> PolicyImpl::predict_batch(const std::vector<const Observation
     c.log_prob = r.log_prob.defined() ? r.log_prob[b].item<double>() : NAN;
     c.log_prob_spread = r.log_prob_spread.defined() ? r.log_prob_spread[b].item<double>() : NAN;
     c.latency_s = latency;
+    c.context = ctx[b].unsqueeze(0).to(torch::kCPU);
   }
   return out;
+}
+
+torch::Tensor PolicyImpl::log_prob(const torch::Tensor& context, const torch::Tensor& normalized) const {
+  require(head_->has_log_prob(), "policy: the '" + config_.head.type + "' head has no likelihood");
+  torch::NoGradGuard ng;
+  auto& head = const_cast<ActionHeadImpl&>(*head_);  // eval mode, no gradients: reads only the weights
+  const torch::Device dev = device();
+  return head.log_prob(normalized.to(dev), context.to(dev)).to(torch::kCPU);
 }
 
 torch::Device PolicyImpl::device() const { return module_device(*this); }

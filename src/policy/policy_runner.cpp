@@ -112,6 +112,16 @@ Chunk PolicyRunner::plan(const Observation& obs) {
 
 namespace {
 
+// What `chunk` (H x A, normalized) still had planned once `consumed` rows were executed: its rows from `consumed` on,
+// clamped as they would have been executed, the last row repeated to H rows (the robot holding its last target, as
+// training windows pad an episode's end): (1 x H x A).
+torch::Tensor continuation(const torch::Tensor& chunk, int64_t consumed) {
+  const int64_t H = chunk.size(0);
+  auto rest = chunk.narrow(0, consumed, H - consumed).clamp(-1.0, 1.0);
+  auto pad = rest[H - consumed - 1].unsqueeze(0).expand({consumed, chunk.size(1)});
+  return torch::cat({rest, pad}, 0).unsqueeze(0);
+}
+
 bool finite_lowdim(const Observation& obs) {
   for (const auto& [key, v] : obs.lowdim)
     for (float x : v)
@@ -138,6 +148,13 @@ ActStep PolicyRunner::act(const Observation& obs) {
 ActStep PolicyRunner::execute(std::optional<Chunk> planned) {
   ActStep step;
   if (planned) {
+    // The previous chunk, executed to its end, against the observation its actions led to (nfp/policy.hpp).
+    if (options_.score_continuation && executable_ > 0 && executed_ == executable_ &&
+        options_.n_action_steps < policy_->config().horizon && planned->context.defined() &&
+        policy_->head()->has_log_prob())
+      planned->continuation_log_prob =
+          policy_->log_prob(planned->context, continuation(chunk_.normalized, executed_ / policy_->config().stride))
+              .item<double>();
     chunk_ = std::move(*planned);
     executed_ = 0;
     executable_ = options_.n_action_steps * policy_->config().stride;  // a chunk frame stands for `stride` steps

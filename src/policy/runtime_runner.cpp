@@ -70,6 +70,9 @@ RuntimeRunner::RuntimeRunner(std::shared_ptr<const runtime::Model> model, const 
   if (!mean.empty()) prev_init_.assign(mean.begin(), mean.begin() + info.action_dim);
   state_.assign(size_t(info.obs_dim), 0.0f);
   chunk_.assign(size_t(info.dim), 0.0f);
+  continuation_.assign(size_t(info.dim), 0.0f);
+  context_.assign(size_t(info.context_tokens) * size_t(info.context_dim), 0.0f);
+  score_continuation_ = o.score_continuation;
   reset(0);
 }
 
@@ -140,7 +143,15 @@ Chunk RuntimeRunner::plan() {
     for (int64_t j = 0; j < spec_.history; ++j) image_ptrs_.push_back(frames_[size_t(j * spec_.stride)].images[c].pixels.data());
   const auto t0 = std::chrono::steady_clock::now();
   const uint64_t seed = splitmix64(seed_ ^ splitmix64(plans_++));
-  double log_prob = NAN;
+  double log_prob = NAN, continuation_log_prob = NAN;
+  // The previous chunk's continuation (Chunk::continuation_log_prob), taken before the new plan overwrites it.
+  const int64_t A = spec_.action_dim, H = spec_.horizon, n = spec_.n_action_steps;
+  const bool score_continuation = score_continuation_ && executable_ > 0 && executed_ == executable_ && n < H;
+  if (score_continuation) {
+    std::copy(chunk_.begin() + n * A, chunk_.end(), continuation_.begin());
+    for (int64_t r = H - n; r < H; ++r)
+      std::copy(chunk_.end() - A, chunk_.end(), continuation_.begin() + r * A);
+  }
   nfp_rt_status st = ws_->observe(state_, image_ptrs_, instruction_.c_str());
   const std::string& s = inference_.strategy;
   if (st == NFP_RT_OK) {
@@ -152,6 +163,13 @@ Chunk RuntimeRunner::plan() {
   require(st == NFP_RT_OK, std::string("policy: the runtime refused the observation (") + nfp_rt_status_string(st) +
                                "); refusing to act on it");
   Chunk c;
+  if (score_continuation && ws_->log_prob({}, continuation_, 1, &continuation_log_prob) == NFP_RT_OK)
+    c.continuation_log_prob = continuation_log_prob;
+  if (!context_.empty() && ws_->context(context_) == NFP_RT_OK) {
+    const int64_t N = info().context_tokens, C = info().context_dim;
+    c.context = torch::from_blob(context_.data(), {N, C}, torch::kFloat32).clone();
+    c.context = N == 1 ? c.context : c.context.unsqueeze(0);  // as PolicyImpl::predict: (1 x C) or (1 x N x C)
+  }
   c.actions = torch::from_blob(chunk_.data(), {spec_.horizon, spec_.action_dim}, torch::kFloat32).clone();
   c.log_prob = log_prob;
   c.latency_s = latency;

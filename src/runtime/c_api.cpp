@@ -172,6 +172,15 @@ nfp_rt_status nfp_rt_monitor(const nfp_rt_model* model, int chunk_index, double 
   return NFP_RT_OK;
 }
 
+nfp_rt_status nfp_rt_context(const nfp_rt_workspace* ws, float* context, size_t size) {
+  if (!ws || !context) return NFP_RT_BAD_ARGUMENT;
+  const auto& m = *ws->w.model;
+  const size_t n = size_t(m.context_tokens) * size_t(m.context_dim);
+  if (n == 0 || !ws->w.context_ready || size < n) return NFP_RT_BAD_ARGUMENT;
+  std::copy(ws->w.ctx.begin(), ws->w.ctx.begin() + std::ptrdiff_t(n), context);
+  return NFP_RT_OK;
+}
+
 const char* nfp_rt_model_camera(const nfp_rt_model* model, int i) {
   if (!model) return nullptr;
   const auto& cams = model->m.encoder.input.images.cameras;

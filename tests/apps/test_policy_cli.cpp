@@ -257,6 +257,11 @@ TEST_F(PolicyCli, MonitorCalibratesAndEvalReportsAlarms) {
     EXPECT_TRUE(e.contains("alarm") && e.contains("alarm_step") && e.contains("max_score")) << e.dump();
     EXPECT_EQ(e["scores"]["neg_logp"].size(), e["chunk_steps"].size());
     EXPECT_GT(e["scores"]["neg_logp"].size(), 0u);
+    // The continuation score: none at the first chunk, a number at every later one.
+    const auto& cont = e["scores"]["continuation"];
+    ASSERT_EQ(cont.size(), e["chunk_steps"].size());
+    EXPECT_TRUE(cont[0].is_null());
+    for (size_t k = 1; k < cont.size(); ++k) EXPECT_TRUE(cont[k].is_number()) << k;
   }
   EXPECT_EQ(info["aggregated"]["perturbation"]["kind"], "object_shift");
   for (const auto& e : info["per_episode"]) EXPECT_EQ(e["alarm_chunk"], 0) << "every score is far above the band";
@@ -285,6 +290,46 @@ TEST_F(PolicyCli, MonitorCalibratesAndEvalReportsAlarms) {
   test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("mon") + " --score spread --episodes 4"),
                               "--strategy sbs");
   EXPECT_FALSE(fs::exists(root_ / "m2.json"));
+}
+
+// `nfp monitor fit` gives any head, likelihood or not, the observation-side score: a flow over the run's embeddings
+// of its training windows, saved into the checkpoint; `nfp eval --monitor` with an embedding calibration scores
+// every chunk with it. What cannot work fails in one line.
+TEST_F(PolicyCli, MonitorFitGivesEveryHeadAnEmbeddingScore) {
+  ASSERT_EQ(run_nfp(train_args("regression", "reg", 5) + " --task push-two-goals").status, 0);
+  test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("reg") + " --episodes 4"),
+                              "--score embedding");
+  test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("reg") + " --score embedding --episodes 4"),
+                              "nfp monitor fit");
+  test::expect_one_line_error(run_nfp("monitor fit --checkpoint " + p("nowhere")), "not a run directory");
+  test::expect_one_line_error(run_nfp("monitor fit --checkpoint " + p("reg") + " --data " + p("none.hdf5")), "--data");
+  auto fit = run_nfp("monitor fit --checkpoint " + p("reg") + " --steps 40 --windows 100 --no-progress --json");
+  ASSERT_EQ(fit.status, 0) << fit.out;
+  const auto fj = last_line_json(fit.out);
+  EXPECT_EQ(fj["dim"], 32);
+  EXPECT_EQ(fj["windows"], 100);
+  EXPECT_GT(fj["valid_windows"].get<int64_t>(), 0);
+  EXPECT_TRUE(std::isfinite(fj["valid_score"].get<double>()));
+  EXPECT_TRUE(fs::exists(root_ / "reg" / "checkpoint" / "monitor_embedding" / "model.safetensors"));
+  // A calibration of the embedding score whose band every chunk crosses: each episode alarms at its first chunk.
+  std::ofstream(root_ / "reg" / "checkpoint" / "monitor.json")
+      << R"({"score": "embedding", "alpha": 0.05, "mean": [-100.0], "scale": [1.0], "quantile": 2.0, "episodes": 50,
+             "successes": 40, "fit_episodes": 20, "quantile_episodes": 20, "seed": 300000, "task": "push-two-goals",
+             "inference": )"
+      << read_json_file(p("reg/checkpoint/config.json"))["inference"].dump() << R"(, "n_action_steps": )"
+      << read_json_file(p("reg/checkpoint/config.json"))["n_action_steps"].dump() << "}";
+  auto ev = run_nfp("eval --checkpoint " + p("reg") + " --monitor --episodes 2 --seed 400000 --no-progress --out " +
+                    p("r1.json"));
+  ASSERT_EQ(ev.status, 0) << ev.out;
+  EXPECT_NE(ev.out.find("monitor (embedding"), std::string::npos) << ev.out;
+  for (const auto& e : read_json_file(p("r1.json"))["per_episode"]) {
+    ASSERT_EQ(e["scores"]["embedding"].size(), e["chunk_steps"].size());
+    for (const auto& v : e["scores"]["embedding"]) EXPECT_TRUE(v.is_number()) << e.dump();
+    for (const auto& v : e["scores"]["neg_logp"]) EXPECT_TRUE(v.is_null()) << "regression has no likelihood";
+    EXPECT_EQ(e["alarm_chunk"], 0);
+  }
+  // The server scores neg_logp only: another calibration is refused before it listens.
+  test::expect_one_line_error(run_nfp("serve --checkpoint " + p("reg") + " --monitor --port 0"), "--score neg_logp");
 }
 
 TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {

@@ -93,6 +93,25 @@ TEST(Perturbation, EachKindChangesWhatItNamesFromItsStep) {
   PerturbationRun({"sensor_dropout", 0, 1.0}, 1).before_policy(0, *env, dropped);
   for (const auto& [key, v] : dropped.lowdim)
     for (float x : v) EXPECT_TRUE(std::isnan(x)) << key;
+  // weak_gripper: gripper commands held at or above the magnitude of their range from its step; joints untouched.
+  auto lift = sim::make_env("lift");
+  const auto& arm = lift->spec().action;
+  ASSERT_EQ(arm.names[6], "gripper");
+  std::vector<float> closed(size_t(arm.dim), 0.0f), open = closed;
+  open[6] = 1.0f;
+  PerturbationRun weak({"weak_gripper", 3, 0.43}, 1);
+  std::vector<float> early = closed;
+  weak.on_action(2, arm, early);
+  EXPECT_EQ(early, closed) << "before its step";
+  std::vector<float> c = closed, w = open;
+  weak.on_action(3, arm, c);
+  weak.on_action(3, arm, w);
+  EXPECT_FLOAT_EQ(c[6], 0.43f) << "a closing gripper stops at 43% of its opening";
+  EXPECT_EQ(w, open) << "an opening gripper is untouched";
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(c[i], 0.0f) << "joint " << i;
+  std::vector<float> pusher(2, -0.3f);  // push-two-goals has no gripper: nothing changes
+  PerturbationRun({"weak_gripper", 0, 1.0}, 1).on_action(0, env->spec().action, pusher);
+  EXPECT_EQ(pusher, std::vector<float>(2, -0.3f));
   EXPECT_THROW(check_perturbation({"gravity", 0, 1}), Error);
   EXPECT_THROW(check_perturbation({"action_noise", 0, -1}), Error);
   EXPECT_THROW(check_perturbation({"action_noise", -1, 1}), Error);

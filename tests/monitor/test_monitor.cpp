@@ -56,7 +56,10 @@ TEST(Monitor, ShiftedAndNonFiniteScoresAlarmAtTheirChunk) {
   EXPECT_NEAR(max_standardized(c, t), 0.0, 1e-12);
   t[6] = c.threshold(6) + 1e-6;  // just over the threshold at chunk 6
   EXPECT_EQ(first_alarm(c, t), 6);
-  t[3] = NAN;  // a non-finite log p (a broken observation) always alarms
+  t[2] = NAN;  // no score at this chunk (the first chunk's continuation): never an alarm
+  EXPECT_EQ(first_alarm(c, t), 6);
+  EXPECT_EQ(c.standardized(2, NAN), -INFINITY);
+  t[3] = INFINITY;  // an impossible chunk (log p = -inf) always alarms
   EXPECT_EQ(first_alarm(c, t), 3);
   EXPECT_EQ(max_standardized(c, t), INFINITY);
   // past the calibrated length the last chunk's band holds

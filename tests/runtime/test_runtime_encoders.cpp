@@ -11,6 +11,7 @@
 #include "nfp/instruction_encoder.hpp"
 #include "nfp/monitor.hpp"
 #include "nfp/policy_runner.hpp"
+#include "nfp/runtime_runner.hpp"
 #include "runtime_fixtures.hpp"
 
 namespace nfp {
@@ -89,6 +90,12 @@ TEST_P(RuntimeEncoders, ChunksAndLogProbsEqualLibtorch) {
     auto inv_scale = torch::tensor(p->normalizer().at("action").inv_scale);
 
     ASSERT_EQ(ws.observe(state, images, e.instruction ? kInstructions[trial].c_str() : nullptr), NFP_RT_OK);
+    // The embedding a robot-side monitor reads (nfp_rt_context): the context libtorch computes, every token.
+    std::vector<float> rc(size_t(info.context_tokens) * size_t(info.context_dim));
+    ASSERT_EQ(ws.context(rc), NFP_RT_OK);
+    EXPECT_LE((torch::from_blob(rc.data(), {int64_t(rc.size())}) - ctx[0].reshape({-1})).abs().max().item<double>(), kTol)
+        << e.name;
+    EXPECT_EQ(ws.context(std::span<float>(rc.data(), rc.size() - 1)), NFP_RT_BAD_ARGUMENT);
     std::vector<float> zv(z.data_ptr<float>(), z.data_ptr<float>() + z.numel()), a(size_t(n) * D);
     std::vector<double> lp(static_cast<size_t>(n));
     ASSERT_EQ(ws.sample_latent({}, zv, n, a, lp.data()), NFP_RT_OK);
@@ -99,6 +106,38 @@ TEST_P(RuntimeEncoders, ChunksAndLogProbsEqualLibtorch) {
     // The held observation serves further calls (log p of the chunk just planned).
     std::vector<double> lp2(static_cast<size_t>(n));
     ASSERT_EQ(ws.log_prob({}, a, n, lp2.data()), NFP_RT_OK);
+  }
+  std::filesystem::remove(path);
+}
+
+// The runtime runner's monitor inputs equal the torch policy's: each chunk's context, and the continuation score
+// (log p of the previous chunk's remainder, in data units on the runtime, under the new context).
+TEST(RuntimeRunnerMonitor, ContextAndContinuationEqualLibtorch) {
+  Policy p = test::random_policy("nfp-spline", true);  // horizon 4, n_action_steps 2, previous action
+  const auto path = test::temp_path("runner_continuation.nfpr");
+  export_policy(*p, path);
+  RuntimeRunnerOptions ro;
+  ro.score_continuation = true;
+  RuntimeRunner runner(load_runtime_model(path.string()), ro);
+  runner.reset(5);
+  std::vector<Chunk> chunks;
+  for (int i = 0; i < 6; ++i) {
+    Observation o;
+    o.lowdim = {{"pos", {0.1f * float(i), 2.0f, -1.0f}}, {"goal", {0.3f, -0.2f * float(i)}}};
+    const ActStep s = runner.act(o);
+    if (s.planned) chunks.push_back(*s.planned);
+  }
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_TRUE(std::isnan(chunks[0].continuation_log_prob));
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    ASSERT_TRUE(chunks[k].context.defined());
+    EXPECT_EQ(chunks[k].context.sizes(), (std::vector<int64_t>{1, 10}));
+  }
+  for (size_t k = 1; k < chunks.size(); ++k) {
+    const auto prev = p->normalizer().normalize("action", chunks[k - 1].actions);  // (4 x 3), clamped already
+    const auto rest = torch::cat({prev.narrow(0, 2, 2), prev[3].unsqueeze(0).expand({2, 3})}, 0).unsqueeze(0);
+    const double want = p->log_prob(chunks[k].context, rest).item<double>();
+    EXPECT_NEAR(chunks[k].continuation_log_prob, want, kTol * std::max(1.0, std::abs(want))) << k;
   }
   std::filesystem::remove(path);
 }
