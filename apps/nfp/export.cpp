@@ -66,6 +66,7 @@ void run_export(const ExportArgs& a) {
   }
   validate_with_runtime(*m);
   std::error_code ec;
+  commit_rename_point();
   fs::rename(tmp, out, ec);
   require(!ec, "cannot move the exported file into place at '" + a.out + "': " + ec.message());
   cleanup.p.clear();

@@ -9,6 +9,11 @@ namespace nfp {
 // Writes `bytes` to `path` through a temporary file in the same directory, fsync, then rename.
 void write_file_atomic(const std::filesystem::path& path, const std::string& bytes);
 
+// Called just before every rename that commits an output (files, staged directories, exports, datasets). Fault
+// injection for the kill-safety tests: with NFP_TEST_KILL_AT_RENAME=N in the environment the process SIGKILLs
+// itself at its N-th such rename (1-based); without it, nothing happens.
+void commit_rename_point();
+
 // Reads a whole file; throws nfp::Error naming the path if it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 

@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -95,11 +97,21 @@ void write_file_atomic(const fs::path& path, const std::string& bytes) {
     fs::remove(tmp, ec);
     throw Error("cannot write '" + path.string() + "': " + why + " (is the disk full?); the previous file is unchanged");
   }
+  commit_rename_point();
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
     throw Error("cannot move the new file into place at '" + path.string() + "': " + ec.message());
   }
+}
+
+void commit_rename_point() {
+  static const long kill_at = [] {
+    const char* v = std::getenv("NFP_TEST_KILL_AT_RENAME");
+    return v ? std::atol(v) : 0L;
+  }();
+  static std::atomic<long> renames{0};
+  if (kill_at > 0 && ++renames == kill_at) ::raise(SIGKILL);
 }
 
 std::string read_file(const fs::path& path) {

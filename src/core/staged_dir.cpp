@@ -105,11 +105,13 @@ StagedDir::~StagedDir() {
 void StagedDir::commit() {
   std::error_code ec;
   if (!fs::exists(final_, ec)) {
+    commit_rename_point();
     fs::rename(tmp_, final_, ec);
     require(!ec, "cannot move the output into place at '" + final_.string() + "': " + ec.message());
     committed_ = true;
     return;
   }
+  commit_rename_point();
   if (exchange(tmp_, final_)) {
     committed_ = true;
     fs::remove_all(tmp_, ec);  // the previous directory
@@ -119,13 +121,16 @@ void StagedDir::commit() {
   require(why == EINVAL || why == ENOSYS || why == ENOTSUP,
           "cannot replace '" + final_.string() + "': " + std::strerror(why));
   const fs::path ready = temp_sibling(final_, "ready");
+  commit_rename_point();
   fs::rename(tmp_, ready, ec);
   require(!ec, "cannot replace '" + final_.string() + "': " + ec.message());
   tmp_ = ready;  // removed by the destructor if what follows fails
   const fs::path old = final_.string() + ".old-" + unique_suffix();
+  commit_rename_point();
   fs::rename(final_, old, ec);
   require(!ec, "cannot replace '" + final_.string() + "': " + ec.message());
   if (test_knob() == "pause") std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  commit_rename_point();
   fs::rename(ready, final_, ec);
   if (ec) {
     const std::string msg = ec.message();

@@ -56,6 +56,7 @@ void write_atomically(const fs::path& path, Fn write) {
     fs::remove(tmp, ec);
     throw;
   }
+  commit_rename_point();
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);

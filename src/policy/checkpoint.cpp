@@ -87,6 +87,7 @@ void add_to_history(const fs::path& checkpoint, const fs::path& history, int64_t
   const fs::path tmp = history / ".last.tmp";
   fs::remove(tmp);
   fs::create_directory_symlink(std::to_string(step), tmp);
+  commit_rename_point();
   fs::rename(tmp, history / "last");
   const auto steps = history_steps(history);
   for (size_t i = 0; i + size_t(keep) < steps.size(); ++i) fs::remove_all(history / std::to_string(steps[i]));

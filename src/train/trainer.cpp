@@ -167,6 +167,8 @@ std::string metrics_up_to(const fs::path& path, int64_t step) {
 void check_new_run_dir(const fs::path& out) {
   if (!fs::exists(out)) return;
   require(fs::is_directory(out), quoted(out.string()) + " exists and is not a directory; choose another --out");
+  // What a run killed while writing its first files left: its dead process's temporaries (never a live writer's).
+  for (const char* name : {"train_config.json", "metrics.csv", "checkpoint"}) remove_stale_temporaries(out / name);
   require(!fs::exists(out / "checkpoint"),
           out.string() + " already holds a run; pass --resume to continue it or pick another --out");
   if (fs::exists(out / "train_config.json")) return;
@@ -186,10 +188,15 @@ TrainResult train_policy(const TrainRequest& req) {
   // A checkpoint commit killed between its renames left no checkpoint/: its directory goes back first.
   recover_staged_dir(req.out / "checkpoint");
   if (!req.resume_from.empty()) recover_staged_dir(from);
+  // A run stopped before its first checkpoint commit has its train_config.json and nothing trained to lose: --resume
+  // starts it over from that configuration (exactly what the uninterrupted run did from step 0).
+  const bool before_first_checkpoint = req.resume && req.resume_from.empty() &&
+                                       fs::exists(req.out / "train_config.json") && !fs::exists(from);
+  const bool resume = req.resume && !before_first_checkpoint;
   if (req.resume) {
     require(fs::exists(req.out / "train_config.json"),
             "--resume: " + req.out.string() + " has no complete checkpoint; start a new run without --resume");
-    require(fs::exists(from / "train_state.safetensors"),
+    require(before_first_checkpoint || fs::exists(from / "train_state.safetensors"),
             "--resume: " + from.string() + " is not a complete checkpoint of the run (no train_state.safetensors); "
             "resume from RUN/checkpoint or one of RUN/checkpoints/<step>");
     json saved = read_json_file(req.out / "train_config.json");
@@ -219,8 +226,8 @@ TrainResult train_policy(const TrainRequest& req) {
   EpisodeStore& train_store = split.train;
   EpisodeStore& valid_store = split.valid;
   require(!train_store.episodes.empty(), "train: the dataset has no training episodes");
-  Normalizer norm = req.resume ? Normalizer::load(from / "stats.json") : compute_normalizer(train_store);
-  if (!req.resume) {
+  Normalizer norm = resume ? Normalizer::load(from / "stats.json") : compute_normalizer(train_store);
+  if (!resume) {
     resolve_observations(pc, train_store);
     pc.obs_dims.clear();
     for (const auto& k : pc.obs_keys) pc.obs_dims.push_back(norm.at(k).dim());
@@ -274,7 +281,7 @@ TrainResult train_policy(const TrainRequest& req) {
 
   Position pos;
   std::string metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
-  if (req.resume) {
+  if (resume) {
     pos = load_run_checkpoint(from, model, ema, opt, rng, tc.seed + 1);
     metrics = metrics_up_to(req.out / "metrics.csv", pos.step);
     if (metrics.empty()) metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";

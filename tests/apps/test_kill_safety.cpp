@@ -1,0 +1,191 @@
+// Kill-safety through the real binary: `nfp train` SIGKILLed at every rename that commits an output (with and
+// without RENAME_EXCHANGE) and at 20 random moments ends, once resumed as the user is told, bit-identical to an
+// uninterrupted run; `collect`, `export` and `density fit` replacing an existing output (--force) and SIGKILLed at
+// each of their commit renames leave the old output or the complete new one, never a truncated or missing one.
+// The kill points come from NFP_TEST_KILL_AT_RENAME (nfp/atomic_file.hpp's commit_rename_point).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+
+#include "nfp/atomic_file.hpp"
+#include "nfp_cli.hpp"
+
+namespace fs = std::filesystem;
+
+namespace nfp {
+namespace {
+
+using test::run_nfp;
+
+constexpr const char* kTiny =
+    R"({"policy": {"encoder_hidden": 32, "context_dim": 32, "horizon": 8, "head": {"layers": 2, "hidden": 32}},
+        "train": {"batch": 32, "checkpoint_every": 10, "validate_every": 10, "log_every": 5}})";
+
+class KillSafety : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("nfp_kill_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    std::ofstream(root_ / "tiny.json") << kTiny;
+    collected_ = run_nfp("collect --task push-two-goals --episodes 6 --seed 0 --out " + p("d.hdf5"));
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+  void SetUp() override {
+    ASSERT_TRUE(test::nfp_available()) << "the nfp binary is not built (NFP_BIN)";
+    ASSERT_EQ(collected_.status, 0) << collected_.out;
+  }
+  static std::string p(const std::string& name) { return (root_ / name).string(); }
+  static std::vector<std::string> train_args(const std::string& out, int steps) {
+    return {"train", "--data", p("d.hdf5"), "--policy", "nina-mlp", "--config", p("tiny.json"), "--steps",
+            std::to_string(steps), "--out", p(out), "--no-progress", "--deterministic"};
+  }
+  // Runs nfp with NFP_TEST_KILL_AT_RENAME=kill_at (0: none); the raw wait status.
+  static int run_with_kill(const std::vector<std::string>& args, int kill_at) {
+    if (kill_at > 0) ::setenv("NFP_TEST_KILL_AT_RENAME", std::to_string(kill_at).c_str(), 1);
+    const pid_t pid = test::spawn_nfp(args);
+    ::unsetenv("NFP_TEST_KILL_AT_RENAME");
+    int st = -1;
+    if (pid <= 0 || ::waitpid(pid, &st, 0) != pid) return -1;
+    return st;
+  }
+  static bool killed(int st) { return st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL; }
+  static bool exited_ok(int st) { return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+  // What the user is told to do after a kill: resume; a run with nothing committed yet is started again.
+  static void resume_as_told(const std::string& out, int steps) {
+    auto r = run_nfp("train --out " + p(out) + " --resume --no-progress");
+    if (r.status != 0) {
+      ASSERT_NE(r.out.find("start a new run without --resume"), std::string::npos) << r.out;
+      ASSERT_FALSE(fs::exists(root_ / out / "checkpoint")) << "a checkpoint was saved, yet resume refused: " << r.out;
+      auto args = train_args(out, steps);
+      std::string line;
+      for (const auto& a : args) line += a + " ";
+      r = run_nfp(line);
+    }
+    ASSERT_EQ(r.status, 0) << r.out;
+  }
+  static void expect_same_run(const std::string& a, const std::string& b, const std::string& what) {
+    for (const char* f : {"model.safetensors", "train_state.safetensors"})
+      EXPECT_TRUE(read_file(root_ / a / "checkpoint" / f) == read_file(root_ / b / "checkpoint" / f)) << what << ": " << f;
+  }
+  static fs::path root_;
+  static test::NfpRun collected_;
+};
+fs::path KillSafety::root_;
+test::NfpRun KillSafety::collected_;
+
+TEST_F(KillSafety, TrainKilledAtEveryCommitRenameResumesBitIdentical) {
+  ASSERT_TRUE(exited_ok(run_with_kill(train_args("ref20", 20), 0)));
+  for (const char* mode : {"", "1"}) {  // RENAME_EXCHANGE, then the three-rename fallback
+    if (*mode) ::setenv("NFP_TEST_NO_RENAME_EXCHANGE", mode, 1);
+    int renames = 0;
+    for (int n = 1; n <= 100; ++n) {
+      const std::string out = std::string("at") + (*mode ? "f" : "x") + std::to_string(n);
+      const int st = run_with_kill(train_args(out, 20), n);
+      if (exited_ok(st)) break;  // fewer than n commit renames: the loop has covered them all
+      ASSERT_TRUE(killed(st)) << "rename " << n << ": status " << st;
+      renames = n;
+      resume_as_told(out, 20);
+      expect_same_run(out, "ref20", std::string("killed at rename ") + std::to_string(n) + (*mode ? " (fallback)" : ""));
+      fs::remove_all(root_ / out);
+    }
+    ::unsetenv("NFP_TEST_NO_RENAME_EXCHANGE");
+    // 2 checkpoints x (files, commit, history copy, `last`) + train_config.json + metrics: a dozen or more.
+    EXPECT_GE(renames, 10) << "mode '" << mode << "'";
+  }
+}
+
+TEST_F(KillSafety, TrainKilledAtTwentyRandomMomentsResumesBitIdentical) {
+  const int steps = 1000;  // ~10 s of training after ~0.7 s of start-up: the kills land in both
+  ASSERT_TRUE(exited_ok(run_with_kill(train_args("ref1000", steps), 0)));
+  std::mt19937 rng(20261201);
+  std::uniform_int_distribution<int> delay_ms(300, 1300);
+  int kills = 0;
+  bool fresh = true;
+  for (int attempt = 0; attempt < 60 && kills < 20; ++attempt) {
+    std::vector<std::string> args = train_args("rand", steps);
+    if (!fresh) args = {"train", "--out", p("rand"), "--resume", "--no-progress"};
+    const pid_t pid = test::spawn_nfp(args);
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    ::kill(pid, SIGKILL);
+    int st = 0;
+    ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+    if (killed(st)) ++kills;
+    if (exited_ok(st) && !fresh) break;  // finished before the kill
+    // Started over only while nothing is committed (a kill before the first checkpoint); resumed otherwise.
+    fresh = !fs::exists(root_ / "rand" / "train_config.json");
+  }
+  EXPECT_EQ(kills, 20);
+  resume_as_told("rand", steps);
+  expect_same_run("rand", "ref1000", "after " + std::to_string(kills) + " kills");
+}
+
+// The old output or the complete new one: `replace` (run with --force over `old`) killed at each commit rename.
+void expect_old_or_new(const std::function<int(int)>& replace, const std::function<std::string()>& read,
+                       const std::string& old_bytes, const std::string& new_bytes, const std::string& what) {
+  int n = 1;
+  for (; n <= 20; ++n) {
+    const int st = replace(n);
+    if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) break;
+    ASSERT_TRUE(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << what << " rename " << n;
+    const std::string now = read();
+    EXPECT_TRUE(now == old_bytes || now == new_bytes) << what << ": killed at rename " << n << " left "
+                                                      << now.substr(0, 200) << "..., neither the old output nor the new";
+  }
+  EXPECT_GE(n, 2) << what << " committed without a rename";
+  EXPECT_TRUE(read() == new_bytes) << what << " after an unkilled run";
+}
+
+TEST_F(KillSafety, ReplacingAnOutputKilledMidWriteLeavesTheOldOrTheNew) {
+  // collect: the dataset file (HDF5 stamps times into its objects, so "which one" is read back: 2 or 3 episodes).
+  auto collect = [&](int episodes, int kill_at) {
+    return run_with_kill({"collect", "--task", "push-two-goals", "--episodes", std::to_string(episodes), "--seed", "7",
+                          "--out", p("c.hdf5"), "--force"}, kill_at);
+  };
+  auto dataset = [&] {
+    auto r = run_nfp("data info " + p("c.hdf5") + " --json");
+    return r.status == 0 ? "episodes " + test::last_line_json(r.out)["episodes"].dump() : "unreadable: " + r.out;
+  };
+  ASSERT_TRUE(exited_ok(collect(2, 0)));
+  expect_old_or_new([&](int n) { return collect(3, n); }, dataset, "episodes 2", "episodes 3", "collect");
+  // export: the .nfpr, from two checkpoints.
+  ASSERT_TRUE(exited_ok(run_with_kill(train_args("e1", 10), 0)));
+  ASSERT_TRUE(exited_ok(run_with_kill(train_args("e2", 20), 0)));
+  auto do_export = [&](const std::string& run, int kill_at) {
+    return run_with_kill({"export", "--checkpoint", p(run), "--out", p("m.nfpr"), "--force"}, kill_at);
+  };
+  ASSERT_TRUE(exited_ok(do_export("e2", 0)));
+  const std::string new_model = read_file(p("m.nfpr"));
+  ASSERT_TRUE(exited_ok(do_export("e1", 0)));
+  const std::string old_model = read_file(p("m.nfpr"));
+  expect_old_or_new([&](int n) { return do_export("e2", n); }, [&] { return read_file(p("m.nfpr")); }, old_model,
+                    new_model, "export");
+  // density fit: the model directory (its config and weights together), on a small table.
+  {
+    std::ofstream csv(root_ / "t.csv");
+    csv << "x,y\n";
+    for (int i = 0; i < 200; ++i) csv << std::sin(0.37 * i) << "," << std::cos(0.11 * i) + 0.01 * i << "\n";
+  }
+  auto fit = [&](int steps, int kill_at) {
+    return run_with_kill({"density", "fit", "--data", p("t.csv"), "--steps", std::to_string(steps), "--flow", "affine",
+                          "--layers", "2", "--hidden", "16", "--out", p("dm"), "--force"}, kill_at);
+  };
+  auto model_dir = [&] {
+    if (!fs::exists(root_ / "dm" / "config.json")) return std::string("(missing)");
+    return read_file(root_ / "dm" / "config.json") + read_file(root_ / "dm" / "model.safetensors");
+  };
+  ASSERT_TRUE(exited_ok(fit(20, 0)));
+  const std::string new_fit = model_dir();
+  ASSERT_TRUE(exited_ok(fit(10, 0)));
+  const std::string old_fit = model_dir();
+  ASSERT_NE(old_fit, new_fit);
+  expect_old_or_new([&](int n) { return fit(20, n); }, model_dir, old_fit, new_fit, "density fit");
+}
+
+}  // namespace
+}  // namespace nfp
