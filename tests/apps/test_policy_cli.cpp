@@ -296,29 +296,29 @@ TEST_F(PolicyCli, MonitorCalibratesAndEvalReportsAlarms) {
 // of its training windows, saved into the checkpoint; `nfp eval --monitor` with an embedding calibration scores
 // every chunk with it. What cannot work fails in one line.
 TEST_F(PolicyCli, MonitorFitGivesEveryHeadAnEmbeddingScore) {
-  ASSERT_EQ(run_nfp(train_args("regression", "reg", 5) + " --task push-two-goals").status, 0);
-  test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("reg") + " --episodes 4"),
+  ASSERT_EQ(run_nfp(train_args("regression", "regemb", 5) + " --task push-two-goals").status, 0);
+  test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("regemb") + " --episodes 4"),
                               "--score embedding");
-  test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("reg") + " --score embedding --episodes 4"),
+  test::expect_one_line_error(run_nfp("monitor calibrate --checkpoint " + p("regemb") + " --score embedding --episodes 4"),
                               "nfp monitor fit");
   test::expect_one_line_error(run_nfp("monitor fit --checkpoint " + p("nowhere")), "not a run directory");
-  test::expect_one_line_error(run_nfp("monitor fit --checkpoint " + p("reg") + " --data " + p("none.hdf5")), "--data");
-  auto fit = run_nfp("monitor fit --checkpoint " + p("reg") + " --steps 40 --windows 100 --no-progress --json");
+  test::expect_one_line_error(run_nfp("monitor fit --checkpoint " + p("regemb") + " --data " + p("none.hdf5")), "--data");
+  auto fit = run_nfp("monitor fit --checkpoint " + p("regemb") + " --steps 40 --windows 100 --no-progress --json");
   ASSERT_EQ(fit.status, 0) << fit.out;
   const auto fj = last_line_json(fit.out);
   EXPECT_EQ(fj["dim"], 32);
   EXPECT_EQ(fj["windows"], 100);
   EXPECT_GT(fj["valid_windows"].get<int64_t>(), 0);
   EXPECT_TRUE(std::isfinite(fj["valid_score"].get<double>()));
-  EXPECT_TRUE(fs::exists(root_ / "reg" / "checkpoint" / "monitor_embedding" / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(root_ / "regemb" / "checkpoint" / "monitor_embedding" / "model.safetensors"));
   // A calibration of the embedding score whose band every chunk crosses: each episode alarms at its first chunk.
-  std::ofstream(root_ / "reg" / "checkpoint" / "monitor.json")
+  std::ofstream(root_ / "regemb" / "checkpoint" / "monitor.json")
       << R"({"score": "embedding", "alpha": 0.05, "mean": [-100.0], "scale": [1.0], "quantile": 2.0, "episodes": 50,
              "successes": 40, "fit_episodes": 20, "quantile_episodes": 20, "seed": 300000, "task": "push-two-goals",
              "inference": )"
-      << read_json_file(p("reg/checkpoint/config.json"))["inference"].dump() << R"(, "n_action_steps": )"
-      << read_json_file(p("reg/checkpoint/config.json"))["n_action_steps"].dump() << "}";
-  auto ev = run_nfp("eval --checkpoint " + p("reg") + " --monitor --episodes 2 --seed 400000 --no-progress --out " +
+      << read_json_file(p("regemb/checkpoint/config.json"))["inference"].dump() << R"(, "n_action_steps": )"
+      << read_json_file(p("regemb/checkpoint/config.json"))["n_action_steps"].dump() << "}";
+  auto ev = run_nfp("eval --checkpoint " + p("regemb") + " --monitor --episodes 2 --seed 400000 --no-progress --out " +
                     p("r1.json"));
   ASSERT_EQ(ev.status, 0) << ev.out;
   EXPECT_NE(ev.out.find("monitor (embedding"), std::string::npos) << ev.out;
@@ -329,7 +329,7 @@ TEST_F(PolicyCli, MonitorFitGivesEveryHeadAnEmbeddingScore) {
     EXPECT_EQ(e["alarm_chunk"], 0);
   }
   // The server scores neg_logp only: another calibration is refused before it listens.
-  test::expect_one_line_error(run_nfp("serve --checkpoint " + p("reg") + " --monitor --port 0"), "--score neg_logp");
+  test::expect_one_line_error(run_nfp("serve --checkpoint " + p("regemb") + " --monitor --port 0"), "--score neg_logp");
 }
 
 TEST_F(PolicyCli, BadInputFailsInOneLineAndWritesNothing) {
