@@ -1,6 +1,6 @@
 // Kill-safety through the real binary: `nfp train` SIGKILLed at every rename that commits an output (with and
 // without RENAME_EXCHANGE) and at 20 random moments ends, once resumed as the user is told, bit-identical to an
-// uninterrupted run; `collect`, `export` and `density fit` replacing an existing output (--force) and SIGKILLed at
+// uninterrupted run; `collect`, `export`, `density fit` and `tune --apply` replacing an existing output (--force) and SIGKILLed at
 // each of their commit renames leave the old output or the complete new one, never a truncated or missing one.
 // The kill points come from NFP_TEST_KILL_AT_RENAME (nfp/atomic_file.hpp's commit_rename_point).
 #include <gtest/gtest.h>
@@ -190,6 +190,19 @@ TEST_F(KillSafety, ReplacingAnOutputKilledMidWriteLeavesTheOldOrTheNew) {
   const std::string old_fit = model_dir();
   ASSERT_NE(old_fit, new_fit);
   expect_old_or_new([&](int n) { return fit(20, n); }, model_dir, old_fit, new_fit, "density fit");
+  // tune --apply: the checkpoint's config.json (restored to the old one before each try).
+  ASSERT_TRUE(exited_ok(run_with_kill(train_args("t", 10), 0)));
+  const fs::path config = root_ / "t" / "checkpoint" / "config.json";
+  const std::string old_config = read_file(config);
+  auto apply = [&](int kill_at) {
+    write_file_atomic(config, old_config);
+    return run_with_kill({"tune", "--checkpoint", p("t"), "--sigma", "0.2,0.4", "--n-action-steps", "1,2", "--episodes",
+                          "1", "--no-progress", "--apply", "--out", p("tune.json")}, kill_at);
+  };
+  ASSERT_TRUE(exited_ok(apply(0)));
+  const std::string new_config = read_file(config);
+  ASSERT_NE(old_config, new_config);
+  expect_old_or_new(apply, [&] { return read_file(config); }, old_config, new_config, "tune --apply");
 }
 
 }  // namespace
