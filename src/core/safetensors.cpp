@@ -6,6 +6,7 @@
 
 #include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
+#include "runtime/checksum.hpp"  // header-only FNV-1a 64, the .nfpr checksum
 
 namespace nfp {
 namespace {
@@ -119,11 +120,26 @@ SafeTensorsFile decode_safetensors(const std::string& bytes, const std::string& 
     t.data.assign(reinterpret_cast<const uint8_t*>(buffer + begin), reinterpret_cast<const uint8_t*>(buffer + end));
     out.tensors.emplace(name, std::move(t));
   }
+  // nfp's files carry the FNV-1a 64 of their data buffer (then, in an .nfpr, of its runtime config): a changed byte
+  // is refused here, not trained on or resumed from. Files from other tools have none and are read as they are.
+  if (const auto it = out.metadata.find("nfp_checksum"); it != out.metadata.end()) {
+    uint64_t h = rt::fnv1a64(buffer, size_t(buffer_size));
+    if (const auto cfg = out.metadata.find("nfp_runtime"); cfg != out.metadata.end())
+      h = rt::fnv1a64(cfg->second.data(), cfg->second.size(), h);
+    require(it->second == rt::checksum_string(h),
+            "'" + source + "' is corrupt: its checksum does not match its data (a changed byte, a bad copy or a "
+            "truncated write); restore it from a good copy (a run keeps older checkpoints in RUN/checkpoints/)");
+  }
   return out;
 }
 
 void write_safetensors(const std::filesystem::path& path, const SafeTensorsFile& file) {
-  write_file_atomic(path, encode_safetensors(file));
+  if (file.metadata.count("nfp_checksum")) return write_file_atomic(path, encode_safetensors(file));  // an .nfpr's own
+  SafeTensorsFile with = file;
+  uint64_t h = rt::kFnv1a64Offset;  // the data buffer as encode_safetensors lays it out: tensors in name order
+  for (const auto& [name, t] : file.tensors) h = rt::fnv1a64(t.data.data(), t.data.size(), h);
+  with.metadata["nfp_checksum"] = rt::checksum_string(h);
+  write_file_atomic(path, encode_safetensors(with));
 }
 
 SafeTensorsFile read_safetensors(const std::filesystem::path& path) {

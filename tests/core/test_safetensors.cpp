@@ -1,8 +1,11 @@
 // safetensors round trips, and every way a file can be broken gives one nfp::Error (never a crash).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
+#include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 #include "nfp/safetensors.hpp"
 
@@ -98,6 +101,25 @@ TEST(SafeTensors, CorruptFilesGiveOneClearError) {
             std::string::npos);
   // Every message names the file.
   EXPECT_NE(expect_error("").find("model.safetensors"), std::string::npos);
+}
+
+// Files nfp writes carry a checksum of their data: every single-byte change of the data is refused, naming the file;
+// the metadata the caller set survives, and a file without a checksum (another tool's) is read as it is.
+TEST(SafeTensors, WrittenFilesAreChecksummedAndAChangedByteIsRefused) {
+  const auto path = std::filesystem::temp_directory_path() / ("nfp_sum_" + std::to_string(::getpid()) + ".safetensors");
+  write_safetensors(path, sample_file());
+  const std::string good = read_file(path);
+  const auto back = decode_safetensors(good, "m");
+  EXPECT_EQ(back.metadata.at("format"), "pt");
+  EXPECT_EQ(back.metadata.at("nfp_checksum").rfind("fnv1a64:", 0), 0u);
+  const size_t data = good.size() - 32;  // the 24 + 8 data bytes at the end
+  for (size_t i = data; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = char(bad[i] ^ 0x01);
+    EXPECT_NE(expect_error(bad).find("is corrupt: its checksum does not match"), std::string::npos) << "byte " << i;
+  }
+  EXPECT_NO_THROW(decode_safetensors(encode_safetensors(sample_file()), "other tool"));
+  std::filesystem::remove(path);
 }
 
 TEST(SafeTensors, MissingFileIsAnError) {
