@@ -21,6 +21,11 @@ extern char** environ;
 
 namespace nfp::test {
 
+// A policy small enough to train 100+ steps in seconds (nfp train --config); checkpoints every 10 steps.
+inline constexpr const char* kTinyRunConfig =
+    R"({"policy": {"encoder_hidden": 32, "context_dim": 32, "horizon": 8, "head": {"layers": 2, "hidden": 32}},
+        "train": {"batch": 32, "checkpoint_every": 10, "validate_every": 10, "log_every": 5}})";
+
 struct NfpRun {
   int status = -1;  // exit code; -1 when the binary is missing
   std::string out;  // stdout and stderr, interleaved

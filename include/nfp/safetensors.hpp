@@ -30,8 +30,8 @@ std::string encode_safetensors(const SafeTensorsFile& file);
 // `source` names the file in error messages.
 SafeTensorsFile decode_safetensors(const std::string& bytes, const std::string& source);
 
-// Atomic; adds __metadata__.nfp_checksum (FNV-1a 64 of the data buffer) unless the file sets its own (an .nfpr's
-// covers its config too). decode_safetensors verifies it where present and refuses a mismatch in one line.
+// Atomic; sets __metadata__.nfp_checksum (FNV-1a 64 of the data buffer), except in an .nfpr (metadata nfp_runtime),
+// whose exporter sets its own over the config too. decode_safetensors verifies it where present and refuses a mismatch in one line.
 void write_safetensors(const std::filesystem::path& path, const SafeTensorsFile& file);
 SafeTensorsFile read_safetensors(const std::filesystem::path& path);
 

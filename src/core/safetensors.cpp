@@ -134,7 +134,8 @@ SafeTensorsFile decode_safetensors(const std::string& bytes, const std::string& 
 }
 
 void write_safetensors(const std::filesystem::path& path, const SafeTensorsFile& file) {
-  if (file.metadata.count("nfp_checksum")) return write_file_atomic(path, encode_safetensors(file));  // an .nfpr's own
+  // An .nfpr carries its own checksum (over its config too): written as given.
+  if (file.metadata.count("nfp_runtime")) return write_file_atomic(path, encode_safetensors(file));
   SafeTensorsFile with = file;
   uint64_t h = rt::kFnv1a64Offset;  // the data buffer as encode_safetensors lays it out: tensors in name order
   for (const auto& [name, t] : file.tensors) h = rt::fnv1a64(t.data.data(), t.data.size(), h);

@@ -20,10 +20,6 @@ using test::expect_one_line_error;
 using test::last_line_json;
 using test::run_nfp;
 
-// A policy small enough to train 100+ steps in seconds; checkpoints every 10 steps.
-constexpr const char* kTinyConfig =
-    R"({"policy": {"encoder_hidden": 32, "context_dim": 32, "horizon": 8, "head": {"layers": 2, "hidden": 32}},
-        "train": {"batch": 32, "checkpoint_every": 10, "validate_every": 10, "log_every": 5}})";
 
 class PolicyCli : public ::testing::Test {
  protected:
@@ -31,7 +27,7 @@ class PolicyCli : public ::testing::Test {
     root_ = fs::temp_directory_path() / ("nfp_policy_cli_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_);
-    std::ofstream(root_ / "tiny.json") << kTinyConfig;
+    std::ofstream(root_ / "tiny.json") << test::kTinyRunConfig;
     collected_ = run_nfp("collect --task push-two-goals --episodes 6 --seed 0 --out " + (root_ / "d.hdf5").string() + " --json");
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
@@ -40,6 +36,15 @@ class PolicyCli : public ::testing::Test {
     ASSERT_EQ(collected_.status, 0) << collected_.out;
   }
   static std::string p(const std::string& name) { return (root_ / name).string(); }
+  // A monitor calibration of `score` as `nfp monitor calibrate` writes it, with the run's own sampling settings and a
+  // band every chunk crosses at once (mean -100, quantile 2).
+  static void write_calibration(const std::string& run, const std::string& score) {
+    const auto cfg = read_json_file(root_ / run / "checkpoint" / "config.json");
+    json c = {{"score", score}, {"alpha", 0.05}, {"mean", {-100.0}}, {"scale", {1.0}}, {"quantile", 2.0},
+              {"episodes", 50}, {"successes", 40}, {"fit_episodes", 20}, {"quantile_episodes", 20}, {"seed", 300000},
+              {"task", "push-two-goals"}, {"inference", cfg["inference"]}, {"n_action_steps", cfg["n_action_steps"]}};
+    std::ofstream(root_ / run / "checkpoint" / "monitor.json") << c.dump();
+  }
   static std::string train_args(const std::string& head, const std::string& out, int steps) {
     return "train --data " + p("d.hdf5") + " --policy " + head + " --config " + p("tiny.json") + " --steps " +
            std::to_string(steps) + " --out " + p(out) + " --no-progress";
@@ -242,12 +247,7 @@ TEST_F(PolicyCli, MonitorCalibratesAndEvalReportsAlarms) {
                               "successful episodes");
   ASSERT_FALSE(fs::exists(root_ / "mon" / "checkpoint" / "monitor.json"));
   // A calibration as the command writes it (this policy's settings, a band its scores cross at once).
-  std::ofstream(root_ / "mon" / "checkpoint" / "monitor.json")
-      << R"({"score": "neg_logp", "alpha": 0.05, "mean": [-100.0], "scale": [1.0], "quantile": 2.0, "episodes": 50,
-             "successes": 40, "fit_episodes": 20, "quantile_episodes": 20, "seed": 300000, "task": "push-two-goals",
-             "inference": )"
-      << read_json_file(p("mon/checkpoint/config.json"))["inference"].dump() << R"(, "n_action_steps": )"
-      << read_json_file(p("mon/checkpoint/config.json"))["n_action_steps"].dump() << "}";
+  write_calibration("mon", "neg_logp");
   auto ev = run_nfp("eval --checkpoint " + p("mon") + " --monitor --episodes 3 --seed 400000 --perturb object_shift "
                     "--perturb-at 2 --perturb-magnitude 0.05 --no-progress --out " + p("m1.json"));
   ASSERT_EQ(ev.status, 0) << ev.out;
@@ -312,12 +312,7 @@ TEST_F(PolicyCli, MonitorFitGivesEveryHeadAnEmbeddingScore) {
   EXPECT_TRUE(std::isfinite(fj["valid_score"].get<double>()));
   EXPECT_TRUE(fs::exists(root_ / "regemb" / "checkpoint" / "monitor_embedding" / "model.safetensors"));
   // A calibration of the embedding score whose band every chunk crosses: each episode alarms at its first chunk.
-  std::ofstream(root_ / "regemb" / "checkpoint" / "monitor.json")
-      << R"({"score": "embedding", "alpha": 0.05, "mean": [-100.0], "scale": [1.0], "quantile": 2.0, "episodes": 50,
-             "successes": 40, "fit_episodes": 20, "quantile_episodes": 20, "seed": 300000, "task": "push-two-goals",
-             "inference": )"
-      << read_json_file(p("regemb/checkpoint/config.json"))["inference"].dump() << R"(, "n_action_steps": )"
-      << read_json_file(p("regemb/checkpoint/config.json"))["n_action_steps"].dump() << "}";
+  write_calibration("regemb", "embedding");
   auto ev = run_nfp("eval --checkpoint " + p("regemb") + " --monitor --episodes 2 --seed 400000 --no-progress --out " +
                     p("r1.json"));
   ASSERT_EQ(ev.status, 0) << ev.out;

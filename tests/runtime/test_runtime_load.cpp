@@ -184,9 +184,8 @@ TEST(RuntimeLoad, ChecksumCatchesAFlippedByte) {
   write_bytes(path, bad);
   expect_refused(path, "checksum mismatch");
   // No checksum at all.
-  SafeTensorsFile f = read_safetensors(path);
   write_bytes(path, good);
-  f = read_safetensors(path);
+  SafeTensorsFile f = read_safetensors(path);
   f.metadata.erase("nfp_checksum");
   write_safetensors(path, f);
   expect_refused(path, "has no __metadata__.nfp_checksum");
