@@ -52,7 +52,11 @@ json parse_if_json(const json& v) {
 
 json read_all_attrs(const h5::File& f, const std::string& obj) {
   json out = json::object();
-  for (const auto& name : h5::attr_names(f, obj)) out[name] = parse_if_json(*h5::read_attr(f, obj, name));
+  for (const auto& name : h5::attr_names(f, obj)) {
+    const auto v = h5::read_attr(f, obj, name);
+    require(v.has_value(), h5::where(f, obj) + " attribute '" + name + "': listed but cannot be opened (corrupt file?)");
+    out[name] = parse_if_json(*v);
+  }
   return out;
 }
 
