@@ -44,6 +44,9 @@ inline void pad_groups(int K, int8_t* q) {
 // (|v| <= 127.0001 here, far inside the trick's 2^22 range); the default rounding mode is nearest-even.
 inline int8_t round_q8(float v) {
   const float r = (v + 12582912.0f) - 12582912.0f;
+  // A row holding NaN / Inf has inv 0 and scale NaN (row_scale), so x * inv is NaN here: stored as 0 (converting NaN
+  // to an integer is undefined behaviour); the NaN scale still makes the row's outputs NaN, caught downstream.
+  if (r != r) return 0;
   return int8_t(std::clamp(r, -127.0f, 127.0f));
 }
 
