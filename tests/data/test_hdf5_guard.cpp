@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 
@@ -21,14 +22,14 @@ namespace fs = std::filesystem;
 using test::make_episode;
 using test::TempDir;
 
-// The regression inputs on which libhdf5 1.10 crashes (named libhdf5_<signal>_<where>.hdf5).
-std::vector<fs::path> libhdf5_crashers() {
+// The regression inputs on which libhdf5 1.10 crashes (libhdf5_<signal>_<where>.hdf5) or loops (libhdf5_hang_*).
+std::vector<fs::path> libhdf5_inputs(const std::string& prefix) {
   const char* data = std::getenv("NFP_TEST_DATA");  // tests/data
   const fs::path dir = fs::path(data ? data : "tests/data") / ".." / "fuzz" / "corpus" / "hdf5";
   std::vector<fs::path> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().filename().string().rfind("libhdf5_", 0) == 0) out.push_back(e.path());
+    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -46,7 +47,7 @@ void expect_refused(const std::function<void()>& fn, const std::string& name) {
 }
 
 TEST(Hdf5Guard, FilesThatCrashLibhdf5AreRefusedInOneLine) {
-  const auto crashers = libhdf5_crashers();
+  const auto crashers = libhdf5_inputs("libhdf5_segv_");
   ASSERT_FALSE(crashers.empty()) << "no tests/fuzz/corpus/hdf5/libhdf5_*.hdf5 (NFP_TEST_DATA unset?)";
   TempDir dir;
   for (const auto& src : crashers) {
@@ -63,7 +64,7 @@ TEST(Hdf5Guard, FilesThatCrashLibhdf5AreRefusedInOneLine) {
 
 TEST(Hdf5Guard, WithoutTheGuardTheRegressionInputsDoCrashLibhdf5) {
   // Proves the inputs above test the guard: read in one process (NFP_HDF5_NO_ISOLATION=1), each kills it.
-  for (const auto& p : libhdf5_crashers()) {
+  for (const auto& p : libhdf5_inputs("libhdf5_segv_")) {
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
@@ -79,6 +80,23 @@ TEST(Hdf5Guard, WithoutTheGuardTheRegressionInputsDoCrashLibhdf5) {
     if (!WIFSIGNALED(status))
       GTEST_SKIP() << p.filename() << " no longer crashes this libhdf5 (fixed upstream?); the guard is untested";
   }
+}
+
+TEST(Hdf5Guard, AFileOnWhichLibhdf5LoopsIsRefusedAfterTheTimeLimit) {
+  const auto hangs = libhdf5_inputs("libhdf5_hang_");
+  ASSERT_FALSE(hangs.empty());
+  setenv("NFP_HDF5_WALK_SECONDS", "2", 1);
+  TempDir dir;
+  for (const auto& src : hangs) {
+    const fs::path p = dir / src.filename().string();
+    fs::copy_file(src, p);
+    const auto start = std::chrono::steady_clock::now();
+    expect_refused([&] { read_dataset_info(p); }, src.filename().string());
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_GE(s, 1.5);   // it waited for the walk ...
+    EXPECT_LT(s, 30.0);  // ... and no longer than the limit (plus a loaded machine's slack)
+  }
+  unsetenv("NFP_HDF5_WALK_SECONDS");
 }
 
 TEST(Hdf5Guard, GoodFilesStillReadAndRewrittenOnesAreReadAfresh) {

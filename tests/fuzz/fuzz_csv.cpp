@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -31,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const nfp::Error& e) {
     // Every echoed cell or name is cut to 80 characters; a long message means one was echoed whole.
     if (std::string(e.what()).size() > 600) finding("an error message that echoes a whole (long) input");
+    if (std::strchr(e.what(), '\n')) finding("a multi-line error message (a value echoed with its line breaks)");
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fuzz_csv: unexpected exception: %s\n", e.what());

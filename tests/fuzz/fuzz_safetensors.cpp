@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -38,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nfp::SafeTensorsFile file;
   try {
     file = nfp::decode_safetensors(bytes, "fuzz.safetensors");
-  } catch (const nfp::Error&) {
+  } catch (const nfp::Error& e) {
+    if (std::strchr(e.what(), '\n')) finding("a multi-line error message (a name echoed with its line breaks)");
     return 0;  // refused
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fuzz_safetensors: unexpected exception: %s\n", e.what());
