@@ -17,7 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
-#include <set>
+#include <map>
 #include <thread>
 #include <tuple>
 
@@ -163,7 +163,15 @@ size_t edge_hash(const fs::path& path, uintmax_t size) {
   return std::hash<std::string>{}(bytes);
 }
 std::mutex seen_mutex;
-std::set<Seen> seen;
+std::map<Seen, std::string> seen;  // "" for a safe walk, else the refusal (a file that loops is waited for once)
+
+[[noreturn]] void refuse(const Seen& key, const std::string& message) {
+  {
+    std::lock_guard<std::mutex> lock(seen_mutex);
+    seen[key] = message;
+  }
+  throw Error(message);
+}
 
 }  // namespace
 
@@ -176,7 +184,9 @@ void check_structure(const fs::path& path) {
                  int64_t(fs::last_write_time(path, ec).time_since_epoch().count()), ec ? 0 : edge_hash(path, size)};
   {
     std::lock_guard<std::mutex> lock(seen_mutex);
-    if (seen.count(key)) return;
+    const auto it = seen.find(key);
+    if (it != seen.end() && it->second.empty()) return;
+    if (it != seen.end()) throw Error(it->second);
   }
   const std::string file = "'" + path.string() + "'";
   std::fflush(nullptr);  // nothing buffered is written twice by the child
@@ -200,26 +210,26 @@ void check_structure(const fs::path& path) {
     if (std::chrono::steady_clock::now() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
-      throw Error(file + ": corrupt HDF5 (libhdf5 did not finish reading its structure in " +
+      refuse(key, file + ": corrupt HDF5 (libhdf5 did not finish reading its structure in " +
                   std::to_string(seconds) + " s); re-create or re-download it");
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
   }
   if (WIFSIGNALED(status))
-    throw Error(file + ": corrupt HDF5 (libhdf5 crashed reading its structure: " + signal_name(WTERMSIG(status)) +
+    refuse(key, file + ": corrupt HDF5 (libhdf5 crashed reading its structure: " + signal_name(WTERMSIG(status)) +
                 "); re-create or re-download it");
   if (WIFEXITED(status) && WEXITSTATUS(status) == kLibhdf5Fault)
-    throw Error(file + ": corrupt HDF5 (libhdf5 read out of bounds reading its structure); re-create or re-download it");
+    refuse(key, file + ": corrupt HDF5 (libhdf5 read out of bounds reading its structure); re-create or re-download it");
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
 #ifdef NFP_H5_ASAN
     std::abort();  // a sanitizer report in nfp's own code in the walk (printed above by the child)
 #endif
-    throw Error(file + ": corrupt HDF5 (reading its structure failed with status " +
+    refuse(key, file + ": corrupt HDF5 (reading its structure failed with status " +
                 std::to_string(WEXITSTATUS(status)) + "); re-create or re-download it");
   }
   std::lock_guard<std::mutex> lock(seen_mutex);
-  seen.insert(key);
+  seen[key] = "";
 }
 
 }  // namespace nfp::h5
