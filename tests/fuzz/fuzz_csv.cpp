@@ -30,8 +30,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     t = nfp::parse_csv(text, "fuzz.csv");
   } catch (const nfp::Error& e) {
-    // Every echoed cell or name is cut to 80 characters; a long message means one was echoed whole.
-    if (std::string(e.what()).size() > 600) finding("an error message that echoes a whole (long) input");
+    // Every echoed cell or name is cut to 80 characters (each control character then written as up to 4, "\x00"):
+    // a message beyond 2000 characters means a value was echoed whole.
+    if (std::string(e.what()).size() > 2000) finding("an error message that echoes a whole (long) input");
     if (std::strchr(e.what(), '\n')) finding("a multi-line error message (a value echoed with its line breaks)");
     return 0;
   } catch (const std::exception& e) {
