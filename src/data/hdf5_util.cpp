@@ -26,7 +26,7 @@ void Handle::reset() {
 }
 
 std::string where(const File& f, const std::string& key) {
-  return "'" + f.path.string() + "': '" + key + "'";
+  return "'" + f.path.string() + "': " + quoted_value(key, 200);  // a name from the file: cut, escaped (one line)
 }
 
 File open_file(const fs::path& path) {
@@ -153,7 +153,7 @@ static size_t checked_elements(const File& f, const std::string& path, hid_t ds,
             where(f, path) + ": its shape claims more data than the file holds (corrupt file?)");
     n *= uint64_t(s);
   }
-  require(n * std::max<size_t>(type_size, 1) <= limit || n == 0,
+  require(n <= limit / std::max<size_t>(type_size, 1),
           where(f, path) + ": its shape claims more data than the file holds (corrupt file?)");
   return size_t(n);
 }
@@ -290,7 +290,7 @@ std::vector<std::string> attr_names(const File& f, const std::string& obj) {
 std::optional<nlohmann::json> read_attr(const File& f, const std::string& obj, const std::string& name) {
   if (obj != "/" && !exists(f.handle.get(), obj)) return std::nullopt;
   if (H5Aexists_by_name(f.handle.get(), obj.c_str(), name.c_str(), H5P_DEFAULT) <= 0) return std::nullopt;
-  const std::string what = where(f, obj) + " attribute '" + name + "'";
+  const std::string what = where(f, obj) + " attribute " + quoted_value(name);
   Handle attr(H5Aopen_by_name(f.handle.get(), obj.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   require(attr.valid(), what + ": cannot open (corrupt file?)");
   Handle type(H5Aget_type(attr.get()), H5Tclose);
@@ -369,7 +369,7 @@ void write_strings(const File& f, const std::string& path, const std::vector<std
 }
 
 void write_attr(const File& f, const std::string& obj, const std::string& name, const nlohmann::json& value) {
-  const std::string what = where(f, obj) + " attribute '" + name + "'";
+  const std::string what = where(f, obj) + " attribute " + quoted_value(name);
   const hid_t loc = f.handle.get();
   if (H5Aexists_by_name(loc, obj.c_str(), name.c_str(), H5P_DEFAULT) > 0)
     H5Adelete_by_name(loc, obj.c_str(), name.c_str(), H5P_DEFAULT);
