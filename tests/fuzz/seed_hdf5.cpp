@@ -2,6 +2,7 @@
 // robomimic file cut to its first `keep` episodes (plain, and gzip-chunked), a LIBERO-layout copy (problem_info,
 // bddl_file_name, train/valid masks) and an ACT episode file.
 //   seed_hdf5 collected.hdf5 OUT_DIR [keep]
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
