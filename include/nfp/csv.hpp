@@ -24,6 +24,9 @@ struct Table {
 // the line and the column.
 Table read_csv(const std::filesystem::path& path);
 Table parse_csv(const std::string& text, const std::string& source);
+// The text write_csv writes: the header (names quoted as RFC 4180 needs), then every row with full double
+// precision (parse_csv of it gives the table back exactly).
+std::string format_csv(const Table& table);
 // Writes atomically, with full double precision.
 void write_csv(const std::filesystem::path& path, const Table& table);
 

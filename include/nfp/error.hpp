@@ -31,11 +31,23 @@ inline std::string quoted(const std::string& text) {
 // `text` cut to at most `max_chars` characters ("abc... (5242880 characters)"), for echoing a value from a file
 // or the command line in a message: a 5 MB CSV cell must not become a 5 MB error line. Cuts at a UTF-8
 // character boundary.
+// Control characters are written as escapes (\n, \t, \x01): an error stays one line whatever the value holds.
 inline std::string truncate_for_message(const std::string& text, size_t max_chars = 80) {
-  if (text.size() <= max_chars) return text;
-  size_t cut = max_chars;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
-  std::string s = text.substr(0, cut);
+  size_t cut = text.size();
+  if (text.size() > max_chars) {
+    cut = max_chars;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < cut; ++i) {
+    const unsigned char u = static_cast<unsigned char>(text[i]);
+    if (u >= 0x20 && u != 0x7f) s += text[i];
+    else if (u == '\n') s += "\\n";
+    else if (u == '\t') s += "\\t";
+    else s += std::string("\\x") + hex[u >> 4] + hex[u & 15];
+  }
+  if (cut == text.size()) return s;
   s += "... (";
   s += std::to_string(text.size());
   s += " characters)";

@@ -151,7 +151,8 @@ Table parse_csv(const std::string& text, const std::string& source) {
     for (size_t c = 0; c < cells.size(); ++c) {
       char* end = nullptr;
       const double v = std::strtod(cells[c].c_str(), &end);
-      if (!cells[c].empty() && *end == '\0' && std::isfinite(v)) {
+      const bool whole = end == cells[c].c_str() + cells[c].size();  // not "1\0junk": strtod stops at a NUL
+      if (!cells[c].empty() && whole && std::isfinite(v)) {
         t.values.push_back(v);
         continue;
       }
@@ -159,7 +160,7 @@ Table parse_csv(const std::string& text, const std::string& source) {
       // Values are cut for the message: a 5 MB cell must not become a 5 MB error line.
       const std::string where = "'" + source + "' line " + std::to_string(line_no) + ", column " + quoted_value(t.columns[c]);
       require(!cells[c].empty(), where + ": empty cell; every cell must be a number");
-      require(*end == '\0', where + ": " + quoted_value(cells[c]) + " is not a number");
+      require(whole, where + ": " + quoted_value(cells[c]) + " is not a number");
       throw Error(where + ": " + quoted_value(cells[c]) + " is not finite; remove or fix that row");
     }
   }
@@ -170,7 +171,7 @@ Table parse_csv(const std::string& text, const std::string& source) {
 
 Table read_csv(const std::filesystem::path& path) { return parse_csv(read_file(path), path.string()); }
 
-void write_csv(const std::filesystem::path& path, const Table& table) {
+std::string format_csv(const Table& table) {
   std::ostringstream o;
   o.precision(17);
   for (size_t c = 0; c < table.columns.size(); ++c) o << (c ? "," : "") << csv_field(table.columns[c]);
@@ -179,7 +180,9 @@ void write_csv(const std::filesystem::path& path, const Table& table) {
     for (size_t c = 0; c < table.columns.size(); ++c) o << (c ? "," : "") << table.at(r, c);
     o << "\n";
   }
-  write_file_atomic(path, o.str());
+  return o.str();
 }
+
+void write_csv(const std::filesystem::path& path, const Table& table) { write_file_atomic(path, format_csv(table)); }
 
 }  // namespace nfp

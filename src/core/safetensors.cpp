@@ -31,7 +31,7 @@ uint64_t read_u64_le(const char* p) {
 
 size_t safetensors_dtype_size(const std::string& dtype) {
   const auto it = dtype_sizes().find(dtype);
-  require(it != dtype_sizes().end(), "unknown safetensors dtype '" + dtype + "'");
+  require(it != dtype_sizes().end(), "unknown safetensors dtype " + quoted_value(dtype));
   return it->second;
 }
 
@@ -85,18 +85,18 @@ SafeTensorsFile decode_safetensors(const std::string& bytes, const std::string& 
     if (name == "__metadata__") {
       require(entry.is_object(), where + "__metadata__ is not an object");
       for (const auto& [k, v] : entry.items()) {
-        require(v.is_string(), where + "__metadata__ value '" + k + "' is not a string");
+        require(v.is_string(), where + "__metadata__ value " + quoted_value(k) + " is not a string");
         out.metadata[k] = v.get<std::string>();
       }
       continue;
     }
-    const std::string what = where + "tensor '" + name + "' ";
+    const std::string what = where + "tensor " + quoted_value(name) + " ";
     require(entry.is_object() && entry.contains("dtype") && entry.contains("shape") && entry.contains("data_offsets"),
             what + "lacks dtype, shape or data_offsets");
     SafeTensor t;
     require(entry["dtype"].is_string(), what + "has a non-string dtype");
     t.dtype = entry["dtype"].get<std::string>();
-    require(dtype_sizes().count(t.dtype) == 1, what + "has unknown dtype '" + t.dtype + "'");
+    require(dtype_sizes().count(t.dtype) == 1, what + "has unknown dtype " + quoted_value(t.dtype));
     require(entry["shape"].is_array(), what + "has a non-array shape");
     for (const auto& d : entry["shape"]) {
       require(d.is_number_integer() && d.get<int64_t>() >= 0, what + "has a negative or non-integer dimension");

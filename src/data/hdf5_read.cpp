@@ -52,7 +52,11 @@ json parse_if_json(const json& v) {
 
 json read_all_attrs(const h5::File& f, const std::string& obj) {
   json out = json::object();
-  for (const auto& name : h5::attr_names(f, obj)) out[name] = parse_if_json(*h5::read_attr(f, obj, name));
+  for (const auto& name : h5::attr_names(f, obj)) {
+    const auto v = h5::read_attr(f, obj, name);
+    require(v.has_value(), h5::where(f, obj) + " attribute " + quoted_value(name) + ": listed but cannot be opened (corrupt file?)");
+    out[name] = parse_if_json(*v);
+  }
   return out;
 }
 
@@ -73,7 +77,7 @@ std::string instruction_from(const json& attrs) {
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s.empty() ? "(none)" : s;
+  return s.empty() ? "(none)" : truncate_for_message(s, 400);  // names from the file: cut, escaped (one line)
 }
 
 std::string child(const std::string& group, const std::string& name) {
@@ -153,7 +157,7 @@ DatasetInfo read_info(const h5::File& f, const ReadOptions& options) {
                                           join(names));
       for (const auto& d : it->second)
         require(std::binary_search(info.demos.begin(), info.demos.end(), d, natural_less),
-                h5::where(f, "mask/" + options.filter) + ": lists '" + d + "', which is not a demo in 'data'");
+                h5::where(f, "mask/" + options.filter) + ": lists " + quoted_value(d) + ", which is not a demo in 'data'");
       std::vector<std::string> kept;
       for (const auto& d : info.demos)
         if (std::find(it->second.begin(), it->second.end(), d) != it->second.end()) kept.push_back(d);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace fs = std::filesystem;
 
@@ -25,7 +26,7 @@ void Handle::reset() {
 }
 
 std::string where(const File& f, const std::string& key) {
-  return "'" + f.path.string() + "': '" + key + "'";
+  return "'" + f.path.string() + "': " + quoted_value(key, 200);  // a name from the file: cut, escaped (one line)
 }
 
 File open_file(const fs::path& path) {
@@ -36,6 +37,7 @@ File open_file(const fs::path& path) {
   const htri_t is_h5 = H5Fis_hdf5(path.c_str());
   require(is_h5 > 0, "'" + path.string() +
                          "': not a readable HDF5 file (truncated or corrupt?); re-create or re-download it");
+  check_structure(path);
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   require(id >= 0, "'" + path.string() + "': cannot open HDF5 file (truncated or corrupt?)");
   return File{path, Handle(id, H5Fclose)};
@@ -126,12 +128,34 @@ static DatasetDesc describe_handle(const File& f, const std::string& path, hid_t
   const int rank = H5Sget_simple_extent_ndims(space.get());
   require(rank >= 0, where(f, path) + ": cannot read dataset shape (corrupt file?)");
   std::vector<hsize_t> dims(rank);
-  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  require(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) == rank,
+          where(f, path) + ": cannot read dataset shape (corrupt file?)");
+  for (hsize_t n : dims)
+    require(n <= hsize_t(std::numeric_limits<int64_t>::max()),
+            where(f, path) + ": dimension " + std::to_string(n) + " is implausible (corrupt file?)");
   d.shape.assign(dims.begin(), dims.end());
   d.type_class = H5Tget_class(type.get());
   d.type_size = H5Tget_size(type.get());
   d.is_signed = d.type_class == H5T_INTEGER && H5Tget_sign(type.get()) == H5T_SGN_2;
   return d;
+}
+
+// Elements of dataset `ds` (shape `shape`), checked before anything is allocated for them: the product must not
+// overflow, and the bytes it implies must be backed by the file. A corrupt header can claim 2^60 elements; the
+// bytes actually stored bound a real dataset, expanded at most ~1032x by gzip (its limit) plus fill-value chunks
+// never written (allowed up to 64 MiB).
+static size_t checked_elements(const File& f, const std::string& path, hid_t ds, const std::vector<int64_t>& shape,
+                               size_t type_size) {
+  const uint64_t limit = uint64_t(H5Dget_storage_size(ds)) * 1100 + (uint64_t(64) << 20);
+  uint64_t n = 1;
+  for (int64_t s : shape) {
+    require(s >= 0 && (s == 0 || n <= limit / uint64_t(s)),
+            where(f, path) + ": its shape claims more data than the file holds (corrupt file?)");
+    n *= uint64_t(s);
+  }
+  require(n <= limit / std::max<size_t>(type_size, 1),
+          where(f, path) + ": its shape claims more data than the file holds (corrupt file?)");
+  return size_t(n);
 }
 
 DatasetDesc describe(const File& f, const std::string& path) {
@@ -149,8 +173,7 @@ static Array<T> read_numeric(const File& f, const std::string& path, hid_t mem_t
   a.shape = d.shape;
   if (as_rows && a.shape.size() == 1) a.shape.push_back(1);
   if (a.shape.empty()) a.shape = {1};
-  int64_t n = 1;
-  for (int64_t s : a.shape) n *= s;
+  const size_t n = checked_elements(f, path, ds.get(), a.shape, d.type_size);
   a.data.resize(n);
   if (n > 0)
     require(H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.data.data()) >= 0,
@@ -182,6 +205,7 @@ Array<uint8_t> read_uint8_rows(const File& f, const std::string& path, const std
   const DatasetDesc d = describe_handle(f, path, ds.get());
   require_uint8(f, path, d);
   require(!d.shape.empty(), where(f, path) + ": expected an array with a time dimension");
+  checked_elements(f, path, ds.get(), d.shape, d.type_size);
   Array<uint8_t> a;
   a.shape = d.shape;
   a.shape[0] = static_cast<int64_t>(frames.size());
@@ -223,6 +247,7 @@ static std::vector<std::string> read_string_values(hid_t obj, hid_t type, size_t
     return out;
   }
   const size_t len = H5Tget_size(type);
+  require(len > 0 && n <= (size_t(256) << 20) / len, what + ": implausible string size (corrupt file?)");
   Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(mem.get(), len);
   H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
@@ -243,8 +268,7 @@ std::vector<std::string> read_strings(const File& f, const std::string& path) {
   Handle ds = open_dataset(f, path);
   const DatasetDesc d = describe_handle(f, path, ds.get());
   require(d.type_class == H5T_STRING, where(f, path) + ": expected an array of strings, found " + d.dtype());
-  size_t n = 1;
-  for (int64_t s : d.shape) n *= s;
+  const size_t n = checked_elements(f, path, ds.get(), d.shape, d.type_size);
   Handle type(H5Dget_type(ds.get()), H5Tclose);
   return read_string_values(ds.get(), type.get(), n, false, where(f, path));
 }
@@ -266,7 +290,7 @@ std::vector<std::string> attr_names(const File& f, const std::string& obj) {
 std::optional<nlohmann::json> read_attr(const File& f, const std::string& obj, const std::string& name) {
   if (obj != "/" && !exists(f.handle.get(), obj)) return std::nullopt;
   if (H5Aexists_by_name(f.handle.get(), obj.c_str(), name.c_str(), H5P_DEFAULT) <= 0) return std::nullopt;
-  const std::string what = where(f, obj) + " attribute '" + name + "'";
+  const std::string what = where(f, obj) + " attribute " + quoted_value(name);
   Handle attr(H5Aopen_by_name(f.handle.get(), obj.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   require(attr.valid(), what + ": cannot open (corrupt file?)");
   Handle type(H5Aget_type(attr.get()), H5Tclose);
@@ -274,7 +298,8 @@ std::optional<nlohmann::json> read_attr(const File& f, const std::string& obj, c
   require(type.valid() && space.valid(), what + ": cannot read header (corrupt file?)");
   const hssize_t npoints = H5Sget_simple_extent_npoints(space.get());
   const bool scalar = H5Sget_simple_extent_ndims(space.get()) == 0;
-  const size_t n = npoints < 0 ? 0 : static_cast<size_t>(npoints);
+  require(npoints >= 0 && npoints <= (1 << 20), what + ": implausible number of values (corrupt file?)");
+  const size_t n = static_cast<size_t>(npoints);
   nlohmann::json values = nlohmann::json::array();
   switch (H5Tget_class(type.get())) {
     case H5T_STRING:
@@ -344,7 +369,7 @@ void write_strings(const File& f, const std::string& path, const std::vector<std
 }
 
 void write_attr(const File& f, const std::string& obj, const std::string& name, const nlohmann::json& value) {
-  const std::string what = where(f, obj) + " attribute '" + name + "'";
+  const std::string what = where(f, obj) + " attribute " + quoted_value(name);
   const hid_t loc = f.handle.get();
   if (H5Aexists_by_name(loc, obj.c_str(), name.c_str(), H5P_DEFAULT) > 0)
     H5Adelete_by_name(loc, obj.c_str(), name.c_str(), H5P_DEFAULT);

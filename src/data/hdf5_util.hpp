@@ -46,7 +46,17 @@ struct File {
   Handle handle;
 };
 
-File open_file(const std::filesystem::path& path);    // read-only; Error if absent, truncated or not HDF5
+// Read-only; Error if absent, truncated or not HDF5, or if check_structure refuses it.
+File open_file(const std::filesystem::path& path);
+
+// Walks the whole file (every link, attribute value, dataset header and, up to 64 MiB each, dataset contents)
+// with the readers' own functions in a forked child first (hdf5_guard.cpp): libhdf5 1.10 crashes on some corrupt
+// structures, and a child killed by a signal, or still walking after 120 s, becomes one nfp::Error
+// "'FILE': corrupt HDF5 (...)". A file walked once (same path, size, time, first and last MiB) is not walked again:
+// the verdict, safe or refused, is remembered.
+// NFP_HDF5_NO_ISOLATION=1 turns it off (debugging libhdf5 itself in one process); NFP_HDF5_WALK_SECONDS=N sets the
+// time limit.
+void check_structure(const std::filesystem::path& path);
 File create_file(const std::filesystem::path& path);  // truncates
 
 std::string where(const File& f, const std::string& key);  // "'file.hdf5': 'data/demo_0/actions'"

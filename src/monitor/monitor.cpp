@@ -14,7 +14,7 @@ void check_monitor_score(const std::string& name) {
   if (std::find(names.begin(), names.end(), name) == names.end()) {
     std::string known;
     for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-    throw Error("unknown monitor score '" + name + "'; known: " + known);
+    throw Error("unknown monitor score " + quoted_value(name) + "; known: " + known);
   }
 }
 

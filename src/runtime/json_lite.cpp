@@ -124,7 +124,19 @@ struct Parser {
 }  // namespace
 
 std::string clip_for_message(const std::string& s) {
-  return s.size() <= 64 ? s : s.substr(0, 61) + "...";
+  const std::string cut = s.size() <= 64 ? s : s.substr(0, 61) + "...";
+  // Control characters are written as escapes: a name holding "\n" (legal in JSON) must not split the one-line
+  // error a controller logs.
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (const char ch : cut) {
+    const unsigned char u = static_cast<unsigned char>(ch);
+    if (u >= 0x20 && u != 0x7f) out += ch;
+    else if (ch == '\n') out += "\\n";
+    else if (ch == '\t') out += "\\t";
+    else out += std::string("\\x") + hex[u >> 4] + hex[u & 15];
+  }
+  return out;
 }
 
 JsonValue parse_json(const char* begin, const char* end) {

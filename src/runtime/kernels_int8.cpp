@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #if defined(__x86_64__) && defined(NFP_RT_HAVE_AVX2)
+#include <cpuid.h>
 #include <immintrin.h>
 #define NFP_RT_INT8_X86 1
 #endif
@@ -43,6 +44,9 @@ inline void pad_groups(int K, int8_t* q) {
 // (|v| <= 127.0001 here, far inside the trick's 2^22 range); the default rounding mode is nearest-even.
 inline int8_t round_q8(float v) {
   const float r = (v + 12582912.0f) - 12582912.0f;
+  // A row holding NaN / Inf has inv 0 and scale NaN (row_scale), so x * inv is NaN here: stored as 0 (converting NaN
+  // to an integer is undefined behaviour); the NaN scale still makes the row's outputs NaN, caught downstream.
+  if (r != r) return 0;
   return int8_t(std::clamp(r, -127.0f, 127.0f));
 }
 
@@ -245,7 +249,12 @@ __attribute__((target("avx512f,avx512vnni"))) void gemv_avx512vnni(const int8_t*
 }
 
 bool has_avxvnni() {
-  static const bool v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+  // CPUID leaf 7 sub-leaf 1, EAX bit 4 (AVX-VNNI), read directly: clang before 16 rejects
+  // __builtin_cpu_supports("avxvnni"), and the sanitizer/fuzz build uses clang 14.
+  static const bool v = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __builtin_cpu_supports("avx2") && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4)) != 0;
+  }();
   return v;
 }
 bool has_avx512vnni() {

@@ -59,6 +59,7 @@ TEST(Csv, LongValuesAreCutInMessages) {
     EXPECT_LT(std::string(err.what()).size(), 600u);
   }
   EXPECT_EQ(truncate_for_message("short"), "short");
+  EXPECT_EQ(truncate_for_message("a\nb\tc\x01"), "a\\nb\\tc\\x01");  // one line whatever the value holds
   EXPECT_EQ(truncate_for_message("abcdefghij", 4), "abcd... (10 characters)");
   EXPECT_EQ(truncate_for_message("\xc3\xa9\xc3\xa9", 3), "\xc3\xa9... (4 characters)");  // not inside a character
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "data_fixtures.hpp"
@@ -60,6 +61,23 @@ TEST(DataInfo, BadInputIsOneErrorLine) {
   const NfpRun k = run_nfp("data info " + (dir / "ok.hdf5").string() + " --obs-keys joint_states");
   EXPECT_NE(k.status, 0);
   EXPECT_NE(k.out.find("joint_states"), std::string::npos) << k.out;
+}
+
+TEST(DataInfo, AFileThatCrashesLibhdf5IsOneErrorLine) {
+  // A single-byte change to a collected dataset (tests/fuzz/corpus/hdf5): libhdf5 segfaults in H5HG_read on it, and
+  // `nfp data info` used to die with exit 139 and no message. Now: one line naming the file, exit 1.
+  if (run_nfp("--version").status != 0) GTEST_SKIP() << "nfp binary not built (NFP_BIN)";
+  const char* data = std::getenv("NFP_TEST_DATA");
+  ASSERT_NE(data, nullptr);
+  const auto file = std::filesystem::path(data) / ".." / "fuzz" / "corpus" / "hdf5" /
+                    "libhdf5_segv_H5HG_read_vlen_attr_global_heap_size.hdf5";
+  ASSERT_TRUE(std::filesystem::exists(file)) << file;
+  const NfpRun r = run_nfp("data info " + file.string());
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_EQ(r.out.rfind("nfp: error: ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("libhdf5_segv_H5HG_read"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("corrupt HDF5"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
 }
 
 }  // namespace
