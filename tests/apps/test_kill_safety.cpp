@@ -101,27 +101,39 @@ TEST_F(KillSafety, TrainKilledAtEveryCommitRenameResumesBitIdentical) {
 }
 
 TEST_F(KillSafety, TrainKilledAtTwentyRandomMomentsResumesBitIdentical) {
-  const int steps = 1000;  // ~10 s of training after ~0.7 s of start-up: the kills land in both
-  ASSERT_TRUE(exited_ok(run_with_kill(train_args("ref1000", steps), 0)));
+  const int steps = 1000;
+  using Clock = std::chrono::steady_clock;
+  auto seconds_of = [](auto fn) {
+    const auto t0 = Clock::now();
+    fn();
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  const double run_s = seconds_of([&] { ASSERT_TRUE(exited_ok(run_with_kill(train_args("ref1000", steps), 0))); });
+  // Start-up (load, data, model) as a resumed run pays it: the finished run resumed, with nothing to train.
+  const double start_s =
+      seconds_of([&] { ASSERT_EQ(run_nfp("train --out " + p("ref1000") + " --resume --no-progress").status, 0); });
+  // Kill moments from half the start-up to 1/20 of the training past it, so that 20 kills land all through a run
+  // (on a fast machine or a loaded one alike) and the run is not over before them.
+  const double lo = 0.5 * start_s, hi = start_s + std::max(0.05, (run_s - start_s) / 20);
   std::mt19937 rng(20261201);
-  std::uniform_int_distribution<int> delay_ms(300, 1300);
+  std::uniform_real_distribution<double> delay_s(lo, hi);
   int kills = 0;
-  bool fresh = true;
-  for (int attempt = 0; attempt < 60 && kills < 20; ++attempt) {
+  bool fresh = true, finished = false;
+  for (int attempt = 0; attempt < 60 && kills < 20 && !finished; ++attempt) {
     std::vector<std::string> args = train_args("rand", steps);
     if (!fresh) args = {"train", "--out", p("rand"), "--resume", "--no-progress"};
     const pid_t pid = test::spawn_nfp(args);
     ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay_s(rng)));
     ::kill(pid, SIGKILL);
     int st = 0;
     ASSERT_EQ(::waitpid(pid, &st, 0), pid);
-    if (killed(st)) ++kills;
-    if (exited_ok(st) && !fresh) break;  // finished before the kill
+    kills += killed(st);
+    finished = exited_ok(st) && !fresh;
     // Started over only while nothing is committed (a kill before the first checkpoint); resumed otherwise.
     fresh = !fs::exists(root_ / "rand" / "train_config.json");
   }
-  EXPECT_EQ(kills, 20);
+  EXPECT_EQ(kills, 20) << "the run finished first (kill moments " << lo << ".." << hi << " s, run " << run_s << " s)";
   resume_as_told("rand", steps);
   expect_same_run("rand", "ref1000", "after " + std::to_string(kills) + " kills");
 }
