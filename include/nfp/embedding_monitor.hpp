@@ -58,6 +58,10 @@ class EmbeddingMonitor {
   std::shared_ptr<DensityModel> model_;  // scored in eval mode without gradients: reads only the weights
 };
 
+// The embedding of each context: row 0 of (B x N x C) contexts (the encoded observation, before any instruction
+// tokens), or (B x C) contexts as they are. nfp::Error for any other rank.
+torch::Tensor embedding_rows(const torch::Tensor& contexts);
+
 // Embeds the run's training windows with its policy (centre crops, eval mode), fits q on them, reports the
 // held-out episodes' score, and commits RUN/checkpoint/monitor_embedding/ atomically (replacing an older fit).
 EmbeddingFitReport fit_embedding_monitor(const std::filesystem::path& run, const EmbeddingFitOptions& options);

@@ -6,6 +6,7 @@
 //   obs.images[nfp::camera_key("top")] = image;         // "top_image": (H x W x 3) uint8 RGB
 //   obs.instruction = "push the block to the left goal";
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -25,6 +26,15 @@ struct Observation {
   std::map<std::string, Image> images;               // camera_key(camera) -> image
   std::string instruction;                           // natural-language goal ("" when the task has none)
 };
+
+// Whether every low-dim value is finite (a dropped sensor frame holds NaN / Inf): what a runner that holds its last
+// action on an unusable observation checks first (RunnerOptions::hold_on_nonfinite, RuntimeRunnerOptions alike).
+inline bool finite_lowdim(const Observation& obs) {
+  for (const auto& [key, v] : obs.lowdim)
+    for (float x : v)
+      if (!std::isfinite(x)) return false;
+  return true;
+}
 
 // The normalizer's and the datasets' key of the action.
 inline constexpr const char* kActionKey = "action";

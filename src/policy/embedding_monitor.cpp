@@ -7,16 +7,12 @@
 #include "nfp/error.hpp"
 
 namespace nfp {
-namespace {
 
-// Row 0 of each context: (B x C) from (B x C) or (B x N x C).
-torch::Tensor first_tokens(const torch::Tensor& contexts) {
+torch::Tensor embedding_rows(const torch::Tensor& contexts) {
   require(contexts.defined() && (contexts.dim() == 2 || contexts.dim() == 3),
           "embedding monitor: expected contexts (B x C) or (B x N x C)");
   return contexts.dim() == 3 ? contexts.select(1, 0) : contexts;
 }
-
-}  // namespace
 
 EmbeddingMonitor::EmbeddingMonitor(DensityModel model) : model_(std::make_shared<DensityModel>(std::move(model))) {}
 
@@ -30,7 +26,7 @@ EmbeddingMonitor EmbeddingMonitor::load(const std::filesystem::path& run) {
 
 EmbeddingMonitor EmbeddingMonitor::fit(const torch::Tensor& embeddings, const EmbeddingFitOptions& o,
                                        const std::function<void(int64_t, double)>& on_step) {
-  const auto e = first_tokens(embeddings).to(torch::kFloat64).contiguous();
+  const auto e = embedding_rows(embeddings).to(torch::kFloat64).contiguous();
   require(e.size(0) >= 2, "embedding monitor: needs at least 2 embeddings to fit, got " + std::to_string(e.size(0)));
   require(torch::isfinite(e).all().item<bool>(), "embedding monitor: the policy produced non-finite embeddings");
   require(o.layers >= 1 && o.hidden >= 1, "embedding monitor: layers and hidden must be >= 1");
@@ -51,7 +47,7 @@ EmbeddingMonitor EmbeddingMonitor::fit(const torch::Tensor& embeddings, const Em
 }
 
 torch::Tensor EmbeddingMonitor::scores(const torch::Tensor& contexts) const {
-  const auto e = first_tokens(contexts).to(torch::kCPU);
+  const auto e = embedding_rows(contexts).to(torch::kCPU);
   require(e.size(1) == dim(), "embedding monitor: the policy's embedding has " + std::to_string(e.size(1)) +
                                   " values; this monitor was fit on " + std::to_string(dim()) +
                                   " (another checkpoint's? refit with `nfp monitor fit`)");

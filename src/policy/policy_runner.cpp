@@ -122,13 +122,6 @@ torch::Tensor continuation(const torch::Tensor& chunk, int64_t consumed) {
   return torch::cat({rest, pad}, 0).unsqueeze(0);
 }
 
-bool finite_lowdim(const Observation& obs) {
-  for (const auto& [key, v] : obs.lowdim)
-    for (float x : v)
-      if (!std::isfinite(x)) return false;
-  return true;
-}
-
 }  // namespace
 
 ActStep PolicyRunner::act(const Observation& obs) {

@@ -199,15 +199,12 @@ void RuntimeRunner::assume_executed(const Chunk& chunk) {
 }
 
 ActStep RuntimeRunner::act(const Observation& obs) {
-  if (hold_on_nonfinite_) {  // a sensor dropout: hold the last executed action, plan nothing, remember nothing
-    for (const auto& [key, v] : obs.lowdim)
-      for (float x : v)
-        if (!std::isfinite(x)) {
-          ActStep held;
-          held.action = prev_;
-          held.held = true;
-          return held;
-        }
+  // A sensor dropout: hold the last executed action, plan nothing, remember nothing.
+  if (hold_on_nonfinite_ && !finite_lowdim(obs)) {
+    ActStep held;
+    held.action = prev_;
+    held.held = true;
+    return held;
   }
   observe(obs);
   std::optional<Chunk> planned;

@@ -30,7 +30,7 @@ torch::Tensor embed_windows(Policy& policy, EpisodeStore store, int64_t count, c
     std::vector<int64_t> idx;
     for (int64_t i = b; i < std::min(n, b + kBatch); ++i) idx.push_back(i * ds.size() / n);
     auto ctx = policy->encode(ds.make_batch(idx));
-    out.push_back((ctx.dim() == 3 ? ctx.select(1, 0) : ctx).to(torch::kCPU));
+    out.push_back(embedding_rows(ctx).to(torch::kCPU));
     bar.update(b + int64_t(idx.size()));
   }
   bar.finish();
