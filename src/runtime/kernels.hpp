@@ -96,12 +96,6 @@ struct Int8Path {
   const char* name;
   float (*quantize_q8)(const float* x, int K, int8_t* q);
   void (*gemv_w8a8)(const int8_t* q, float sx, const PackedMatrix& b, const float* bias, float* c, bool accumulate);
-  // GroupNorm on channels-last maps (exec_image.cpp). channel_sums: out (C) = the sum over the rows of x (rows x C),
-  // or of (x - center)^2 when center (C) is given. channel_affine: in place, x = x * scale + shift [+ residual],
-  // then max(x, 0) when relu (scale, shift per channel; residual rows x C or null).
-  void (*channel_sums)(const float* x, int rows, int C, const float* center, float* out);
-  void (*channel_affine)(float* x, int rows, int C, const float* scale, const float* shift, const float* residual,
-                         bool relu);
 };
 std::vector<Int8Path> int8_paths();
 
