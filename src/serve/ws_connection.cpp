@@ -25,7 +25,7 @@ struct Connection::Impl {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::pair<bool, std::string>> inbox;  // (text?, payload)
-  bool closed = false;
+  bool opened = false, closed = false;
   std::string why_closed;
   double timeout_s = 30;
 };
@@ -46,6 +46,9 @@ Connection::Connection(const std::string& url, const std::string& authorization,
   d.ws.set_open_handler([&d](websocketpp::connection_hdl h) {
     asio::error_code ignored;  // small frames, request / reply: no Nagle delay
     d.ws.get_con_from_hdl(h)->get_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    std::lock_guard<std::mutex> lock(d.mu);
+    d.opened = true;
+    d.cv.notify_all();
   });
   d.ws.set_close_handler([&d](websocketpp::connection_hdl h) {
     auto con = d.ws.get_con_from_hdl(h);
@@ -74,6 +77,17 @@ Connection::Connection(const std::string& url, const std::string& authorization,
   d.hdl = con->get_handle();
   d.ws.connect(con);
   d.io = std::thread([&d] { d.ws.run(); });
+  // connected means open: a send() right away must not meet a handshake still under way
+  std::string why;
+  {
+    std::unique_lock<std::mutex> lock(d.mu);
+    const bool done = d.cv.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] { return d.opened || d.closed; });
+    if (d.opened) return;
+    why = done ? d.why_closed : "cannot connect to " + url + " within " + std::to_string(int(timeout_s)) + " s";
+  }
+  d.ws.stop();  // the constructor throws: no destructor will stop the I/O thread
+  d.io.join();
+  throw Error("policy server: " + why);
 }
 
 Connection::~Connection() {
