@@ -26,7 +26,7 @@ struct EvalArgs {
   std::string checkpoint, server, api_key, task, video, out, instruction, backend = "torch", model, weights = "f32";
   InferenceFlags inference;
   bool instruction_given = false;
-  int64_t episodes = 50;
+  int64_t episodes = 50, video_episodes = 4;
   int goal = -1;
   uint64_t seed = 100000;
   int threads = kDefaultThreads;
@@ -42,6 +42,7 @@ EvalOptions eval_options(const EvalArgs& a, const std::string& recorded_task, bo
   o.episodes = a.episodes;
   o.seed = a.seed;
   o.video_dir = a.video;
+  o.video_episodes = a.video_episodes;
   if (a.instruction_given) {
     require(reads_instruction,
             "--instruction: this policy does not read instructions (it was trained without --obs ...,instruction)");
@@ -189,7 +190,9 @@ void setup_eval(CLI::App& root) {
   add_inference_flags(*c, a->inference);
   add_threads_option(*c, a->threads);
   add_device_option(*c, a->device);
-  c->add_option("--video", a->video, "write MP4s of the first episodes here");
+  auto* video = c->add_option("--video", a->video, "write MP4s of the first episodes here (`nfp report` shows them)");
+  c->add_option("--video-episodes", a->video_episodes, "--video: how many of the first episodes to record")
+      ->capture_default_str()->check(whole(1, 10000000))->needs(video);
   c->add_option("--out", a->out, "eval_info.json path")->required();
   c->add_option("--instruction", a->instruction, "replace the task's instruction (\"\" blanks it) to probe the policy")
       ->each([a](const std::string&) { a->instruction_given = true; });

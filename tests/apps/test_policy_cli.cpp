@@ -75,11 +75,11 @@ TEST_F(PolicyCli, TrainThenEvalWritesTheRunAndLeRobotEvalInfo) {
   for (std::string line; std::getline(m, line);) rows++;
   EXPECT_EQ(rows, 1 + 20 / 5);
 
-  auto e = run_nfp("eval --checkpoint " + p("run") + " --episodes 2 --seed 100000 --strategy sbs --candidates 8 --video " +
-                   p("videos") + " --out " + p("eval_info.json") + " --no-progress --json");
+  auto e = run_nfp("eval --checkpoint " + p("run") + " --episodes 3 --seed 100000 --strategy sbs --candidates 8 --video " +
+                   p("videos") + " --video-episodes 2 --out " + p("eval_info.json") + " --no-progress --json");
   ASSERT_EQ(e.status, 0) << e.out;
   auto info = json::parse(read_file(root_ / "eval_info.json"));
-  ASSERT_EQ(info["per_episode"].size(), 2u);
+  ASSERT_EQ(info["per_episode"].size(), 3u);
   EXPECT_EQ(info["per_episode"][1]["seed"], 100001);
   EXPECT_EQ(info["task"], "push-two-goals");  // recorded at training, used when --task is absent
   const auto& g = info["aggregated"];
@@ -91,8 +91,10 @@ TEST_F(PolicyCli, TrainThenEvalWritesTheRunAndLeRobotEvalInfo) {
   EXPECT_TRUE(std::isfinite(g["mean_log_prob"].get<double>()));  // a flow head reports its likelihood
   EXPECT_LE(g["chunk_latency_ms_p50"].get<double>(), g["chunk_latency_ms_p99"].get<double>());
   EXPECT_EQ(last_line_json(e.out)["aggregated"], g);
-  // one MP4 per episode (ISO base media: bytes 4..7 are 'ftyp'), listed in video_paths as LeRobot does
+  // one MP4 per recorded episode (--video-episodes 2 of 3; ISO base media: bytes 4..7 are 'ftyp'), listed in
+  // video_paths as LeRobot does
   ASSERT_EQ(info["video_paths"].size(), 2u);
+  EXPECT_FALSE(fs::exists(root_ / "videos" / "episode_2.mp4"));
   int i = 0;
   for (const char* v : {"episode_0.mp4", "episode_1.mp4"}) {
     EXPECT_EQ(fs::path(info["video_paths"][i++].get<std::string>()), root_ / "videos" / v);
