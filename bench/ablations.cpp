@@ -7,7 +7,7 @@
 
 #include "bench_ablations.hpp"
 #include "bench_cell.hpp"
-#include "bench_svg.hpp"
+#include "nfp/svg_chart.hpp"
 #include "bench_table.hpp"
 #include "machine_load.hpp"
 #include "nfp/atomic_file.hpp"

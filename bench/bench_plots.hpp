@@ -1,4 +1,4 @@
-// The benchmark reports' charts, drawn from the JSON / rows the benchmarks produce (SVG via bench/bench_svg.hpp).
+// The benchmark reports' charts, drawn from the JSON / rows the benchmarks produce (SVG via nfp/svg_chart.hpp).
 // Each function creates `dir` if needed, writes one file atomically and returns its path.
 #pragma once
 #include <filesystem>

@@ -1,6 +1,6 @@
 // Charts of the benchmark reports (see bench/bench_plots.hpp).
 #include "bench_plots.hpp"
-#include "bench_svg.hpp"
+#include "nfp/svg_chart.hpp"
 #include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 

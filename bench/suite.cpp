@@ -6,7 +6,7 @@
 
 #include "bench_cell.hpp"
 #include "bench_suite.hpp"
-#include "bench_svg.hpp"
+#include "nfp/svg_chart.hpp"
 #include "bench_table.hpp"
 #include "machine_load.hpp"
 #include "nfp/action_head.hpp"

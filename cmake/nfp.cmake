@@ -28,16 +28,20 @@ function(nfp_library name)
   target_link_libraries(${name} PUBLIC ${ARG_LIBS})
 endfunction()
 
-# nfp_test(NAME SOURCES... LIBS libs... [TORCH] [LABELS l...]): one GoogleTest executable per concern.
+# nfp_test(NAME SOURCES... LIBS libs... [TORCH] [LABELS l...] [RUNNER cmd...]): one GoogleTest executable per
+# concern. RUNNER: a command CTest runs the executable through (e.g. a script that provides a tool or skips, exit 77).
 function(nfp_test name)
-  cmake_parse_arguments(ARG "TORCH" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "TORCH" "" "SOURCES;LIBS;LABELS;RUNNER" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
   if(ARG_TORCH)
     nfp_torch_target(${name})
   endif()
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
-  add_test(NAME ${name} COMMAND ${name})
+  add_test(NAME ${name} COMMAND ${ARG_RUNNER} $<TARGET_FILE:${name}>)
+  if(ARG_RUNNER)
+    set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77)
+  endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT 600
     ENVIRONMENT "OMP_NUM_THREADS=1;NFP_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;NFP_BIN=$<TARGET_FILE:nfp>")
   if(ARG_LABELS)

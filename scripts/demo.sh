@@ -3,7 +3,9 @@
 # the left or the right goal), train a normalizing-flow policy (NF-P spline head; FLOW=nina-mlp for NinA) and the regression baseline on
 # the same demonstrations with the same encoder, evaluate both on 50 episodes whose seeds were never used for
 # collection, and print success and latency side by side. A regressor averages the two modes and pushes the
-# block between the goals; the flow samples one mode per chunk.
+# block between the goals; the flow samples one mode per chunk. Ends with a report page (`nfp report`) of both runs:
+# training curves, success with its interval, latency, and rollout videos (every episode is recorded; the page shows
+# the first failure and the first success first).
 #   usage: scripts/demo.sh [BUILD_DIR]     env: DEMO_DIR (outputs), FLOW (head, default nfp-spline), FLOW_STEPS (default 1000)
 set -euo pipefail
 
@@ -40,9 +42,9 @@ grep -h "^trained" "$OUT/train_$FLOW.log" "$OUT/train_regression.log"
 echo "== 3/3 evaluate both on $EVAL_EPISODES episodes (seeds $EVAL_SEED..)"
 # the flow picks the most likely of 128 sampled chunks (NF-P's stochastic batch selection)
 "$NFP" eval --checkpoint "$OUT/$FLOW" --task push-two-goals --episodes "$EVAL_EPISODES" --seed "$EVAL_SEED" \
-  --strategy sbs --out "$OUT/eval_$FLOW.json" --no-progress > "$OUT/eval_$FLOW.log" 2>&1 &
+  --strategy sbs --out "$OUT/eval_$FLOW.json" --video "$OUT/videos_$FLOW" --video-episodes "$EVAL_EPISODES" --no-progress > "$OUT/eval_$FLOW.log" 2>&1 &
 "$NFP" eval --checkpoint "$OUT/regression" --task push-two-goals --episodes "$EVAL_EPISODES" --seed "$EVAL_SEED" \
-  --out "$OUT/eval_regression.json" --no-progress > "$OUT/eval_regression.log" 2>&1 &
+  --out "$OUT/eval_regression.json" --video "$OUT/videos_regression" --video-episodes "$EVAL_EPISODES" --no-progress > "$OUT/eval_regression.log" 2>&1 &
 wait
 python3 - "$OUT" "$FLOW" <<'PY' || { echo "demo: evaluation failed; see $OUT/eval_*.log" >&2; exit 1; }
 import json, sys
@@ -55,4 +57,7 @@ for p in (flow, "regression"):
     print(f"{p:<14}{g['pc_success']:>10.1f}{e['parameters']:>10}{g['chunk_latency_ms_p50']:>14.2f}"
           f"{g['chunk_latency_ms_p99']:>14.2f}{t['seconds']:>9.0f}")
 PY
+"$NFP" report "$OUT" --out "$OUT/report" --title "nfp demo: $FLOW vs regression on push-two-goals" > "$OUT/report.log" 2>&1 ||
+  { echo "demo: writing the report failed:" >&2; tail -3 "$OUT/report.log" >&2; exit 1; }
+echo "report: $OUT/report/index.html (open it in a browser)"
 echo "demo: done in $(( $(date +%s) - start )) s; outputs in $OUT"

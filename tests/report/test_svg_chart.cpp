@@ -3,10 +3,10 @@
 
 #include <string>
 
-#include "bench_svg.hpp"
+#include "nfp/svg_chart.hpp"
 #include "nfp/error.hpp"
 
-namespace nfp::bench {
+namespace nfp {
 namespace {
 
 size_t count(const std::string& s, const std::string& what) {
@@ -79,4 +79,4 @@ TEST(SvgPlot, RefusesBadInput) {
 }
 
 }  // namespace
-}  // namespace nfp::bench
+}  // namespace nfp

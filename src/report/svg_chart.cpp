@@ -1,12 +1,12 @@
-// SVG charts for the benchmark reports (see bench/bench_svg.hpp). Plain SVG 1.1 text, fixed 720x440 canvas.
+// SVG charts for the benchmark reports (see nfp/svg_chart.hpp). Plain SVG 1.1 text, fixed 720x440 canvas.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "bench_svg.hpp"
+#include "nfp/svg_chart.hpp"
 #include "nfp/error.hpp"
 
-namespace nfp::bench {
+namespace nfp {
 
 namespace {
 
@@ -177,7 +177,7 @@ std::string svg_line_chart(const LineChart& c) {
       if (!std::isfinite(l.x[i]) || !std::isfinite(l.y[i]) || (c.log_x && l.x[i] <= 0)) continue;
       const double x = px(ax, l.x[i]), y = py(ay, l.y[i]);
       pts += num(x) + "," + num(y) + " ";
-      marks += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"3\" fill=\"" + color + "\"/>\n";
+      if (c.markers) marks += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"3\" fill=\"" + color + "\"/>\n";
       if (!l.lo.empty() && std::isfinite(l.lo[i]) && std::isfinite(l.hi[i]) && l.hi[i] > l.lo[i])
         marks += "<line x1=\"" + num(x) + "\" y1=\"" + num(py(ay, l.lo[i])) + "\" x2=\"" + num(x) + "\" y2=\"" +
                  num(py(ay, l.hi[i])) + "\" stroke=\"" + color + "\" stroke-width=\"1.5\"/>\n";
@@ -189,4 +189,4 @@ std::string svg_line_chart(const LineChart& c) {
   return s + "</svg>\n";
 }
 
-}  // namespace nfp::bench
+}  // namespace nfp

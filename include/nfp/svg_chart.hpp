@@ -1,12 +1,12 @@
-// A small SVG chart writer for the benchmark reports: bar charts, scatter plots and line charts as standalone
-// SVG text (no external dependency; every browser and GitHub renders it).
-//   nfp::bench::BarChart c{"Head latency", "p50 ms", {{"nina-mlp", 3.1}, {"diffusion-ddpm-100", 210}}, true};
-//   nfp::write_file_atomic("latency.svg", nfp::bench::svg_bar_chart(c));
+// A small SVG chart writer for the benchmark reports and `nfp report`: bar charts, scatter plots and line charts as
+// standalone SVG text (no external dependency; every browser and GitHub renders it).
+//   nfp::BarChart c{"Head latency", "p50 ms", {{"nina-mlp", 3.1}, {"diffusion-ddpm-100", 210}}, true};
+//   nfp::write_file_atomic("latency.svg", nfp::svg_bar_chart(c));
 #pragma once
 #include <string>
 #include <vector>
 
-namespace nfp::bench {
+namespace nfp {
 
 struct BarChart {
   std::string title, y_label;
@@ -34,10 +34,11 @@ struct LineChart {
   std::string title, x_label, y_label;
   std::vector<LineSeries> series;
   bool log_x = false;
+  bool markers = true;  // a circle per point (false for long curves: training metrics)
 };
 
 std::string svg_bar_chart(const BarChart& chart);
 std::string svg_scatter(const ScatterPlot& plot);
 std::string svg_line_chart(const LineChart& chart);
 
-}  // namespace nfp::bench
+}  // namespace nfp
