@@ -39,7 +39,8 @@ struct CellEval {
 };
 
 // Evaluates run's policy unless `out` exists; returns {"pc_success", "episodes", "seed", "strategy", "sigma",
-// "chunk_p50_ms", "chunk_p99_ms", "mean_log_prob", "eval_wall_s"} (also written to `out`).
+// "chunk_p50_ms", "chunk_p99_ms", "mean_log_prob", "eval_wall_s"} (also written to `out`); the evaluation's whole
+// eval_info.json goes beside it (`out` with the extension .eval_info.json), for `nfp report`.
 nlohmann::json eval_cell(const std::filesystem::path& run, const CellEval& spec, const std::filesystem::path& out);
 
 }  // namespace nfp::bench

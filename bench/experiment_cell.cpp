@@ -104,6 +104,14 @@ json eval_cell(const fs::path& run, const CellEval& spec, const fs::path& out) {
             {"eval_wall_s", seconds_since(t0)},
             {"params", count_parameters(*policy)}};
   fs::create_directories(out.parent_path());
+  // the whole eval_info.json too, as `nfp eval` writes it (per episode; `nfp report` attaches it to the run), first:
+  // the summary's presence is what marks the cell done
+  json full = info;
+  full["checkpoint"] = run.string();
+  full["parameters"] = r["params"];
+  fs::path full_path = out;
+  full_path.replace_extension(".eval_info.json");
+  write_json_file(full_path, full);
   write_json_file(out, r);
   return r;
 }

@@ -81,9 +81,10 @@ std::string monitor_chart(const json& info, const json& calibration) {
       y.push_back(d >= kImpossible ? NAN : d);  // an impossible chunk is off the chart; its alarm is in the name
     }
     if (x.size() > longest_steps.size()) longest_steps = x;
-    std::string name = "episode " + std::to_string(e.value("episode_ix", 0)) + (ok ? " success" : " failure");
+    // short: the legend has ~25 characters of room
+    std::string name = "ep " + std::to_string(e.value("episode_ix", 0)) + (ok ? " success" : " failure");
     if (e.contains("alarm_step") && e["alarm_step"].is_number_integer() && e["alarm_step"].get<int64_t>() >= 0)
-      name += ", alarm at " + std::to_string(e["alarm_step"].get<int64_t>());
+      name += ", alarm @" + std::to_string(e["alarm_step"].get<int64_t>());
     c.series.push_back(series(name, x, y));
   }
   if (c.series.empty()) return "";

@@ -128,7 +128,7 @@ struct Scan {
           json_file(e.path(), false);
       return;
     }
-    if (is_bench_dir(d)) return benches.push_back(read_bench(d));
+    if (is_bench_dir(d)) benches.push_back(read_bench(d));  // and its cells' runs and evaluations (a suite's runs/, evals/)
     std::vector<fs::path> entries;
     for (const auto& e : fs::directory_iterator(d)) entries.push_back(e.path());
     std::sort(entries.begin(), entries.end());

@@ -55,6 +55,15 @@ TEST_F(BenchMatrixCli, SuiteWritesTablesAndResumes) {
   EXPECT_EQ(lines(csv), 3u);
   EXPECT_NE(read(dir / "s" / "results.md").find("| push-two-goals | nina-mlp | sbs |"), std::string::npos);
   EXPECT_EQ(read(dir / "s" / "latency_vs_success.svg").rfind("<svg", 0), 0u);
+  // `nfp report` of the directory: its table, and every cell's run with its evaluation (the whole eval_info.json the
+  // suite keeps beside each summary)
+  auto rep = run_nfp("report " + p("s") + " --out " + p("s_report") + " --json");
+  ASSERT_EQ(rep.status, 0) << rep.out;
+  const auto rj = last_line_json(rep.out);
+  EXPECT_EQ(rj["benches"], 1);
+  EXPECT_EQ(rj["runs"], 2);
+  EXPECT_EQ(rj["evals"], 2);
+  EXPECT_TRUE(rj["problems"].empty()) << rj.dump();
   // A rerun finds every cell done: same figures, nothing retrained.
   const auto stamp = fs::last_write_time(dir / "s" / "runs" / "push-two-goals" / "nina-mlp" / "cell.json");
   auto again = run_nfp(args);

@@ -6,6 +6,7 @@
 
 #include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
+#include "nfp/monitor.hpp"
 #include "nfp/report.hpp"
 #include "nfp_cli.hpp"
 #include "report/report_inputs.hpp"
@@ -139,12 +140,56 @@ TEST_F(Report, NothingToReportOrAMissingInputIsAnErrorAndLeavesOutAlone) {
   EXPECT_EQ(read_file(dir / "report" / "index.html"), "previous");
 }
 
-TEST_F(Report, BenchDirectoryTableAndCharts) {
+// An evaluation run with --monitor: its detection summary and a chart of the score traces against the calibrated
+// threshold; an impossible chunk (+infinity, written as 1e300) is left off the axis, its alarm named in the legend.
+TEST_F(Report, MonitorSummaryAndTracesAgainstTheThreshold) {
+  test::make_run(dir / "run");
+  MonitorCalibration cal;
+  cal.mean = {1.0, 2.0};
+  cal.scale = {0.5, 0.5};
+  cal.quantile = 2.0;
+  cal.alpha = 0.05;
+  json cal_json = cal;
+  write_json_file(dir / "run" / "checkpoint" / "monitor.json", cal_json);
+  json info = test::make_eval((dir / "run").string(), {true, false, false});
+  info["aggregated"]["monitor"] = {{"score", "neg_logp"}, {"alpha", 0.05},     {"alarms", 2},
+                                   {"auroc", 0.875},      {"tpr", 1.0},        {"false_alarm_rate", 0.0},
+                                   {"mean_lead_steps", 6.5}, {"failures", 2}, {"successes", 1}};
+  const std::vector<std::vector<double>> traces = {{1.1, 2.2, 2.1}, {1.0, 3.5, 4.0}, {1.2, 1e300, 2.0}};
+  for (size_t i = 0; i < traces.size(); ++i) {
+    auto& e = info["per_episode"][i];
+    e["scores"] = {{"neg_logp", traces[i]}};
+    e["chunk_steps"] = {0, 2, 4};
+    if (i > 0) e["alarm_step"] = 2;
+  }
+  write_json_file(dir / "run" / "eval_info.json", info);
+  const auto s = report({dir / "run"});
+  EXPECT_TRUE(s.problems.empty()) << s.problems.front();
+  const std::string html = read_file(s.index);
+  EXPECT_NE(html.find("Monitor <b>neg_logp</b> (alpha 0.05): alarms in 2 episodes; false-alarm rate 0.000, failures "
+                      "caught 1.000, mean lead 6.5 steps, AUROC 0.875"),
+            std::string::npos);
+  const std::string svg = read_file(dir / "report" / "assets" / "run0_eval0_monitor.svg");
+  EXPECT_NE(svg.find("threshold (alpha 0.05)"), std::string::npos);
+  EXPECT_NE(svg.find("ep 1 failure, alarm @2"), std::string::npos);
+  EXPECT_NE(svg.find("ep 0 success"), std::string::npos);
+  EXPECT_EQ(svg.find("e+300"), std::string::npos);  // the impossible chunk is not a point on the axis
+  EXPECT_EQ(svg.find("1e300"), std::string::npos);
+}
+
+TEST_F(Report, BenchDirectoryTableChartsAndItsCells) {
   test::write_text(dir / "suite" / "results.csv", "task,head,success_pc\npush-two-goals,nfp-spline,85\npush-two-goals,\"a,b\",40\n");
   test::write_text(dir / "suite" / "results.md", "# Suite\n\nProfile quick: 100 demos, 800 steps.\n\n| t |\n");
   test::write_text(dir / "suite" / "latency_vs_success.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+  // a cell's run and its evaluation, laid out as `nfp bench suite` writes them
+  test::make_run(dir / "suite" / "runs" / "push-two-goals" / "nfp-spline");
+  write_json_file(dir / "suite" / "evals" / "push-two-goals" / "nfp-spline.json",
+                  test::make_eval((dir / "suite" / "runs" / "push-two-goals" / "nfp-spline").string(), {true, true}));
   const auto s = report({dir / "suite"});
   EXPECT_EQ(s.benches, 1);
+  EXPECT_EQ(s.runs, 1);
+  EXPECT_EQ(s.evals, 1);
+  EXPECT_TRUE(s.problems.empty()) << s.problems.front();
   const std::string html = read_file(s.index);
   EXPECT_NE(html.find("<td>a,b</td>"), std::string::npos);
   EXPECT_NE(html.find("Profile quick: 100 demos, 800 steps."), std::string::npos);
