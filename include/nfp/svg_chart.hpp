@@ -41,4 +41,7 @@ std::string svg_bar_chart(const BarChart& chart);
 std::string svg_scatter(const ScatterPlot& plot);
 std::string svg_line_chart(const LineChart& chart);
 
+// Text for XML / HTML text and attribute values: < > & " ' escaped.
+std::string xml_escape(const std::string& text);
+
 }  // namespace nfp

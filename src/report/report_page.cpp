@@ -9,6 +9,7 @@
 #include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
 #include "nfp/report.hpp"
+#include "nfp/svg_chart.hpp"
 #include "report_charts.hpp"
 #include "report_html.hpp"
 
@@ -26,18 +27,7 @@ PercentInterval wilson_interval(int64_t k, int64_t n, double z) {
 
 namespace report {
 
-std::string esc(const std::string& t) {
-  std::string o;
-  for (char c : t) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else if (c == '"') o += "&quot;";
-    else if (c == '\'') o += "&#39;";
-    else o += c;
-  }
-  return o;
-}
+std::string esc(const std::string& text) { return xml_escape(text); }
 
 std::string fixed(double v, int decimals) {
   if (!std::isfinite(v)) return "n/a";

@@ -14,17 +14,6 @@ constexpr double kW = 720, kH = 440, kLeft = 80, kRight = 160, kTop = 40, kBotto
 const char* const kColors[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                                "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else if (c == '"') o += "&quot;";
-    else o += c;
-  }
-  return o;
-}
 
 std::string num(double v) {
   char b[32];
@@ -79,7 +68,7 @@ Axis make_axis(std::vector<double> values, bool log, bool from_zero) {
 std::string header(const std::string& title) {
   return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kW) + "\" height=\"" + num(kH) +
          "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-         "<text x=\"" + num(kW / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" + esc(title) + "</text>\n";
+         "<text x=\"" + num(kW / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" + xml_escape(title) + "</text>\n";
 }
 
 double py(const Axis& a, double v) { return kTop + (1 - a.frac(v)) * (kH - kTop - kBottom); }
@@ -93,7 +82,7 @@ std::string y_axis(const Axis& a, const std::string& label) {
          num(py(a, t)) + "\" stroke=\"#ddd\"/><text x=\"" + num(kLeft - 6) + "\" y=\"" + num(py(a, t) + 4) +
          "\" text-anchor=\"end\">" + num(t) + "</text>\n";
   s += "<text transform=\"translate(18," + num((kTop + kH - kBottom) / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
-       esc(label) + "</text>\n";
+       xml_escape(label) + "</text>\n";
   return s;
 }
 
@@ -104,7 +93,7 @@ std::string x_axis(const Axis& a, const std::string& label) {
     s += "<text x=\"" + num(px(a, t)) + "\" y=\"" + num(kH - kBottom + 16) + "\" text-anchor=\"middle\">" + num(t) +
          "</text>\n";
   s += "<text x=\"" + num((kLeft + kW - kRight) / 2) + "\" y=\"" + num(kH - kBottom + 40) +
-       "\" text-anchor=\"middle\">" + esc(label) + "</text>\n";
+       "\" text-anchor=\"middle\">" + xml_escape(label) + "</text>\n";
   return s;
 }
 
@@ -125,7 +114,7 @@ std::string svg_bar_chart(const BarChart& c) {
     const double val = c.bars[i].second, x = kLeft + slot * (double(i) + 0.15), w = slot * 0.7;
     const double top = (c.log_y && val <= 0) || !std::isfinite(val) ? base : py(a, val);
     s += "<rect x=\"" + num(x) + "\" y=\"" + num(std::min(top, base)) + "\" width=\"" + num(w) + "\" height=\"" +
-         num(std::abs(base - top)) + "\" fill=\"" + kColors[i % 10] + "\"><title>" + esc(c.bars[i].first) + ": " +
+         num(std::abs(base - top)) + "\" fill=\"" + kColors[i % 10] + "\"><title>" + xml_escape(c.bars[i].first) + ": " +
          num(val) + "</title></rect>\n";
     if (!c.errors.empty() && c.errors[i] > 0 && std::isfinite(val))
       s += "<line x1=\"" + num(x + w / 2) + "\" y1=\"" + num(py(a, val + c.errors[i])) + "\" x2=\"" + num(x + w / 2) +
@@ -134,7 +123,7 @@ std::string svg_bar_chart(const BarChart& c) {
     s += "<text x=\"" + num(x + w / 2) + "\" y=\"" + num(top - 4) + "\" text-anchor=\"middle\" font-size=\"10\">" +
          num(val) + "</text>\n";
     s += "<text transform=\"translate(" + num(x + w / 2) + "," + num(kH - kBottom + 12) +
-         ") rotate(35)\" font-size=\"11\">" + esc(c.bars[i].first) + "</text>\n";
+         ") rotate(35)\" font-size=\"11\">" + xml_escape(c.bars[i].first) + "</text>\n";
   }
   return s + "</svg>\n";
 }
@@ -150,7 +139,7 @@ std::string svg_scatter(const ScatterPlot& p) {
     if (!std::isfinite(q.x) || !std::isfinite(q.y) || (p.log_x && q.x <= 0)) continue;
     s += "<circle cx=\"" + num(px(ax, q.x)) + "\" cy=\"" + num(py(ay, q.y)) + "\" r=\"5\" fill=\"" + kColors[i % 10] +
          "\"/><text x=\"" + num(px(ax, q.x) + 7) + "\" y=\"" + num(py(ay, q.y) - 6) + "\" font-size=\"11\">" +
-         esc(q.label) + "</text>\n";
+         xml_escape(q.label) + "</text>\n";
   }
   return s + "</svg>\n";
 }
@@ -184,9 +173,22 @@ std::string svg_line_chart(const LineChart& c) {
     }
     s += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + color + "\" stroke-width=\"2\"/>\n" + marks;
     s += "<text x=\"" + num(kW - kRight + 10) + "\" y=\"" + num(kTop + 16 * double(k + 1)) + "\" fill=\"" +
-         kColors[k % 10] + "\">" + esc(l.name) + "</text>\n";
+         kColors[k % 10] + "\">" + xml_escape(l.name) + "</text>\n";
   }
   return s + "</svg>\n";
+}
+
+std::string xml_escape(const std::string& text) {
+  std::string o;
+  for (char c : text) {
+    if (c == '<') o += "&lt;";
+    else if (c == '>') o += "&gt;";
+    else if (c == '&') o += "&amp;";
+    else if (c == '"') o += "&quot;";
+    else if (c == '\'') o += "&#39;";
+    else o += c;
+  }
+  return o;
 }
 
 }  // namespace nfp

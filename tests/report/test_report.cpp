@@ -17,12 +17,6 @@ namespace fs = std::filesystem;
 namespace nfp {
 namespace {
 
-size_t count(const std::string& s, const std::string& what) {
-  size_t n = 0;
-  for (size_t i = s.find(what); i != std::string::npos; i = s.find(what, i + 1)) ++n;
-  return n;
-}
-
 class Report : public ::testing::Test {
  protected:
   fs::path dir;
@@ -76,7 +70,7 @@ TEST_F(Report, FindsRunsAndAttachesEvaluationsByCheckpoint) {
   EXPECT_EQ(s.evals, 2);
   EXPECT_TRUE(s.problems.empty()) << s.problems.front();
   const std::string html = read_file(s.index);
-  EXPECT_EQ(count(html, "<section class=\"run\""), 2u);
+  EXPECT_EQ(test::count_of(html, "<section class=\"run\""), 2u);
   EXPECT_NE(html.find("data-run=\"flow\""), std::string::npos);
   EXPECT_NE(html.find("data-run=\"regression\""), std::string::npos);
   // 3 of 4: 75.0% with its Wilson interval [30.1, 95.4]

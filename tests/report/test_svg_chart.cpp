@@ -3,24 +3,19 @@
 
 #include <string>
 
-#include "nfp/svg_chart.hpp"
 #include "nfp/error.hpp"
+#include "nfp/svg_chart.hpp"
+#include "report_fixtures.hpp"
 
 namespace nfp {
 namespace {
-
-size_t count(const std::string& s, const std::string& what) {
-  size_t n = 0;
-  for (size_t i = s.find(what); i != std::string::npos; i = s.find(what, i + 1)) ++n;
-  return n;
-}
 
 TEST(SvgPlot, BarChartHasOneRectPerBarAndEscapesLabels) {
   BarChart c{"t", "ms", {{"a<b", 1.0}, {"c&d", 10.0}, {"e", 100.0}}, true, {}};
   const auto s = svg_bar_chart(c);
   EXPECT_EQ(s.rfind("<svg", 0), 0u);
   EXPECT_NE(s.find("</svg>"), std::string::npos);
-  EXPECT_EQ(count(s, "<rect"), 1 + 3u);  // background + bars
+  EXPECT_EQ(test::count_of(s, "<rect"), 1 + 3u);  // background + bars
   EXPECT_NE(s.find("a&lt;b"), std::string::npos);
   EXPECT_NE(s.find("c&amp;d"), std::string::npos);
   EXPECT_EQ(s.find("a<b"), std::string::npos);
@@ -43,11 +38,11 @@ TEST(SvgPlot, BarHeightsAreProportionalOnALinearAxis) {
 
 TEST(SvgPlot, ScatterAndLines) {
   ScatterPlot p{"s", "ms", "%", {{"a", 1, 50}, {"b", 100, 90}}, true};
-  EXPECT_EQ(count(svg_scatter(p), "<circle"), 2u);
+  EXPECT_EQ(test::count_of(svg_scatter(p), "<circle"), 2u);
   LineChart l{"l", "demos", "%", {{"flow", {10, 50, 200}, {20, 60, 90}, {}, {}}, {"diffusion", {10, 50}, {10, 40}, {}, {}}}, false};
   const auto s = svg_line_chart(l);
-  EXPECT_EQ(count(s, "<polyline"), 2u);
-  EXPECT_EQ(count(s, "<circle"), 5u);  // a marker per point
+  EXPECT_EQ(test::count_of(s, "<polyline"), 2u);
+  EXPECT_EQ(test::count_of(s, "<circle"), 5u);  // a marker per point
   EXPECT_NE(s.find(">diffusion</text>"), std::string::npos);
 }
 
@@ -68,6 +63,11 @@ TEST(SvgPlot, LineWhiskersSpanLoToHi) {
   EXPECT_NEAR(lengths[0] / lengths[1], 100.0 / 20.0, 0.05);
   LineChart bad{"l", "x", "y", {{"b", {1, 2}, {1, 2}, {0}, {3}}}, false};
   EXPECT_THROW(svg_line_chart(bad), Error);
+}
+
+TEST(SvgPlot, XmlEscapeCoversTextAndBothQuotes) {
+  EXPECT_EQ(xml_escape("a<b>&\"c\"'d'"), "a&lt;b&gt;&amp;&quot;c&quot;&#39;d&#39;");
+  EXPECT_EQ(xml_escape("plain 1.5 ms"), "plain 1.5 ms");
 }
 
 TEST(SvgPlot, RefusesBadInput) {
