@@ -44,7 +44,8 @@ void setup_report(CLI::App& root) {
       ->required();
   c->add_option("--out", a->out, "the report directory (index.html + assets/)")->required();
   c->add_option("--title", a->title, "the page's title")->capture_default_str();
-  c->add_option("--max-videos", a->max_videos, "rollout videos shown per evaluation (first failure and first success first)")
+  c->add_option("--max-videos", a->max_videos,
+                "rollout videos shown per evaluation (first failure, first success, then the other failures)")
       ->capture_default_str()
       ->check(whole(0, 1000));
   add_force_flag(*c, a->force);

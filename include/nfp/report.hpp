@@ -7,7 +7,8 @@
 //   nfp::ReportSummary s = nfp::write_report(o);   // s.index == "report/index.html"
 // What the page shows per run: its config, training curves (loss, validation NLL, learning rate) from metrics.csv,
 // every evaluation found for it (success with a 95% Wilson interval, per goal, chunk latency p50/p99, the monitor's
-// summary and score traces against its threshold), and its rollout videos, first failure and first success first.
+// summary and score traces against its threshold), and its rollout videos: first failure, first success, then the
+// other failures.
 // Several evaluations: a comparison table and a success-vs-latency chart. A broken input (a run without evaluation,
 // a damaged metrics.csv, a missing video, an unreadable eval file) is said on the page where it belongs; only a
 // path that does not exist, or inputs holding nothing to report, is an error.

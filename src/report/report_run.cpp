@@ -71,7 +71,8 @@ std::string videos_html(const RunEntry& r, const EvalEntry& e, size_t run_ix, si
   const json& eps = info["per_episode"];
   const size_t n = info["video_paths"].size();
   auto success = [&](size_t i) { return i < eps.size() && eps[i].is_object() && eps[i].value("success", false); };
-  // first failure, first success, then the others in episode order
+  // first failure, first success, then the other failures (how it fails is what a reader looks for), then the
+  // other successes, each in episode order
   std::vector<size_t> order;
   for (bool want : {false, true})
     for (size_t i = 0; i < n; ++i)
@@ -79,8 +80,9 @@ std::string videos_html(const RunEntry& r, const EvalEntry& e, size_t run_ix, si
         order.push_back(i);
         break;
       }
-  for (size_t i = 0; i < n; ++i)
-    if (std::find(order.begin(), order.end(), i) == order.end()) order.push_back(i);
+  for (bool want : {false, true})
+    for (size_t i = 0; i < n; ++i)
+      if (success(i) == want && std::find(order.begin(), order.end(), i) == order.end()) order.push_back(i);
   std::string s = "<div class=\"videos\">";
   int64_t shown = 0;
   for (size_t i : order) {

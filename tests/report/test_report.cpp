@@ -82,7 +82,7 @@ TEST_F(Report, FindsRunsAndAttachesEvaluationsByCheckpoint) {
   EXPECT_NE(html.find("class=\"comparison\""), std::string::npos);
 }
 
-TEST_F(Report, VideosAreCopiedFirstFailureAndFirstSuccessFirst) {
+TEST_F(Report, VideosAreCopiedFirstFailureFirstSuccessThenFailures) {
   test::make_run(dir / "run");
   for (int i = 0; i < 4; ++i) test::write_text(dir / "videos" / ("episode_" + std::to_string(i) + ".mp4"), "mp4 " + std::to_string(i));
   write_json_file(dir / "run" / "eval_info.json",
@@ -92,9 +92,9 @@ TEST_F(Report, VideosAreCopiedFirstFailureAndFirstSuccessFirst) {
   const std::string html = read_file(s.index);
   const auto at = [&](int ep) { return html.find("_episode_" + std::to_string(ep) + ".mp4"); };
   ASSERT_NE(at(2), std::string::npos);
-  EXPECT_LT(at(2), at(0));  // first failure (2), first success (0), then 1 and 3
-  EXPECT_LT(at(0), at(1));
-  EXPECT_LT(at(1), at(3));
+  EXPECT_LT(at(2), at(0));  // first failure (2), first success (0), the other failure (3), the other success (1)
+  EXPECT_LT(at(0), at(3));
+  EXPECT_LT(at(3), at(1));
   EXPECT_EQ(read_file(dir / "report" / "assets" / "run0_eval0_episode_3.mp4"), "mp4 3");
 }
 
