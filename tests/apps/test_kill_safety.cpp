@@ -103,37 +103,55 @@ TEST_F(KillSafety, TrainKilledAtEveryCommitRenameResumesBitIdentical) {
 TEST_F(KillSafety, TrainKilledAtTwentyRandomMomentsResumesBitIdentical) {
   const int steps = 1000;
   using Clock = std::chrono::steady_clock;
-  auto seconds_of = [](auto fn) {
-    const auto t0 = Clock::now();
-    fn();
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-  };
-  const double run_s = seconds_of([&] { ASSERT_TRUE(exited_ok(run_with_kill(train_args("ref1000", steps), 0))); });
+  auto since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto t0 = Clock::now();
+  ASSERT_TRUE(exited_ok(run_with_kill(train_args("ref1000", steps), 0)));
+  const double run_s = since(t0);
   // Start-up (load, data, model) as a resumed run pays it: the finished run resumed, with nothing to train.
-  const double start_s =
-      seconds_of([&] { ASSERT_EQ(run_nfp("train --out " + p("ref1000") + " --resume --no-progress").status, 0); });
-  // Kill moments from half the start-up to 1/60 of the training past it, so that 20 kills land early in a run
-  // (on a fast machine or a loaded one alike; ~1/6 of it expected) and the run is not over before them.
-  const double lo = 0.5 * start_s, hi = start_s + std::max(0.05, (run_s - start_s) / 60);
+  t0 = Clock::now();
+  ASSERT_EQ(run_nfp("train --out " + p("ref1000") + " --resume --no-progress").status, 0);
+  const double start_s = since(t0);
+  // Each attempt is timed from its own start of training, which a run marks by (re)writing train_config.json, not
+  // from the measured start-up: under a changing load a fixed delay lands far into the training and the run ends
+  // before 20 kills. Even attempts die during start-up (a random moment of it, at the latest when training starts),
+  // odd ones within the first 1/60 of the training (~1/6 of it lost to the 10 of them, on any machine).
+  const double slice = std::max(0.05, (run_s - start_s) / 60);
   std::mt19937 rng(20261201);
-  std::uniform_real_distribution<double> delay_s(lo, hi);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const fs::path config = root_ / "rand" / "train_config.json";
+  auto stamp = [&] {
+    std::error_code ec;
+    const auto t = fs::last_write_time(config, ec);
+    return ec ? fs::file_time_type::min() : t;
+  };
   int kills = 0;
   bool fresh = true, finished = false;
   for (int attempt = 0; attempt < 60 && kills < 20 && !finished; ++attempt) {
     std::vector<std::string> args = train_args("rand", steps);
     if (!fresh) args = {"train", "--out", p("rand"), "--resume", "--no-progress"};
+    const auto before = stamp();
+    const bool in_startup = attempt % 2 == 0;
+    const double startup_wait = unit(rng) * start_s, training_wait = unit(rng) * slice;
     const pid_t pid = test::spawn_nfp(args);
     ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::duration<double>(delay_s(rng)));
-    ::kill(pid, SIGKILL);
     int st = 0;
-    ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+    bool exited = false;
+    t0 = Clock::now();
+    while (!(exited = ::waitpid(pid, &st, WNOHANG) == pid) && stamp() == before &&
+           !(in_startup && since(t0) >= startup_wait) && since(t0) < 120)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (!exited) {
+      if (!in_startup && stamp() != before) std::this_thread::sleep_for(std::chrono::duration<double>(training_wait));
+      ::kill(pid, SIGKILL);
+      ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+    }
     kills += killed(st);
     finished = exited_ok(st) && !fresh;
     // Started over only while nothing is committed (a kill before the first checkpoint); resumed otherwise.
-    fresh = !fs::exists(root_ / "rand" / "train_config.json");
+    fresh = !fs::exists(config);
   }
-  EXPECT_EQ(kills, 20) << "the run finished first (kill moments " << lo << ".." << hi << " s, run " << run_s << " s)";
+  EXPECT_EQ(kills, 20) << "the run finished first (start-up " << start_s << " s, training slice " << slice
+                       << " s, run " << run_s << " s)";
   resume_as_told("rand", steps);
   expect_same_run("rand", "ref1000", "after " + std::to_string(kills) + " kills");
 }
