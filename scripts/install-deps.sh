@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ccache pkg-config
   python3  # the demo script formats its table with it
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libopenblas0-openmp libgloo-dev  # libgloo-dev: c10d's Gloo process group (distributed training)
   libmujoco-dev libqhull-dev
   libegl-dev libegl-mesa0 libgl-dev libgles-dev
   libhdf5-dev

@@ -24,6 +24,11 @@ struct LoaderOptions {
   int workers = 1;           // background threads building batches (0: build in next(), no threads)
   int prefetch = 4;          // batches built ahead of the consumer
   bool flat_actions = false; // actions (B x n*A) for MLP heads instead of (B x n x A)
+  // Data-parallel training: this process is `rank` of `world_size`. Each global batch is world_size x batch_size
+  // windows of the epoch's one shuffled order (the same on every rank); rank r takes its r-th slice, so the ranks'
+  // batches are disjoint, together are what one process with world_size x batch_size would take, and every rank
+  // has the same number per epoch (drop_last required).
+  int rank = 0, world_size = 1;
 };
 
 class DataLoader {

@@ -21,15 +21,22 @@ DataLoader::DataLoader(std::shared_ptr<const WindowDataset> dataset, LoaderOptio
   require(dataset_ != nullptr, "data loader: no dataset");
   require(options_.batch_size >= 1, "batch size must be >= 1");
   require(options_.prefetch >= 1, "prefetch must be >= 1");
-  require(!options_.drop_last || dataset_->size() >= options_.batch_size,
-          "batch size " + std::to_string(options_.batch_size) + " exceeds the " + std::to_string(dataset_->size()) +
-              " windows of the dataset; lower --batch-size");
+  require(options_.world_size >= 1 && options_.rank >= 0 && options_.rank < options_.world_size,
+          "data loader: rank " + std::to_string(options_.rank) + " is outside a world of " +
+              std::to_string(options_.world_size));
+  require(options_.world_size == 1 || options_.drop_last,
+          "data loader: data-parallel ranks need drop_last (every rank the same number of full batches)");
+  const int64_t global = options_.batch_size * options_.world_size;
+  require(!options_.drop_last || dataset_->size() >= global,
+          "batch size " + std::to_string(options_.batch_size) +
+              (options_.world_size > 1 ? " x " + std::to_string(options_.world_size) + " ranks" : std::string()) +
+              " exceeds the " + std::to_string(dataset_->size()) + " windows of the dataset; lower --batch-size");
 }
 
 DataLoader::~DataLoader() { stop_workers(); }
 
 int64_t DataLoader::batches_per_epoch() const {
-  const int64_t n = dataset_->size(), b = options_.batch_size;
+  const int64_t n = dataset_->size(), b = options_.batch_size * options_.world_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
@@ -62,10 +69,14 @@ void DataLoader::start_epoch(int64_t epoch) {
 
 Batch DataLoader::build(int64_t k) const {
   const int64_t b = options_.batch_size;
-  const int64_t begin = k * b, end = std::min<int64_t>(begin + b, int64_t(order_.size()));
+  const int64_t begin = (k * options_.world_size + options_.rank) * b;
+  const int64_t end = std::min<int64_t>(begin + b, int64_t(order_.size()));
   std::vector<int64_t> idx(order_.begin() + begin, order_.begin() + end);
-  // the batch's random crops: a function of (seed, epoch, batch) like its windows, so a resumed run draws them again
-  return dataset_->make_batch(idx, options_.flat_actions, mix(mix(options_.seed, uint64_t(epoch_)), uint64_t(k)));
+  // the batch's random crops: a function of (seed, epoch, batch[, rank]) like its windows, so a resumed run draws
+  // them again
+  uint64_t crops = mix(mix(options_.seed, uint64_t(epoch_)), uint64_t(k));
+  if (options_.world_size > 1) crops = mix(crops, uint64_t(options_.rank));
+  return dataset_->make_batch(idx, options_.flat_actions, crops);
 }
 
 void DataLoader::worker_loop() {

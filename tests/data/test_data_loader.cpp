@@ -6,6 +6,7 @@
 
 #include "data_fixtures.hpp"
 #include "nfp/data_loader.hpp"
+#include "nfp/error.hpp"
 
 namespace nfp {
 namespace {
@@ -57,6 +58,48 @@ TEST(DataLoader, EveryWindowOncePerEpochInASeededOrder) {
   opt.drop_last = true;
   DataLoader dropping(f.dataset, opt);
   EXPECT_EQ(epoch_windows(dropping, 0).size(), 25u);
+}
+
+// Data-parallel shards: per epoch, ranks 0 and 1 of 2 (batch 3 each) take disjoint windows whose union, batch by
+// batch, is what one process with batch 6 takes; the same number of batches on both; bad shards refused.
+TEST(DataLoader, RanksSplitEachGlobalBatch) {
+  Fixture f;
+  LoaderOptions opt;
+  opt.seed = 5;
+  opt.batch_size = 6;
+  DataLoader whole(f.dataset, opt);
+  opt.batch_size = 3;
+  opt.world_size = 2;
+  opt.workers = 0;
+  DataLoader r0(f.dataset, opt);
+  opt.rank = 1;
+  opt.workers = 2;  // the slice does not depend on the workers
+  DataLoader r1(f.dataset, opt);
+  for (int64_t epoch : {0, 3}) {
+    whole.start_epoch(epoch), r0.start_epoch(epoch), r1.start_epoch(epoch);
+    ASSERT_EQ(r0.batches_per_epoch(), whole.batches_per_epoch());  // 27 windows: 4 global batches of 6
+    ASSERT_EQ(r1.batches_per_epoch(), 4);
+    while (auto w = whole.next()) {
+      auto a = r0.next(), b = r1.next();
+      ASSERT_TRUE(a && b);
+      std::vector<std::pair<int, int>> expected, got;
+      for (const auto& x : w->windows) expected.emplace_back(x.episode, x.t);
+      for (const auto* part : {&*a, &*b})
+        for (const auto& x : part->windows) got.emplace_back(x.episode, x.t);
+      EXPECT_EQ(got, expected) << "epoch " << epoch;
+      EXPECT_TRUE(torch::equal(torch::cat({a->actions, b->actions}), w->actions));
+    }
+    EXPECT_FALSE(r0.next());
+    EXPECT_FALSE(r1.next());
+  }
+  opt.rank = 2;
+  EXPECT_THROW(DataLoader(f.dataset, opt), Error);
+  opt.rank = 0;
+  opt.drop_last = false;
+  EXPECT_THROW(DataLoader(f.dataset, opt), Error);
+  opt.drop_last = true;
+  opt.batch_size = 14;  // 28 > 27 windows
+  EXPECT_THROW(DataLoader(f.dataset, opt), Error);
 }
 
 TEST(DataLoader, WorkersAndLazyImagesGiveIdenticalBatches) {

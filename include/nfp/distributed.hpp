@@ -1,0 +1,59 @@
+// Data-parallel training's process group: torch's c10d engine (a TCPStore rendezvous, Gloo collectives on CPU
+// tensors) behind plain types, launched the way torchrun launches (its environment variables).
+//   nfp::DistEnv env = nfp::dist_env_from_environment();       // RANK, WORLD_SIZE, ... or one process
+//   nfp::ProcessGroup group(env);                                // every rank meets at MASTER_ADDR:MASTER_PORT
+//   group.broadcast(params);                                     // rank 0's values everywhere
+//   loss.backward(); group.allreduce_mean(grads);                // the average gradient on every rank
+// Every collective is blocking and bounded by the group's timeout: a rank that died or hangs makes the others throw
+// nfp::Error (one line naming this rank and what did not arrive) instead of waiting forever.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace nfp {
+
+struct DistEnv {
+  int rank = 0, world_size = 1, local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  bool distributed() const { return world_size > 1; }
+};
+
+// torchrun's variables: RANK, WORLD_SIZE, LOCAL_RANK (default RANK), MASTER_ADDR (default 127.0.0.1), MASTER_PORT
+// (default 29500). Neither RANK nor WORLD_SIZE set: one process, rank 0 of 1. One without the other, a value that
+// is not a whole number, a rank outside [0, WORLD_SIZE) or a port outside [1, 65535]: nfp::Error naming the variable.
+DistEnv parse_dist_env(const std::function<const char*(const char*)>& lookup);
+DistEnv dist_env_from_environment();  // parse_dist_env over std::getenv
+
+class ProcessGroup {
+ public:
+  // Rank 0 serves the rendezvous store at master_addr:master_port; every rank then joins the Gloo group. Throws
+  // nfp::Error when the other ranks have not joined within `timeout_s`, which also bounds every collective.
+  explicit ProcessGroup(const DistEnv& env, double timeout_s = 300);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const;
+  int world_size() const;
+
+  // In place: every tensor (CPU, any shape) takes rank `root`'s values.
+  void broadcast(const std::vector<torch::Tensor>& tensors, int root = 0);
+  // In place: every tensor becomes the mean over the ranks. Tensors are packed in order into flat buckets of about
+  // `bucket_bytes` (one collective per bucket, not per tensor); undefined tensors are skipped.
+  void allreduce_mean(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes = int64_t(25) << 20);
+  // The element-wise sum over the ranks (metrics: losses, counts).
+  std::vector<double> allreduce_sum(const std::vector<double>& values);
+  void barrier();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nfp

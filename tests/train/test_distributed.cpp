@@ -1,0 +1,177 @@
+// The process group (nfp/distributed.hpp): torchrun's variables, and real c10d Gloo collectives between ranks run
+// as threads of this process on loopback (each rank has its own store client and Gloo context, as separate
+// processes would): broadcast, bucketed mean all-reduce, metric sums, and a missing rank ending in one error line.
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include "nfp/distributed.hpp"
+#include "nfp/error.hpp"
+
+namespace nfp {
+namespace {
+
+DistEnv parse(const std::map<std::string, std::string>& vars) {
+  return parse_dist_env([&](const char* name) -> const char* {
+    auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  });
+}
+
+std::string error_of(const std::map<std::string, std::string>& vars) {
+  try {
+    parse(vars);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DistEnv, TorchrunVariablesAndTheirErrors) {
+  const DistEnv one = parse({});
+  EXPECT_EQ(one.world_size, 1);
+  EXPECT_FALSE(one.distributed());
+  const DistEnv e = parse({{"RANK", "1"}, {"WORLD_SIZE", "4"}, {"MASTER_ADDR", "10.0.0.2"}, {"MASTER_PORT", "29600"}});
+  EXPECT_EQ(e.rank, 1);
+  EXPECT_EQ(e.world_size, 4);
+  EXPECT_EQ(e.local_rank, 1);  // LOCAL_RANK defaults to RANK (one machine)
+  EXPECT_EQ(e.master_addr, "10.0.0.2");
+  EXPECT_EQ(e.master_port, 29600);
+  EXPECT_TRUE(e.distributed());
+  EXPECT_EQ(parse({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "3"}}).local_rank, 3);
+  EXPECT_NE(error_of({{"RANK", "0"}}).find("WORLD_SIZE is not"), std::string::npos);
+  EXPECT_NE(error_of({{"WORLD_SIZE", "2"}}).find("RANK is not"), std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}}).find("RANK=2 is not a whole number in [0, 1]"), std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "0"}, {"WORLD_SIZE", "two"}}).find("WORLD_SIZE=two"), std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}}).find("MASTER_PORT"), std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", ""}}).find("MASTER_ADDR is empty"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "-1"}, {"WORLD_SIZE", "2"}}).find("RANK=-1"), std::string::npos);
+}
+
+// A port no one listens on now (the kernel's choice), for a rendezvous of this test's ranks.
+int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  EXPECT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+// Runs body(rank) for every rank of a `world` on threads; the first exception (by rank) is rethrown.
+void run_ranks(int world, double timeout_s, const std::function<void(ProcessGroup&)>& body) {
+  const int port = free_port();
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(world));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < world; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        DistEnv env;
+        env.rank = r;
+        env.world_size = world;
+        env.master_port = port;
+        ProcessGroup group(env, timeout_s);
+        body(group);
+      } catch (...) {
+        errors[size_t(r)] = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+TEST(ProcessGroup, BroadcastGivesEveryRankRankZerosValues) {
+  run_ranks(2, 60, [](ProcessGroup& g) {
+    auto a = torch::full({3}, float(g.rank() + 1));
+    auto b = torch::arange(6, torch::kFloat32).reshape({2, 3}).add(10 * g.rank());
+    auto view = torch::zeros({3, 2}).add(g.rank() * 7).t();  // non-contiguous: written back through a copy
+    g.broadcast({a, b, view});
+    EXPECT_TRUE(torch::equal(a, torch::full({3}, 1.f)));
+    EXPECT_TRUE(torch::equal(b, torch::arange(6, torch::kFloat32).reshape({2, 3})));
+    EXPECT_TRUE(torch::equal(view, torch::zeros({2, 3})));
+  });
+}
+
+// Buckets of 16 bytes split tensors of 12, 16 and 20 bytes into several collectives; 1 MiB packs them into one. The
+// mean of small whole numbers is exact in float, so the comparison is exact.
+TEST(ProcessGroup, AllreduceMeanIsTheMeanWhateverTheBuckets) {
+  for (int64_t bucket : {int64_t(16), int64_t(1) << 20}) {
+    run_ranks(2, 60, [bucket](ProcessGroup& g) {
+      const float r = float(g.rank());
+      std::vector<torch::Tensor> t = {torch::full({3}, 2 * r), torch::full({2, 2}, 4 + 2 * r), torch::Tensor(),
+                                      torch::full({5}, -6 * r), torch::full({2}, 1 + r, torch::kFloat64)};
+      g.allreduce_mean(t, bucket);
+      EXPECT_TRUE(torch::equal(t[0], torch::full({3}, 1.f))) << bucket;
+      EXPECT_TRUE(torch::equal(t[1], torch::full({2, 2}, 5.f))) << bucket;
+      EXPECT_FALSE(t[2].defined());
+      EXPECT_TRUE(torch::equal(t[3], torch::full({5}, -3.f))) << bucket;
+      EXPECT_TRUE(torch::equal(t[4], torch::full({2}, 1.5, torch::kFloat64))) << bucket;  // its own dtype's bucket
+      const auto s = g.allreduce_sum({1.0, double(g.rank())});
+      EXPECT_EQ(s, (std::vector<double>{2.0, 1.0}));
+      g.barrier();
+    });
+  }
+}
+
+// Rank 1 never comes: rank 0 ends with one line naming itself and what did not arrive, within the timeout (plus
+// the store's and Gloo's own retries: bounded here at 30 s for a 2 s timeout).
+TEST(ProcessGroup, AMissingRankEndsTheOthersWithinTheTimeout) {
+  DistEnv env;
+  env.world_size = 2;
+  env.master_port = free_port();
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    ProcessGroup group(env, 2.0);
+    FAIL() << "joined a group whose rank 1 never started";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("distributed: rank 0 of 2"), std::string::npos) << m;
+    EXPECT_NE(m.find("did not join"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
+}
+
+// A rank that leaves mid-run: the other's next collective fails in one line instead of hanging.
+TEST(ProcessGroup, ARankThatLeavesMakesTheNextCollectiveFail) {
+  const int port = free_port();
+  std::string message;
+  std::thread leaver([&] {
+    DistEnv env;
+    env.rank = 1, env.world_size = 2, env.master_port = port;
+    ProcessGroup group(env, 5.0);
+    group.barrier();
+  });  // its group is destroyed: its Gloo pairs close
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    DistEnv env;
+    env.world_size = 2, env.master_port = port;
+    ProcessGroup group(env, 5.0);
+    group.barrier();
+    leaver.join();
+    try {
+      std::vector<torch::Tensor> t = {torch::ones({4})};
+      group.allreduce_mean(t);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+  }
+  EXPECT_NE(message.find("distributed: rank 0 of 2: gradient all-reduce failed"), std::string::npos) << message;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
+}
+
+}  // namespace
+}  // namespace nfp
