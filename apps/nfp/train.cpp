@@ -72,6 +72,7 @@ void run_train(const TrainArgs& a) {
   r.resume_steps = r.resume ? a.steps : 0;
   r.progress = !a.no_progress;
   r.device = a.device;  // checked (CUDA present?) before anything is read or written
+  r.dist = dist_env_from_environment();  // torchrun's RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT, if set
   if (!r.resume) {
     require(!a.data.empty(), "--data is required (a demonstration HDF5 file, directory or glob)");
     r.policy = default_policy_config(a.policy);
@@ -133,6 +134,10 @@ void run_train(const TrainArgs& a) {
     std::cerr << "nfp train: interrupted at step " << res.steps << "; checkpoint saved in " << res.checkpoint.string()
               << "; continue with: nfp train --out " << a.out << " --resume\n";
     std::exit(130);
+  }
+  if (r.dist.rank > 0) {  // rank 0 reports the run (and wrote it)
+    std::cout << "rank " << r.dist.rank << " of " << r.dist.world_size << ": trained " << res.steps_run << " steps\n";
+    return;
   }
   if (res.steps_run == 0) {  // a resumed run already at its total: nothing trained, nothing rewritten
     std::cout << "nothing to train: " << a.out << " is already at step " << res.steps

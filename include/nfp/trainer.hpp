@@ -17,6 +17,7 @@
 
 #include "nfp/json_io.hpp"
 #include "nfp/optim.hpp"
+#include "nfp/distributed.hpp"
 #include "nfp/policy.hpp"
 #include "nfp/runtime_setup.hpp"
 
@@ -72,6 +73,11 @@ struct TrainRequest {
   // Polled after each step: true -> checkpoint at this step and return early with `interrupted` set
   // (`nfp train` sets it on SIGINT / SIGTERM, so Ctrl-C or a cluster's preemption loses no work).
   std::function<bool()> stop_requested;
+  // Data-parallel (nfp/distributed.hpp; `nfp train` reads torchrun's variables): every rank runs the same request;
+  // each takes its slice of every global batch (train.batch per rank), gradients are averaged over the ranks before
+  // each step, and only rank 0 writes the run directory. The CPU only (Gloo) in this build.
+  DistEnv dist;
+  double dist_timeout_s = 300;  // a rank missing this long ends the others with an error
 };
 
 struct TrainResult {

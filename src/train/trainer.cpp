@@ -13,6 +13,7 @@
 #include "nfp/checkpoint.hpp"
 #include "nfp/data_loader.hpp"
 #include "nfp/device.hpp"
+#include "nfp/distributed.hpp"
 #include "nfp/episode_store.hpp"
 #include "nfp/error.hpp"
 #include "nfp/flow.hpp"
@@ -185,9 +186,16 @@ TrainResult train_policy(const TrainRequest& req) {
   TrainConfig tc = req.train;
   std::string data = req.data;
   const fs::path from = req.resume_from.empty() ? req.out / "checkpoint" : req.resume_from;
+  const bool lead = req.dist.rank == 0;  // the rank that writes the run directory
+  std::unique_ptr<ProcessGroup> group;
+  if (req.dist.distributed()) {
+    require(device.is_cpu(), "distributed training runs on the CPU (Gloo) in this build; drop --device or run one "
+                             "process per GPU with a CUDA libtorch build (NCCL)");
+    group = std::make_unique<ProcessGroup>(req.dist, req.dist_timeout_s);
+  }
   // A checkpoint commit killed between its renames left no checkpoint/: its directory goes back first.
-  recover_staged_dir(req.out / "checkpoint");
-  if (!req.resume_from.empty()) recover_staged_dir(from);
+  if (lead) recover_staged_dir(req.out / "checkpoint");
+  if (lead && !req.resume_from.empty()) recover_staged_dir(from);
   // A run stopped before its first checkpoint commit has its train_config.json and nothing trained to lose: --resume
   // starts it over from that configuration (exactly what the uninterrupted run did from step 0).
   const bool before_first_checkpoint = req.resume && req.resume_from.empty() &&
@@ -206,7 +214,7 @@ TrainResult train_policy(const TrainRequest& req) {
     if (!saved.at("train").contains("filter")) tc.filter = "none", tc.valid_filter = "fraction";
     if (data.empty()) data = saved.at("data").get<std::string>();
     if (req.resume_steps > 0) tc.steps = req.resume_steps;
-  } else {
+  } else if (lead) {
     check_new_run_dir(req.out);
   }
   require(tc.steps >= 1 && tc.batch >= 1 && tc.lr > 0, "train: steps, batch and lr must be positive");
@@ -248,8 +256,10 @@ TrainResult train_policy(const TrainRequest& req) {
   auto train_ds = std::make_shared<WindowDataset>(std::make_shared<EpisodeStore>(std::move(train_store)), spec, norm,
                                                   BatchCrop{crop, true});
   LoaderOptions lo;
-  lo.batch_size = std::min(tc.batch, train_ds->size());
+  lo.batch_size = std::min(tc.batch, train_ds->size() / req.dist.world_size);
   lo.seed = tc.seed;
+  lo.rank = req.dist.rank;
+  lo.world_size = req.dist.world_size;
   // low-dim batches are cheap: built inline, keeping the 2 cores for the model; image batches on one worker
   lo.workers = pc.cameras.empty() ? 0 : 1;
   DataLoader loader(train_ds, lo);
@@ -261,6 +271,7 @@ TrainResult train_policy(const TrainRequest& req) {
     vo.shuffle = false;
     vo.drop_last = false;
     vo.batch_size = 512;
+    vo.rank = 0, vo.world_size = 1;  // rank 0 validates on the whole validation split
     valid_loader = std::make_unique<DataLoader>(valid_ds, vo);
   }
 
@@ -277,23 +288,38 @@ TrainResult train_policy(const TrainRequest& req) {
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (auto& item : model->named_parameters()) named.emplace_back(item.key(), item.value());
   AdamW opt(named, tc.adamw);
-  TrainRng rng = make_train_rng(model, tc.seed + 1, device);
+  // each rank its own noise stream (rank 0's is a single process's)
+  const uint64_t rng_seed = tc.seed + 1 + 7919 * uint64_t(req.dist.rank);
+  TrainRng rng = make_train_rng(model, rng_seed, device);
 
   Position pos;
   std::string metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
   if (resume) {
-    pos = load_run_checkpoint(from, model, ema, opt, rng, tc.seed + 1);
+    pos = load_run_checkpoint(from, model, ema, opt, rng, rng_seed);
+    if (req.dist.rank > 0) rng.train = make_generator(device, rng_seed + uint64_t(pos.step));  // the state is rank 0's
     metrics = metrics_up_to(req.out / "metrics.csv", pos.step);
     if (metrics.empty()) metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
     require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
                                       ", beyond --steps " + std::to_string(tc.steps));
-  } else {
+  } else if (lead) {
     std::error_code ec;
     fs::create_directories(req.out, ec);
     require(!ec, "cannot create the run directory " + quoted(req.out.string()) + ": " + ec.message() +
                      "; choose another --out");
   }
-  write_json_file(req.out / "train_config.json", json{{"policy", pc}, {"train", tc}, {"data", data}});
+  if (group) {  // every rank starts from rank 0's weights, optimizer state and position
+    std::vector<torch::Tensor> state;
+    for (auto* m : {&model, &ema}) {
+      for (auto& t : (*m)->parameters()) state.push_back(t);
+      for (auto& t : (*m)->buffers()) state.push_back(t);
+    }
+    for (auto& [k, t] : opt.state()) state.push_back(t);
+    auto where = torch::tensor({pos.step, pos.epoch, pos.batch}, torch::kInt64);
+    state.push_back(where);
+    group->broadcast(state);
+    pos = {where[0].item<int64_t>(), where[1].item<int64_t>(), where[2].item<int64_t>()};
+  }
+  if (lead) write_json_file(req.out / "train_config.json", json{{"policy", pc}, {"train", tc}, {"data", data}});
 
   TrainResult result;
   result.data_split = split.description;
@@ -304,7 +330,7 @@ TrainResult train_policy(const TrainRequest& req) {
   result.parameters = count_parameters(*model);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t start_step = pos.step;
-  Progress bar("train " + pc.head.type, tc.steps - pos.step, req.progress);
+  Progress bar("train " + pc.head.type, tc.steps - pos.step, req.progress && lead);
   loader.start_epoch(pos.epoch);
   for (int64_t k = 0; k < pos.batch; ++k) loader.next();
   double loss_sum = 0, valid = NAN;
@@ -321,11 +347,17 @@ TrainResult train_policy(const TrainRequest& req) {
     move_batch(*b, device);
     const double lr = learning_rate(tc.schedule, tc.lr, step, tc.steps);
     auto loss = model->head()->loss(b->actions, model->encode(*b), rng.train);
-    const double lv = loss.item<double>();
+    double lv = loss.item<double>();
+    if (group) lv = group->allreduce_sum({lv})[0] / double(req.dist.world_size);  // the global batch's loss
     require(std::isfinite(lv), "training diverged at step " + std::to_string(step) +
                                    " (loss is not finite); lower --lr or raise clip_grad's strictness");
     opt.zero_grad();
     loss.backward();
+    if (group) {  // the global batch's gradient on every rank, before clipping (the same norm everywhere)
+      std::vector<torch::Tensor> grads;
+      for (auto& p : params) grads.push_back(p.grad());
+      group->allreduce_mean(grads);
+    }
     if (tc.clip_grad > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad);
     opt.step(lr);
     if (tc.ema > 0) ema_update(*ema, *model, tc.ema, step); else copy_weights(*ema, *model);
@@ -333,7 +365,7 @@ TrainResult train_policy(const TrainRequest& req) {
     ++loss_n;
     pos.step = step + 1;
     const bool last = pos.step == tc.steps;
-    if (valid_loader && (pos.step % tc.validate_every == 0 || last)) {
+    if (lead && valid_loader && (pos.step % tc.validate_every == 0 || last)) {
       valid = validate(ema, *valid_loader, tc.seed + 7, device);
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -349,8 +381,10 @@ TrainResult train_policy(const TrainRequest& req) {
     if (std::isfinite(valid)) figures.emplace_back("valid", valid);  // none before the first validation
     bar.update(pos.step - start_step, figures);
     if (req.on_step) req.on_step(pos.step, lv);
-    const bool stop = !last && req.stop_requested && req.stop_requested();
-    if (pos.step % tc.checkpoint_every == 0 || last || stop) save_run_checkpoint(req.out, model, ema, opt, rng, pos, metrics, tc.keep_checkpoints);
+    bool stop = !last && req.stop_requested && req.stop_requested();
+    if (group) stop = group->allreduce_sum({stop ? 1.0 : 0.0})[0] > 0;  // any rank's Ctrl-C stops all at this step
+    if (lead && (pos.step % tc.checkpoint_every == 0 || last || stop))
+      save_run_checkpoint(req.out, model, ema, opt, rng, pos, metrics, tc.keep_checkpoints);
     if (stop) {
       result.interrupted = true;
       break;
