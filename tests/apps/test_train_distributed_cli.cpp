@@ -1,17 +1,16 @@
 // `nfp train` data-parallel through the real binary, ranks as processes launched the way torchrun launches them
-// (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each in its own working directory: 2 ranks x batch B/2 end with the
+// (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), rank 1 with an --out of its own: 2 ranks x batch B/2 end with the
 // weights of 1 rank x batch B (the regression head: no noise, no dropout, so only the summation order differs),
 // only rank 0 writes, the run resumes on one rank, and a killed rank ends the other with one error line.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "loopback_port.hpp"
 #include "nfp/atomic_file.hpp"
 #include "nfp/safetensors.hpp"
 #include "nfp_cli.hpp"
@@ -22,18 +21,6 @@ namespace nfp {
 namespace {
 
 using test::run_nfp;
-
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
 
 class TrainDistributed : public ::testing::Test {
  protected:
@@ -55,7 +42,7 @@ class TrainDistributed : public ::testing::Test {
   }
   // Starts `world` ranks of `args_of(rank)` with torchrun's variables; their pids (output to OUT.rank.log).
   static std::vector<pid_t> launch(int world, const std::function<std::vector<std::string>(int)>& args_of) {
-    const int port = free_port();
+    const int port = test::free_loopback_port();
     std::vector<pid_t> pids;
     ::setenv("WORLD_SIZE", std::to_string(world).c_str(), 1);
     ::setenv("MASTER_ADDR", "127.0.0.1", 1);

@@ -3,15 +3,12 @@
 // processes would): broadcast, bucketed mean all-reduce, metric sums, and a missing rank ending in one error line.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <functional>
 #include <map>
 #include <thread>
 
+#include "loopback_port.hpp"
 #include "nfp/distributed.hpp"
 #include "nfp/error.hpp"
 
@@ -56,23 +53,9 @@ TEST(DistEnv, TorchrunVariablesAndTheirErrors) {
   EXPECT_NE(error_of({{"RANK", "-1"}, {"WORLD_SIZE", "2"}}).find("RANK=-1"), std::string::npos);
 }
 
-// A port no one listens on now (the kernel's choice), for a rendezvous of this test's ranks.
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  EXPECT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
 // Runs body(rank) for every rank of a `world` on threads; the first exception (by rank) is rethrown.
 void run_ranks(int world, double timeout_s, const std::function<void(ProcessGroup&)>& body) {
-  const int port = free_port();
+  const int port = test::free_loopback_port();
   std::vector<std::exception_ptr> errors(static_cast<size_t>(world));
   std::vector<std::thread> threads;
   for (int r = 0; r < world; ++r)
@@ -131,7 +114,7 @@ TEST(ProcessGroup, AllreduceMeanIsTheMeanWhateverTheBuckets) {
 TEST(ProcessGroup, AMissingRankEndsTheOthersWithinTheTimeout) {
   DistEnv env;
   env.world_size = 2;
-  env.master_port = free_port();
+  env.master_port = test::free_loopback_port();
   const auto t0 = std::chrono::steady_clock::now();
   try {
     ProcessGroup group(env, 2.0);
@@ -147,7 +130,7 @@ TEST(ProcessGroup, AMissingRankEndsTheOthersWithinTheTimeout) {
 
 // A rank that leaves mid-run: the other's next collective fails in one line instead of hanging.
 TEST(ProcessGroup, ARankThatLeavesMakesTheNextCollectiveFail) {
-  const int port = free_port();
+  const int port = test::free_loopback_port();
   std::string message;
   std::thread leaver([&] {
     DistEnv env;
