@@ -30,6 +30,18 @@ std::string format_csv(const Table& table);
 // Writes atomically, with full double precision.
 void write_csv(const std::filesystem::path& path, const Table& table);
 
+// One record of RFC 4180 CSV from text[pos..] as text cells (the reader under parse_csv): fields separated by
+// commas, the record ended by LF, CRLF or the end of the text. A field in double quotes may hold commas, line breaks
+// and doubled quotes ("" -> "); quoted fields are kept as written, unquoted ones trimmed of spaces. `line` counts
+// physical lines (for messages); a blank line is one empty cell. Returns false at the end of the text; throws
+// nfp::Error naming `source` and the line for a quote never closed or text after a closing quote. Files written by
+// Python's csv module in any quoting mode read the same.
+struct CsvRecord {
+  std::vector<std::string> cells;
+  int64_t line = 0;  // the line the record starts on
+};
+bool next_csv_record(const std::string& text, size_t& pos, int64_t& line, const std::string& source, CsvRecord& out);
+
 // Splits "a,b,c" into names (empty input gives an empty list).
 std::vector<std::string> split_names(const std::string& list);
 

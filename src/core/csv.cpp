@@ -18,16 +18,9 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-// One record of RFC 4180 CSV from text[pos..]: fields separated by commas, the record ended by LF, CRLF or the
-// end of the text. A field in double quotes may hold commas, line breaks and doubled quotes ("" -> "); quoted
-// fields are kept as written, unquoted ones trimmed of spaces. `line` counts physical lines (for messages).
-// Files written by Python's csv module in any quoting mode read the same.
-struct Record {
-  std::vector<std::string> cells;
-  int64_t line = 0;  // the line the record starts on
-};
+}  // namespace
 
-bool next_record(const std::string& text, size_t& pos, int64_t& line, const std::string& source, Record& out) {
+bool next_csv_record(const std::string& text, size_t& pos, int64_t& line, const std::string& source, CsvRecord& out) {
   out.cells.clear();
   if (pos >= text.size()) return false;
   out.line = ++line;
@@ -74,11 +67,13 @@ bool next_record(const std::string& text, size_t& pos, int64_t& line, const std:
   }
 }
 
+namespace {
+
 std::vector<std::string> split_line(const std::string& line) {
   size_t pos = 0;
   int64_t n = 0;
-  Record r;
-  next_record(line, pos, n, "list", r);
+  CsvRecord r;
+  next_csv_record(line, pos, n, "list", r);
   return r.cells;
 }
 
@@ -128,8 +123,8 @@ Table parse_csv(const std::string& text, const std::string& source) {
   Table t;
   size_t pos = 0;
   int64_t line = 0;
-  Record rec;
-  while (next_record(text, pos, line, source, rec)) {
+  CsvRecord rec;
+  while (next_csv_record(text, pos, line, source, rec)) {
     const int64_t line_no = rec.line;
     if (rec.cells.size() == 1 && rec.cells[0].empty()) continue;  // a blank line
     if (t.columns.empty()) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "nfp/atomic_file.hpp"
+#include "nfp/csv.hpp"
 #include "nfp/error.hpp"
 #include "report_inputs.hpp"
 
@@ -75,7 +76,7 @@ BenchEntry read_bench(const fs::path& dir) {
   b.dir = dir;
   b.name = dir.filename().string();
   try {
-    b.table = read_text_csv(read_file(dir / "results.csv"));
+    b.table = read_text_csv(read_file(dir / "results.csv"), (dir / "results.csv").string());
     if (b.table.size() < 2) b.problems.push_back("results.csv has no rows yet (the benchmark has not finished a cell)");
   } catch (const std::exception& e) {
     b.problems.push_back("results.csv could not be read: " + message_of(e));
@@ -187,62 +188,56 @@ MetricRows read_metrics(const fs::path& csv) {
     m.problem = "metrics.csv could not be read: " + message_of(e);
     return m;
   }
-  const auto cells = read_text_csv(text);
-  if (cells.empty()) {
-    m.problem = "metrics.csv is empty: this run has no training curves";
-    return m;
-  }
-  m.columns = cells[0];
-  for (size_t i = 1; i < cells.size(); ++i) {
-    std::vector<double> row;
-    std::string bad;
-    if (cells[i].size() != m.columns.size())
-      bad = std::to_string(cells[i].size()) + " cells where the header has " + std::to_string(m.columns.size());
-    for (size_t c = 0; bad.empty() && c < cells[i].size(); ++c) {
-      const std::string& s = cells[i][c];
-      if (s.empty() || s == "nan" || s == "-nan") {
-        row.push_back(NAN);
+  size_t pos = 0;
+  int64_t line = 0;
+  CsvRecord rec;
+  // the rows up to the first damaged record: a malformed quote, a wrong cell count or a cell that is not a number
+  auto damaged = [&](int64_t at, const std::string& why) {
+    m.problem = "metrics.csv line " + std::to_string(at) + " is damaged (" + why + "); the curves show the " +
+                std::to_string(m.rows.size()) + " rows before it";
+  };
+  try {
+    while (next_csv_record(text, pos, line, csv.string(), rec)) {
+      if (rec.cells.size() == 1 && rec.cells[0].empty()) continue;  // a blank line
+      if (m.columns.empty()) {
+        m.columns = rec.cells;
         continue;
       }
-      char* end = nullptr;
-      const double v = std::strtod(s.c_str(), &end);
-      if (end != s.c_str() + s.size()) bad = "'" + truncate_for_message(s) + "' in column " + m.columns[c] + " is not a number";
-      row.push_back(v);
+      std::vector<double> row;
+      std::string bad;
+      if (rec.cells.size() != m.columns.size())
+        bad = std::to_string(rec.cells.size()) + " cells where the header has " + std::to_string(m.columns.size());
+      for (size_t c = 0; bad.empty() && c < rec.cells.size(); ++c) {
+        const std::string& s = rec.cells[c];
+        if (s.empty() || s == "nan" || s == "-nan") {
+          row.push_back(NAN);
+          continue;
+        }
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (end != s.c_str() + s.size()) bad = "'" + truncate_for_message(s) + "' in column " + m.columns[c] + " is not a number";
+        row.push_back(v);
+      }
+      if (!bad.empty()) {
+        damaged(rec.line, bad);
+        break;
+      }
+      m.rows.push_back(std::move(row));
     }
-    if (!bad.empty()) {
-      m.problem = "metrics.csv line " + std::to_string(i + 1) + " is damaged (" + bad + "); the curves show the " +
-                  std::to_string(m.rows.size()) + " rows before it";
-      break;
-    }
-    m.rows.push_back(std::move(row));
+  } catch (const Error& e) {
+    damaged(rec.line, message_of(e));  // rec.line: where the bad record starts
   }
+  if (m.columns.empty() && m.problem.empty()) m.problem = "metrics.csv is empty: this run has no training curves";
   return m;
 }
 
-std::vector<std::vector<std::string>> read_text_csv(const std::string& text) {
+std::vector<std::vector<std::string>> read_text_csv(const std::string& text, const std::string& source) {
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string cell;
-  bool quoted = false, any = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') cell += '"', ++i;
-      else if (c == '"') quoted = false;
-      else cell += c;
-    } else if (c == '"') {
-      quoted = any = true;
-    } else if (c == ',') {
-      row.push_back(std::move(cell)), cell.clear(), any = true;
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      if (any || !cell.empty()) row.push_back(std::move(cell)), rows.push_back(std::move(row));
-      row.clear(), cell.clear(), any = false;
-    } else {
-      cell += c, any = true;
-    }
-  }
-  if (any || !cell.empty()) row.push_back(std::move(cell)), rows.push_back(std::move(row));
+  size_t pos = 0;
+  int64_t line = 0;
+  CsvRecord rec;
+  while (next_csv_record(text, pos, line, source, rec))
+    if (!(rec.cells.size() == 1 && rec.cells[0].empty())) rows.push_back(std::move(rec.cells));  // blank lines skipped
   return rows;
 }
 

@@ -19,8 +19,9 @@ struct MetricRows {
 };
 MetricRows read_metrics(const std::filesystem::path& csv);
 
-// A CSV table as text cells (a benchmark's results.csv); RFC 4180 quoting.
-std::vector<std::vector<std::string>> read_text_csv(const std::string& text);
+// A CSV table as text cells (a benchmark's results.csv): nfp/csv.hpp's RFC 4180 records, blank lines skipped.
+// Throws nfp::Error naming `source` and the line for a malformed quote.
+std::vector<std::vector<std::string>> read_text_csv(const std::string& text, const std::string& source);
 
 struct EvalEntry {
   std::filesystem::path file;

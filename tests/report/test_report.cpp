@@ -51,11 +51,20 @@ TEST(WilsonInterval, MatchesReferenceValues) {
 }
 
 TEST(ReportCsv, QuotedCellsAndLineEndings) {
-  const auto t = report::read_text_csv("a,\"b,c\",\"say \"\"hi\"\"\"\r\n1,,3\n\n4,5,6");
+  const auto t = report::read_text_csv("a,\"b,c\",\"say \"\"hi\"\"\"\r\n1,,3\n\n4,5,6", "t.csv");
   ASSERT_EQ(t.size(), 3u);
   EXPECT_EQ(t[0], (std::vector<std::string>{"a", "b,c", "say \"hi\""}));
   EXPECT_EQ(t[1], (std::vector<std::string>{"1", "", "3"}));
   EXPECT_EQ(t[2], (std::vector<std::string>{"4", "5", "6"}));
+}
+
+// A quote that never closes (a damaged byte in a row) is damage like any other: the rows before it are kept.
+TEST_F(Report, MetricsWithAStrayQuoteKeepTheRowsBeforeIt) {
+  test::write_text(dir / "metrics.csv", "step,loss\n10,1.5\n20,1.2\n30,\"1.0\n40,0.9\n");
+  const auto m = report::read_metrics(dir / "metrics.csv");
+  EXPECT_EQ(m.rows.size(), 2u);
+  EXPECT_NE(m.problem.find("metrics.csv line 4 is damaged"), std::string::npos) << m.problem;
+  EXPECT_NE(m.problem.find("the curves show the 2 rows before it"), std::string::npos) << m.problem;
 }
 
 TEST_F(Report, FindsRunsAndAttachesEvaluationsByCheckpoint) {
