@@ -61,9 +61,9 @@ std::string success_latency_chart(const std::vector<SuccessLatency>& points) {
 }
 
 std::string monitor_chart(const json& info, const json& calibration) {
-  const json& agg = info.value("aggregated", json::object());
-  if (!agg.contains("monitor") || !info.contains("per_episode") || !info["per_episode"].is_array()) return "";
-  const std::string score = agg["monitor"].value("score", std::string("neg_logp"));
+  const json& m = member(member(info, "aggregated"), "monitor");
+  if (!m.is_object() || !member(info, "per_episode").is_array()) return "";
+  const std::string score = m.value("score", std::string("neg_logp"));
   LineChart c{"Monitor score (" + score + ") per planned chunk", "control step", score + " (higher = less like the demonstrations)",
               {}, false, true};
   int failures = 0, successes = 0;

@@ -170,6 +170,18 @@ std::string eval_name(const EvalEntry& e) {
 
 }  // namespace
 
+const json& member(const json& object, const std::string& key) {
+  static const json null_value;
+  if (!object.is_object()) return null_value;
+  const auto it = object.find(key);
+  return it == object.end() ? null_value : *it;
+}
+
+double number_at(const json& object, const std::string& key) {
+  const json& v = member(object, key);
+  return v.is_number() ? v.get<double>() : NAN;
+}
+
 std::vector<double> MetricRows::column(const std::string& name) const {
   const auto it = std::find(columns.begin(), columns.end(), name);
   if (it == columns.end()) return {};

@@ -53,6 +53,11 @@ struct Inputs {
   std::vector<std::string> problems;  // inputs that are neither (unreadable JSON given by name, ...)
 };
 
+// Reading eval_info.json as found (any key may be missing or of another type): object[key] when `object` is an
+// object holding it, else null (never throws, never inserts); and that member as a double, NaN unless a number.
+const json& member(const json& object, const std::string& key);
+double number_at(const json& object, const std::string& key);
+
 // Throws nfp::Error only for a path that does not exist.
 Inputs gather_inputs(const std::vector<std::filesystem::path>& paths);
 

@@ -51,8 +51,7 @@ std::string Assets::copy(const fs::path& source, const std::string& name) {
 
 Success success_of(const json& info) {
   Success s;
-  const json& g = info.contains("aggregated") && info["aggregated"].is_object() ? info["aggregated"] : json::object();
-  s.pc = g.contains("pc_success") && g["pc_success"].is_number() ? g["pc_success"].get<double>() : NAN;
+  s.pc = number_at(member(info, "aggregated"), "pc_success");
   if (info.contains("per_episode") && info["per_episode"].is_array()) {
     for (const auto& e : info["per_episode"]) s.successes += e.is_object() && e.value("success", false);
     s.trials = int64_t(info["per_episode"].size());
@@ -86,17 +85,16 @@ std::string comparison(const report::Inputs& in, Assets& assets) {
   for (size_t r = 0; r < in.runs.size(); ++r)
     for (const auto& e : in.runs[r].evals) {
       if (!e.info.is_object()) continue;
-      const json& g = e.info["aggregated"];
+      const json& g = member(e.info, "aggregated");
       const Success s = success_of(e.info);
-      auto num = [&](const char* k) { return g.is_object() && g.contains(k) && g[k].is_number() ? g[k].get<double>() : NAN; };
       const std::string label = in.runs[r].name + (in.runs[r].evals.size() > 1 ? " / " + e.file.stem().string() : "");
-      points.push_back({label, num("chunk_latency_ms_p50"), s.pc, s.lo, s.hi});
+      points.push_back({label, number_at(g, "chunk_latency_ms_p50"), s.pc, s.lo, s.hi});
       rows += "<tr><td><a href=\"#run-" + std::to_string(r) + "\">" + esc(label) + "</a></td><td>" +
               esc(e.info.value("task", std::string("?"))) + "</td><td>" +
               esc(e.info.contains("inference") && e.info["inference"].is_object() ? e.info["inference"].value("strategy", std::string("sample")) : "") +
               "</td><td class=\"num\">" + std::to_string(s.trials) + "</td><td class=\"num success\">" + success_html(s) +
-              "</td><td class=\"num\">" + fixed(num("chunk_latency_ms_p50"), 2) + "</td><td class=\"num\">" +
-              fixed(num("chunk_latency_ms_p99"), 2) + "</td><td class=\"num\">" +
+              "</td><td class=\"num\">" + fixed(number_at(g, "chunk_latency_ms_p50"), 2) + "</td><td class=\"num\">" +
+              fixed(number_at(g, "chunk_latency_ms_p99"), 2) + "</td><td class=\"num\">" +
               esc(e.info.contains("parameters") ? e.info["parameters"].dump() : std::string("")) + "</td></tr>\n";
     }
   if (rows.empty()) return "";

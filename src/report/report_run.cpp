@@ -107,10 +107,9 @@ std::string videos_html(const RunEntry& r, const EvalEntry& e, size_t run_ix, si
 }
 
 std::string monitor_html(const RunEntry& r, const EvalEntry& e, const std::string& id, Assets& assets) {
-  const json& agg = e.info["aggregated"];
-  if (!agg.contains("monitor") || !agg["monitor"].is_object()) return "";
-  const json& m = agg["monitor"];
-  auto num = [&](const char* k, int d) { return m.contains(k) && m[k].is_number() ? fixed(m[k].get<double>(), d) : std::string("n/a"); };
+  const json& m = member(member(e.info, "aggregated"), "monitor");
+  if (!m.is_object()) return "";
+  auto num = [&](const char* k, int d) { return fixed(number_at(m, k), d); };  // "n/a" when absent
   std::string s = "<p class=\"monitor\">Monitor <b>" + esc(m.value("score", std::string("?"))) + "</b> (alpha " +
                   num("alpha", 2) + "): alarms in " + num("alarms", 0) + " episodes; false-alarm rate " +
                   num("false_alarm_rate", 3) + ", failures caught " + num("tpr", 3) + ", mean lead " +
@@ -127,10 +126,10 @@ std::string eval_html(const RunEntry& r, const EvalEntry& e, size_t run_ix, size
     return s + "</h3><p class=\"problem\">" + esc(e.file.string() + " " + e.problem) + "</p></div>\n";
   }
   const json& i = e.info;
-  const json& g = i["aggregated"].is_object() ? i["aggregated"] : json::object();
+  const json& g = member(i, "aggregated");
   s += " — " + esc(i.value("task", std::string("?"))) + "</h3>\n";
   const Success ok = success_of(i);
-  auto agg = [&](const char* k, int d) { return g.contains(k) && g[k].is_number() ? fixed(g[k].get<double>(), d) : std::string("n/a"); };
+  auto agg = [&](const char* k, int d) { return fixed(number_at(g, k), d); };  // "n/a" when absent
   s += "<table class=\"eval-summary\"><tr><th>success</th><td class=\"success\" data-pc=\"" + fixed(ok.pc, 4) +
        "\" data-trials=\"" + std::to_string(ok.trials) + "\">" + success_html(ok) + "</td></tr>";
   s += "<tr><th>chunk latency p50 / p99</th><td><span class=\"latency-p50\">" + agg("chunk_latency_ms_p50", 2) +
