@@ -12,6 +12,7 @@
 #include <random>
 
 #include "nfp/atomic_file.hpp"
+#include "demo_data_suite.hpp"
 #include "nfp_cli.hpp"
 
 namespace fs = std::filesystem;
@@ -21,21 +22,11 @@ namespace {
 
 using test::run_nfp;
 
-class KillSafety : public ::testing::Test {
+class KillSafety : public test::DemoDataSuite<KillSafety> {
+ public:
+  static constexpr const char* kFolder = "nfp_kill_";
+
  protected:
-  static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / ("nfp_kill_" + std::to_string(::getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    std::ofstream(root_ / "tiny.json") << test::kTinyRunConfig;
-    collected_ = run_nfp("collect --task push-two-goals --episodes 6 --seed 0 --out " + p("d.hdf5"));
-  }
-  static void TearDownTestSuite() { fs::remove_all(root_); }
-  void SetUp() override {
-    ASSERT_TRUE(test::nfp_available()) << "the nfp binary is not built (NFP_BIN)";
-    ASSERT_EQ(collected_.status, 0) << collected_.out;
-  }
-  static std::string p(const std::string& name) { return (root_ / name).string(); }
   static std::vector<std::string> train_args(const std::string& out, int steps) {
     return {"train", "--data", p("d.hdf5"), "--policy", "nina-mlp", "--config", p("tiny.json"), "--steps",
             std::to_string(steps), "--out", p(out), "--no-progress", "--deterministic"};
@@ -68,11 +59,7 @@ class KillSafety : public ::testing::Test {
     for (const char* f : {"model.safetensors", "train_state.safetensors"})
       EXPECT_TRUE(read_file(root_ / a / "checkpoint" / f) == read_file(root_ / b / "checkpoint" / f)) << what << ": " << f;
   }
-  static fs::path root_;
-  static test::NfpRun collected_;
 };
-fs::path KillSafety::root_;
-test::NfpRun KillSafety::collected_;
 
 TEST_F(KillSafety, TrainKilledAtEveryCommitRenameResumesBitIdentical) {
   ASSERT_TRUE(exited_ok(run_with_kill(train_args("ref20", 20), 0)));

@@ -9,6 +9,7 @@
 
 #include "nfp/atomic_file.hpp"
 #include "nfp/json_io.hpp"
+#include "demo_data_suite.hpp"
 #include "nfp_cli.hpp"
 
 namespace fs = std::filesystem;
@@ -20,22 +21,11 @@ using test::expect_one_line_error;
 using test::last_line_json;
 using test::run_nfp;
 
+class PolicyCli : public test::DemoDataSuite<PolicyCli> {
+ public:
+  static constexpr const char* kFolder = "nfp_policy_cli_";
 
-class PolicyCli : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / ("nfp_policy_cli_" + std::to_string(::getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    std::ofstream(root_ / "tiny.json") << test::kTinyRunConfig;
-    collected_ = run_nfp("collect --task push-two-goals --episodes 6 --seed 0 --out " + (root_ / "d.hdf5").string() + " --json");
-  }
-  static void TearDownTestSuite() { fs::remove_all(root_); }
-  void SetUp() override {
-    ASSERT_TRUE(test::nfp_available()) << "the nfp binary is not built (NFP_BIN)";
-    ASSERT_EQ(collected_.status, 0) << collected_.out;
-  }
-  static std::string p(const std::string& name) { return (root_ / name).string(); }
   // A monitor calibration of `score` as `nfp monitor calibrate` writes it, with the run's own sampling settings and a
   // band every chunk crosses at once (mean -100, quantile 2).
   static void write_calibration(const std::string& run, const std::string& score) {
@@ -49,11 +39,7 @@ class PolicyCli : public ::testing::Test {
     return "train --data " + p("d.hdf5") + " --policy " + head + " --config " + p("tiny.json") + " --steps " +
            std::to_string(steps) + " --out " + p(out) + " --no-progress";
   }
-  static fs::path root_;
-  static test::NfpRun collected_;
 };
-fs::path PolicyCli::root_;
-test::NfpRun PolicyCli::collected_;
 
 TEST_F(PolicyCli, TrainThenEvalWritesTheRunAndLeRobotEvalInfo) {
   auto t = run_nfp(train_args("nfp-spline", "run", 20) + " --stride 2 --task push-two-goals --json");

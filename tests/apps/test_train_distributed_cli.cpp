@@ -13,6 +13,7 @@
 #include "loopback_port.hpp"
 #include "nfp/atomic_file.hpp"
 #include "nfp/safetensors.hpp"
+#include "demo_data_suite.hpp"
 #include "nfp_cli.hpp"
 
 namespace fs = std::filesystem;
@@ -22,20 +23,11 @@ namespace {
 
 using test::run_nfp;
 
-class TrainDistributed : public ::testing::Test {
+class TrainDistributed : public test::DemoDataSuite<TrainDistributed> {
+ public:
+  static constexpr const char* kFolder = "nfp_ddp_";
+
  protected:
-  static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / ("nfp_ddp_" + std::to_string(::getpid()));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    collected_ = run_nfp("collect --task push-two-goals --episodes 6 --seed 0 --out " + p("d.hdf5"));
-  }
-  static void TearDownTestSuite() { fs::remove_all(root_); }
-  void SetUp() override {
-    ASSERT_TRUE(test::nfp_available()) << "the nfp binary is not built (NFP_BIN)";
-    ASSERT_EQ(collected_.status, 0) << collected_.out;
-  }
-  static std::string p(const std::string& name) { return (root_ / name).string(); }
   static std::vector<std::string> train_args(const std::string& out, int batch, int steps) {
     return {"train", "--data", p("d.hdf5"), "--policy", "regression", "--batch", std::to_string(batch), "--steps",
             std::to_string(steps), "--out", out, "--no-progress", "--deterministic", "--seed", "3"};
@@ -60,11 +52,7 @@ class TrainDistributed : public ::testing::Test {
     return st;
   }
   static std::string log_of(int rank) { return read_file(root_ / ("rank" + std::to_string(rank) + ".log")); }
-  static fs::path root_;
-  static test::NfpRun collected_;
 };
-fs::path TrainDistributed::root_;
-test::NfpRun TrainDistributed::collected_;
 
 std::vector<float> floats(const SafeTensor& t) {
   std::vector<float> v(size_t(t.numel()));
