@@ -60,9 +60,10 @@ inline void expect_one_line_error(const NfpRun& r, const std::string& mentions) 
   EXPECT_NE(r.out.find(mentions), std::string::npos) << r.out;
 }
 
-// Spawns `nfp args...` with its stdout and stderr written to `output` (discarded by default); returns the pid
-// (-1 on failure).
-inline pid_t spawn_nfp(const std::vector<std::string>& args, const std::string& output = "/dev/null") {
+// Spawns `nfp args...` with its stdout and stderr written to `output` (discarded by default), in the working
+// directory `cwd` (default: this one); returns the pid (-1 on failure).
+inline pid_t spawn_nfp(const std::vector<std::string>& args, const std::string& output = "/dev/null",
+                       const std::string& cwd = "") {
   const char* bin = std::getenv("NFP_BIN");
   if (!bin) return -1;
   std::vector<std::string> argv = {bin};
@@ -74,6 +75,7 @@ inline pid_t spawn_nfp(const std::vector<std::string>& args, const std::string& 
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);

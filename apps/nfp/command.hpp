@@ -42,6 +42,9 @@ CLI::Option* add_force_flag(CLI::App& cmd, bool& force);
 // --force. Nothing is replaced without --force; with it the new output still appears only once complete.
 void refuse_existing_output(const std::filesystem::path& path, bool force, const std::string& flag = "--out");
 
+// The words of this process's command line, argv[0] first (a command that re-runs itself: `nfp train --nproc`).
+const std::vector<std::string>& command_line();
+
 // The `nfp bench` parent command, created on first use: benchmark files each add `nfp bench <name>` to it.
 CLI::App& bench_command(CLI::App& root);
 

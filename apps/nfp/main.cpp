@@ -22,6 +22,13 @@ static std::map<std::string, CommandSetup>& registry() {
   return r;
 }
 
+static std::vector<std::string>& command_line_words() {
+  static std::vector<std::string> words;
+  return words;
+}
+
+const std::vector<std::string>& command_line() { return command_line_words(); }
+
 CommandRegistrar::CommandRegistrar(const std::string& name, CommandSetup setup) {
   registry().emplace(name, std::move(setup));
 }
@@ -138,6 +145,7 @@ int main(int argc, char** argv) {
   CLI::App app{"nfp — robot policies with normalizing-flow action decoders (NinA, NF-P) and their baselines"};
   app.set_version_flag("--version", std::string("nfp 0.1.0"));
   app.require_subcommand(1);
+  nfp::cli::command_line_words().assign(argv, argv + argc);
   for (auto& [name, setup] : nfp::cli::registry()) setup(app);
   if (const std::string bad = nfp::cli::check_subcommand_words(app, argc, argv); !bad.empty()) {
     std::fprintf(stderr, "nfp: error: %s\n", bad.c_str());

@@ -2,12 +2,15 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "command.hpp"
+#include "nfp/distributed.hpp"
 #include "nfp/error.hpp"
 #include "nfp/head_registry.hpp"
 #include "nfp/image_preprocess.hpp"
 #include "nfp/progress.hpp"
+#include "nfp/rank_launcher.hpp"
 #include "nfp/trainer.hpp"
 
 namespace nfp::cli {
@@ -23,6 +26,8 @@ struct TrainArgs {
   double lr = 0, action_noise = -1, sigma = -1;
   int64_t seed = -1;
   int threads = 0;  // 0: train_config.json's value (TrainConfig default: kDefaultThreads)
+  int nproc = 1;    // > 1: launch that many local ranks of this same command
+  double dist_timeout = 0;  // 0: TrainRequest's default
   bool resume = false, deterministic = false, json_out = false, no_progress = false;
 };
 
@@ -63,7 +68,42 @@ std::string images_line(const TrainResult& r) {
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void request_stop(int sig) { g_stop_signal = sig; }
 
+// `--nproc N`: this command line again as N ranks on this machine (torchrun's variables for each), the threads of
+// the cores shared among them unless --threads says otherwise. Exits with the first failing rank's code.
+void launch_local_ranks(const TrainArgs& a) {
+  require(!std::getenv("RANK") && !std::getenv("WORLD_SIZE"),
+          "--nproc: RANK / WORLD_SIZE are already set (this process is a rank of a launched job); drop --nproc, or "
+          "unset them to launch the ranks here");
+  RankLaunch l;
+  l.nproc = a.nproc;
+  // MASTER_ADDR / MASTER_PORT if the user set them (validated as a rank would), else loopback and a free port
+  const DistEnv where = parse_dist_env([](const char* name) -> const char* {
+    const std::string n = name;
+    return n == "RANK" ? "0" : n == "WORLD_SIZE" ? "1" : std::getenv(name);
+  });
+  l.master_addr = where.master_addr;
+  if (std::getenv("MASTER_PORT")) l.master_port = where.master_port;
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  l.threads_per_rank = a.threads > 0 ? a.threads : std::max(1, cores / a.nproc);
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);  // the path `ps` shows for each rank
+  l.argv = {ec ? std::string("/proc/self/exe") : self.string()};
+  const auto& words = command_line();
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (words[i] == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (words[i].rfind("--nproc=", 0) != 0) l.argv.push_back(words[i]);
+  }
+  if (a.threads == 0) l.argv.insert(l.argv.end(), {"--threads", std::to_string(l.threads_per_rank)});
+  const LaunchResult res = launch_ranks(l);
+  if (res.failed_rank >= 0) std::cerr << "nfp train: " << res.message << "; the other ranks were stopped\n";
+  if (res.exit_code != 0) std::exit(res.exit_code);
+}
+
 void run_train(const TrainArgs& a) {
+  if (a.nproc > 1) return launch_local_ranks(a);
   TrainRequest r;
   r.data = a.data;
   r.out = a.out;
@@ -73,6 +113,7 @@ void run_train(const TrainArgs& a) {
   r.progress = !a.no_progress;
   r.device = a.device;  // checked (CUDA present?) before anything is read or written
   r.dist = dist_env_from_environment();  // torchrun's RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT, if set
+  if (a.dist_timeout > 0) r.dist_timeout_s = a.dist_timeout;
   if (!r.resume) {
     require(!a.data.empty(), "--data is required (a demonstration HDF5 file, directory or glob)");
     r.policy = default_policy_config(a.policy);
@@ -130,6 +171,11 @@ void run_train(const TrainArgs& a) {
   auto res = train_policy(r);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+  if (res.interrupted && r.dist.rank > 0) {  // rank 0 wrote the checkpoint and says so
+    std::cerr << "rank " << r.dist.rank << " of " << r.dist.world_size << ": stopped at step " << res.steps
+              << " with the others\n";
+    std::exit(130);
+  }
   if (res.interrupted) {
     std::cerr << "nfp train: interrupted at step " << res.steps << "; checkpoint saved in " << res.checkpoint.string()
               << "; continue with: nfp train --out " << a.out << " --resume\n";
@@ -153,11 +199,15 @@ void run_train(const TrainArgs& a) {
             << (res.cameras.empty() ? "" : ", cameras " + joined(res.cameras) + images_line(res))
             << " (--obs-keys, --cameras choose others)\n";
   if (a.json_out)
-    print_json_line(json{{"out", a.out}, {"checkpoint", res.checkpoint.string()}, {"steps", res.steps},
+    print_json_line(json{{"out", a.out}, {"checkpoint", res.checkpoint.string()}, {"steps", res.steps}, {"steps_run", res.steps_run},
                          {"seconds", res.seconds}, {"parameters", res.parameters}, {"train_loss", res.train_loss},
                          {"valid_loss", std::isfinite(res.valid_loss) ? json(res.valid_loss) : json(nullptr)},
                          {"data_split", res.data_split}, {"obs_keys", res.obs_keys}, {"cameras", res.cameras},
-                         {"image_hw", res.image_hw}}
+                         {"image_hw", res.image_hw}, {"world_size", r.dist.world_size},
+                         {"allreduce", r.dist.distributed() ? json{{"bytes_per_step", res.allreduce_bytes},
+                                                                   {"buckets", res.allreduce_buckets},
+                                                                   {"wait_s", res.allreduce_wait_s}}
+                                                            : json(nullptr)}}
                         .dump());
 }
 
@@ -180,6 +230,14 @@ void setup_train(CLI::App& root) {
                 "validation episodes: a mask, auto (mask/valid with a training mask, else fraction), fraction "
                 "(a seeded 10% of the training episodes) or none; default auto");
   add_threads_option(*c, a->threads);
+  c->add_option("--nproc", a->nproc,
+                "data-parallel on N processes of this machine (each with torchrun's variables; --batch is per rank, "
+                "--threads per rank, default cores / N); Ctrl-C stops every rank at one step with a checkpoint")
+      ->check(whole(1, 1024));
+  c->add_option("--dist-timeout", a->dist_timeout,
+                "data-parallel runs: seconds a rank waits for the others before ending with an error that names the "
+                "missing rank (default 300)")
+      ->check(positive_real(86400));
   add_device_option(*c, a->device);
   c->add_option("--horizon", a->horizon, "actions per chunk (default 16)")->check(whole(1, 1024));
   c->add_option("--history", a->history, "observation frames (default 2)")->check(whole(1, 1024));

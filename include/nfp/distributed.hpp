@@ -50,6 +50,42 @@ class ProcessGroup {
   // The element-wise sum over the ranks (metrics: losses, counts).
   std::vector<double> allreduce_sum(const std::vector<double>& values);
   void barrier();
+  // Announces this rank's step in the rendezvous store (one small write), so that a collective that fails names the
+  // ranks still behind it: "rank 1 is at step 36 (this rank: 37)" for a rank that hung or died.
+  void mark_step(int64_t step);
+  // In place: `text` becomes rank `root`'s (a run's configuration, its statistics).
+  void broadcast_string(std::string& text, int root = 0);
+
+ private:
+  friend class GradientReducer;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Data parallelism's gradient averaging, overlapped with the backward pass as torch's DDP reducer does it: the
+// parameters are packed (in reverse order, roughly the order backward produces their gradients) into flat buckets
+// of about `bucket_bytes`; an autograd hook on each parameter copies its gradient into its bucket, and a bucket's
+// all-reduce starts as soon as it and every bucket before it are complete (the same order on every rank, as Gloo
+// matches collectives by order). finish() waits for the rest and writes the mean into each parameter's .grad.
+//   GradientReducer reducer(group, model->parameters());
+//   loss.backward();                                   // all-reduces run while backward continues
+//   auto sums = reducer.finish({loss_value, stop});    // mean gradients in .grad; metric sums in the same wait
+// A parameter without a gradient on a rank contributes zeros; one without a gradient on every rank keeps an
+// undefined .grad (as one process would leave it). Hooks are removed when the reducer is destroyed.
+class GradientReducer {
+ public:
+  GradientReducer(ProcessGroup& group, std::vector<torch::Tensor> params, int64_t bucket_bytes = int64_t(2) << 20);
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // After loss.backward(): the mean gradient over the ranks in every parameter's .grad, and the element-wise sum
+  // over the ranks of `metrics` (carried by the same wait, so a step needs no other collective).
+  std::vector<double> finish(const std::vector<double>& metrics = {});
+
+  int64_t buckets() const;
+  int64_t bytes() const;         // gradient bytes all-reduced per step
+  double wait_seconds() const;   // total time finish() has waited for collectives: what backward did not hide
 
  private:
   struct Impl;

@@ -93,6 +93,10 @@ struct TrainResult {
   std::vector<std::string> obs_keys, cameras;  // the observations the policy reads (resolved, see observation_setup)
   std::vector<int64_t> image_hw;               // with cameras: the size the encoder sees
   ImagePreprocess image_preprocess;            // with cameras: resize at load, crop
+  // Data-parallel runs: the gradient bytes all-reduced per step, in how many buckets, and the time this rank
+  // waited for them after its backward passes (the communication the overlap did not hide), over steps_run steps.
+  int64_t allreduce_bytes = 0, allreduce_buckets = 0;
+  double allreduce_wait_s = 0;
 };
 
 TrainResult train_policy(const TrainRequest& request);

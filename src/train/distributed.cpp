@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 #include "nfp/error.hpp"
@@ -64,13 +65,41 @@ struct ProcessGroup::Impl {
   std::string who() const {
     return "distributed: rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size);
   }
+  int64_t step = -1;  // the last step this rank announced (mark_step)
+
+  // Which rank is behind: each rank's last announced step, read from the store with a short timeout (the store
+  // lives in rank 0's process, so nothing is said when rank 0 is the one that went away).
+  std::string laggard() const {
+    if (step < 0) return "";
+    try {
+      store->setTimeout(std::chrono::seconds(2));
+      std::string behind;
+      for (int r = 0; r < env.world_size; ++r) {
+        if (r == env.rank) continue;
+        const std::string key = "nfp/step/" + std::to_string(r);
+        if (!store->check({key})) {
+          behind += (behind.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " never reached a step";
+          continue;
+        }
+        const auto bytes = store->get(key);
+        const int64_t at = std::stoll(std::string(bytes.begin(), bytes.end()));
+        if (at < step)
+          behind += (behind.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " is at step " +
+                    std::to_string(at);
+      }
+      return behind.empty() ? "" : "; " + behind + " (this rank: " + std::to_string(step) + ")";
+    } catch (const std::exception&) {
+      return "";
+    }
+  }
   // Runs one collective and waits for it; a c10d failure (a peer closed, the timeout) becomes one line.
   void run(const char* what, const std::function<c10::intrusive_ptr<c10d::Work>()>& start) const {
     try {
       start()->wait(timeout);
     } catch (const std::exception& e) {
-      throw Error(who() + ": " + what + " failed (another rank died, hung or left; each stops within " +
-                  std::to_string(timeout.count() / 1000) + " s): " + first_line(e.what()));
+      const std::string peer = env.world_size == 2 ? "rank " + std::to_string(1 - env.rank) : "another rank";
+      throw Error(who() + ": " + what + " failed (" + peer + " died, hung or left; each stops within " +
+                  std::to_string(timeout.count() / 1000) + " s" + laggard() + "): " + first_line(e.what()));
     }
   }
 };
@@ -175,5 +204,140 @@ std::vector<double> ProcessGroup::allreduce_sum(const std::vector<double>& value
 void ProcessGroup::barrier() {
   impl_->run("barrier", [&] { return impl_->pg->barrier(); });
 }
+
+void ProcessGroup::mark_step(int64_t step) {
+  impl_->step = step;
+  const std::string v = std::to_string(step);
+  try {
+    impl_->store->set("nfp/step/" + std::to_string(rank()), std::vector<uint8_t>(v.begin(), v.end()));
+  } catch (const std::exception& e) {
+    throw Error(impl_->who() + ": the rendezvous store went away at step " + v +
+                " (rank 0 died or left): " + first_line(e.what()));
+  }
+}
+
+void ProcessGroup::broadcast_string(std::string& text, int root) {
+  auto size = torch::tensor({int64_t(text.size())}, torch::kInt64);
+  broadcast({size}, root);
+  auto bytes = torch::zeros({size.item<int64_t>()}, torch::kUInt8);
+  if (rank() == root) std::memcpy(bytes.data_ptr<uint8_t>(), text.data(), text.size());
+  broadcast({bytes}, root);
+  text.assign(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), size_t(bytes.numel()));
+}
+
+struct GradientReducer::Impl {
+  ProcessGroup::Impl* group = nullptr;
+  struct Slot {
+    torch::Tensor param;
+    size_t bucket = 0;
+    int64_t offset = 0;
+    bool ready = false;  // this backward's gradient is in the bucket
+    unsigned hook = 0;
+  };
+  struct Bucket {
+    torch::Tensor flat;   // the gradients of its slots, back to back
+    std::vector<size_t> slots;
+    size_t pending = 0;   // slots not yet ready in this backward
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+  std::vector<Slot> slots;
+  std::vector<Bucket> buckets;
+  size_t next_launch = 0;  // buckets start in index order on every rank
+  int64_t bytes = 0;
+  double wait_s = 0;
+
+  void launch_ready() {
+    while (next_launch < buckets.size() && buckets[next_launch].pending == 0) {
+      Bucket& b = buckets[next_launch++];
+      std::vector<at::Tensor> one{b.flat};
+      b.work = group->pg->allreduce(one);
+    }
+  }
+  void on_gradient(size_t i, const torch::Tensor& grad) {
+    Slot& s = slots[i];
+    // A second gradient for a parameter in one backward (a second backward before finish()) would race with a
+    // running all-reduce of its bucket: a programming error, said loudly.
+    require(!s.ready, "distributed: two backward passes before GradientReducer::finish(); call finish() once after "
+                      "each backward");
+    Bucket& b = buckets[s.bucket];
+    torch::NoGradGuard no_grad;
+    b.flat.narrow(0, s.offset, s.param.numel()).copy_(grad.reshape(-1));
+    s.ready = true;
+    --b.pending;
+    launch_ready();
+  }
+};
+
+GradientReducer::GradientReducer(ProcessGroup& group, std::vector<torch::Tensor> params, int64_t bucket_bytes)
+    : impl_(std::make_unique<Impl>()) {
+  auto& d = *impl_;
+  d.group = group.impl_.get();
+  // Reverse registration order: backward reaches the last layers' parameters first.
+  for (auto it = params.rbegin(); it != params.rend(); ++it) {
+    const torch::Tensor& p = *it;
+    if (!p.defined() || !p.requires_grad()) continue;
+    require(p.device().is_cpu(), "distributed: gradients are all-reduced with Gloo on the CPU in this build");
+    const bool fits = !d.buckets.empty() && d.buckets.back().flat.scalar_type() == p.scalar_type() &&
+                      (d.buckets.back().flat.numel() + p.numel()) * int64_t(p.element_size()) <= bucket_bytes;
+    if (!fits) d.buckets.push_back({torch::empty({0}, p.options().requires_grad(false)), {}, 0, {}});
+    Impl::Bucket& b = d.buckets.back();
+    d.slots.push_back({p, d.buckets.size() - 1, b.flat.numel(), false, 0});
+    b.slots.push_back(d.slots.size() - 1);
+    b.flat = torch::empty({b.flat.numel() + p.numel()}, b.flat.options());
+    d.bytes += int64_t(p.nbytes());
+  }
+  for (auto& b : d.buckets) b.pending = b.slots.size();
+  Impl* self = impl_.get();
+  for (size_t i = 0; i < d.slots.size(); ++i)
+    d.slots[i].hook = d.slots[i].param.register_hook([self, i](const torch::Tensor& g) { self->on_gradient(i, g); });
+}
+
+GradientReducer::~GradientReducer() {
+  for (auto& s : impl_->slots) s.param.remove_hook(s.hook);
+  for (auto& b : impl_->buckets)  // a collective still running (an error unwound the step) owns the buffers
+    if (b.work) try { b.work->wait(impl_->group->timeout); } catch (...) {}
+}
+
+std::vector<double> GradientReducer::finish(const std::vector<double>& metrics) {
+  auto& d = *impl_;
+  const auto t0 = std::chrono::steady_clock::now();
+  torch::NoGradGuard no_grad;
+  // Parameters that got no gradient on this rank (unused by this batch) contribute zeros.
+  for (auto& s : d.slots) {
+    if (s.ready) continue;
+    Impl::Bucket& b = d.buckets[s.bucket];
+    b.flat.narrow(0, s.offset, s.param.numel()).zero_();
+    s.ready = true;
+    --b.pending;
+  }
+  d.launch_ready();
+  std::vector<at::Tensor> sums{torch::tensor(metrics.empty() ? std::vector<double>{0.0} : metrics, torch::kFloat64)};
+  auto metric_work = d.group->pg->allreduce(sums);
+  const double n = double(d.group->env.world_size);
+  for (auto& b : d.buckets) {
+    d.group->run("gradient all-reduce", [&] { return b.work; });
+    b.work.reset();
+    b.flat.div_(n);
+    for (size_t i : b.slots) {
+      Impl::Slot& s = d.slots[i];
+      auto mean = b.flat.narrow(0, s.offset, s.param.numel()).view(s.param.sizes());
+      if (s.param.grad().defined())
+        s.param.mutable_grad().copy_(mean);
+      else if (mean.ne(0).any().item<bool>())  // used on another rank: this rank's update uses it too
+        s.param.mutable_grad() = mean.clone();
+      s.ready = false;
+    }
+    b.pending = b.slots.size();
+  }
+  d.next_launch = 0;
+  d.group->run("metric all-reduce", [&] { return metric_work; });
+  d.wait_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (metrics.empty()) return {};
+  return std::vector<double>(sums[0].data_ptr<double>(), sums[0].data_ptr<double>() + sums[0].numel());
+}
+
+int64_t GradientReducer::buckets() const { return int64_t(impl_->buckets.size()); }
+int64_t GradientReducer::bytes() const { return impl_->bytes; }
+double GradientReducer::wait_seconds() const { return impl_->wait_s; }
 
 }  // namespace nfp

@@ -198,16 +198,27 @@ TrainResult train_policy(const TrainRequest& req) {
   if (lead && !req.resume_from.empty()) recover_staged_dir(from);
   // A run stopped before its first checkpoint commit has its train_config.json and nothing trained to lose: --resume
   // starts it over from that configuration (exactly what the uninterrupted run did from step 0).
-  const bool before_first_checkpoint = req.resume && req.resume_from.empty() &&
-                                       fs::exists(req.out / "train_config.json") && !fs::exists(from);
-  const bool resume = req.resume && !before_first_checkpoint;
-  if (req.resume) {
+  // Rank 0 reads the run directory; the other ranks (perhaps on machines without it) receive what it read.
+  json run;  // {"before_first_checkpoint", "saved": train_config.json, "stats": the checkpoint's normalizer}
+  if (req.resume && lead) {
+    const bool before_first = req.resume_from.empty() && fs::exists(req.out / "train_config.json") && !fs::exists(from);
     require(fs::exists(req.out / "train_config.json"),
             "--resume: " + req.out.string() + " has no complete checkpoint; start a new run without --resume");
-    require(before_first_checkpoint || fs::exists(from / "train_state.safetensors"),
+    require(before_first || fs::exists(from / "train_state.safetensors"),
             "--resume: " + from.string() + " is not a complete checkpoint of the run (no train_state.safetensors); "
             "resume from RUN/checkpoint or one of RUN/checkpoints/<step>");
-    json saved = read_json_file(req.out / "train_config.json");
+    run = {{"before_first_checkpoint", before_first}, {"saved", read_json_file(req.out / "train_config.json")}};
+    if (!before_first) run["stats"] = Normalizer::load(from / "stats.json").to_json();
+  }
+  if (req.resume && group) {
+    std::string text = run.dump();
+    group->broadcast_string(text);
+    run = json::parse(text);
+  }
+  const bool before_first_checkpoint = req.resume && run.at("before_first_checkpoint").get<bool>();
+  const bool resume = req.resume && !before_first_checkpoint;
+  if (req.resume) {
+    const json& saved = run.at("saved");
     pc = saved.at("policy").get<PolicyConfig>();
     tc = saved.at("train").get<TrainConfig>();
     // Runs from before masks were read split every episode at random: resume them the same way.
@@ -234,7 +245,8 @@ TrainResult train_policy(const TrainRequest& req) {
   EpisodeStore& train_store = split.train;
   EpisodeStore& valid_store = split.valid;
   require(!train_store.episodes.empty(), "train: the dataset has no training episodes");
-  Normalizer norm = resume ? Normalizer::load(from / "stats.json") : compute_normalizer(train_store);
+  Normalizer norm = resume ? Normalizer::from_json(run.at("stats"), (from / "stats.json").string())
+                           : compute_normalizer(train_store);
   if (!resume) {
     resolve_observations(pc, train_store);
     pc.obs_dims.clear();
@@ -294,13 +306,10 @@ TrainResult train_policy(const TrainRequest& req) {
 
   Position pos;
   std::string metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
-  if (resume) {
+  if (resume && lead) {
     pos = load_run_checkpoint(from, model, ema, opt, rng, rng_seed);
-    if (req.dist.rank > 0) rng.train = make_generator(device, rng_seed + uint64_t(pos.step));  // the state is rank 0's
     metrics = metrics_up_to(req.out / "metrics.csv", pos.step);
     if (metrics.empty()) metrics = "step,loss,lr,valid_loss,it_s,elapsed_s\n";
-    require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
-                                      ", beyond --steps " + std::to_string(tc.steps));
   } else if (lead) {
     std::error_code ec;
     fs::create_directories(req.out, ec);
@@ -313,12 +322,18 @@ TrainResult train_policy(const TrainRequest& req) {
       for (auto& t : (*m)->parameters()) state.push_back(t);
       for (auto& t : (*m)->buffers()) state.push_back(t);
     }
-    for (auto& [k, t] : opt.state()) state.push_back(t);
-    auto where = torch::tensor({pos.step, pos.epoch, pos.batch}, torch::kInt64);
+    const auto adam = opt.state();
+    for (auto& [k, t] : adam) state.push_back(t);
+    auto where = torch::tensor({pos.step, pos.epoch, pos.batch, opt.steps()}, torch::kInt64);
     state.push_back(where);
     group->broadcast(state);
     pos = {where[0].item<int64_t>(), where[1].item<int64_t>(), where[2].item<int64_t>()};
+    opt.load_state(adam, where[3].item<int64_t>());  // the moments are already rank 0's; its step count too
+    if (resume && !lead) rng.train = make_generator(device, rng_seed + uint64_t(pos.step));  // its own noise stream
   }
+  if (resume)
+    require(pos.step <= tc.steps, "--resume: the checkpoint is at step " + std::to_string(pos.step) +
+                                      ", beyond --steps " + std::to_string(tc.steps));
   if (lead) write_json_file(req.out / "train_config.json", json{{"policy", pc}, {"train", tc}, {"data", data}});
 
   TrainResult result;
@@ -336,6 +351,8 @@ TrainResult train_policy(const TrainRequest& req) {
   double loss_sum = 0, valid = NAN;
   int64_t loss_n = 0;
   auto params = model->parameters();
+  std::unique_ptr<GradientReducer> reducer;  // hooks on the parameters: all-reduces overlap the backward pass
+  if (group) reducer = std::make_unique<GradientReducer>(*group, params);
   for (int64_t step = pos.step; step < tc.steps; ++step) {
     auto b = loader.next();
     if (!b) {
@@ -345,18 +362,27 @@ TrainResult train_policy(const TrainRequest& req) {
     }
     ++pos.batch;
     move_batch(*b, device);
+    const bool last = step + 1 == tc.steps;
     const double lr = learning_rate(tc.schedule, tc.lr, step, tc.steps);
     auto loss = model->head()->loss(b->actions, model->encode(*b), rng.train);
     double lv = loss.item<double>();
-    if (group) lv = group->allreduce_sum({lv})[0] / double(req.dist.world_size);  // the global batch's loss
-    require(std::isfinite(lv), "training diverged at step " + std::to_string(step) +
-                                   " (loss is not finite); lower --lr or raise clip_grad's strictness");
+    const auto diverged = [&] {
+      return "training diverged at step " + std::to_string(step) +
+             " (loss is not finite); lower --lr or raise clip_grad's strictness";
+    };
+    if (!group) require(std::isfinite(lv), diverged());
     opt.zero_grad();
     loss.backward();
-    if (group) {  // the global batch's gradient on every rank, before clipping (the same norm everywhere)
-      std::vector<torch::Tensor> grads;
-      for (auto& p : params) grads.push_back(p.grad());
-      group->allreduce_mean(grads);
+    bool stop = false;
+    if (group) {
+      // The global batch's gradient on every rank, before clipping (the same norm everywhere); its loss and any
+      // rank's Ctrl-C ride on the same wait, so that every rank stops (or diverges) at the same step.
+      const bool want_stop = !last && req.stop_requested && req.stop_requested();
+      group->mark_step(step);
+      const auto sums = reducer->finish({lv, want_stop ? 1.0 : 0.0});
+      lv = sums[0] / double(req.dist.world_size);
+      stop = sums[1] > 0;
+      require(std::isfinite(lv), diverged());
     }
     if (tc.clip_grad > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad);
     opt.step(lr);
@@ -364,7 +390,6 @@ TrainResult train_policy(const TrainRequest& req) {
     loss_sum += lv;
     ++loss_n;
     pos.step = step + 1;
-    const bool last = pos.step == tc.steps;
     if (lead && valid_loader && (pos.step % tc.validate_every == 0 || last)) {
       valid = validate(ema, *valid_loader, tc.seed + 7, device);
     }
@@ -381,14 +406,18 @@ TrainResult train_policy(const TrainRequest& req) {
     if (std::isfinite(valid)) figures.emplace_back("valid", valid);  // none before the first validation
     bar.update(pos.step - start_step, figures);
     if (req.on_step) req.on_step(pos.step, lv);
-    bool stop = !last && req.stop_requested && req.stop_requested();
-    if (group) stop = group->allreduce_sum({stop ? 1.0 : 0.0})[0] > 0;  // any rank's Ctrl-C stops all at this step
+    if (!group) stop = !last && req.stop_requested && req.stop_requested();
     if (lead && (pos.step % tc.checkpoint_every == 0 || last || stop))
       save_run_checkpoint(req.out, model, ema, opt, rng, pos, metrics, tc.keep_checkpoints);
     if (stop) {
       result.interrupted = true;
       break;
     }
+  }
+  if (reducer) {
+    result.allreduce_bytes = reducer->bytes();
+    result.allreduce_buckets = reducer->buckets();
+    result.allreduce_wait_s = reducer->wait_seconds();
   }
   bar.finish();
   result.steps = pos.step;

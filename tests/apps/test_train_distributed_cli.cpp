@@ -1,7 +1,9 @@
-// `nfp train` data-parallel through the real binary, ranks as processes launched the way torchrun launches them
-// (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), rank 1 with an --out of its own: 2 ranks x batch B/2 end with the
-// weights of 1 rank x batch B (the regression head: no noise, no dropout, so only the summation order differs),
-// only rank 0 writes, the run resumes on one rank, and a killed rank ends the other with one error line.
+// `nfp train` data-parallel through the real binary. Ranks launched the way torchrun launches them (RANK,
+// WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each in a working directory of its own as on two machines: 2 ranks x batch
+// B/2 end with the weights of 1 rank x batch B (the regression head: no noise, no dropout, so only the summation
+// order differs), only rank 0 writes, the run resumes on both ranks (rank 1 without the run directory) and on one.
+// The local launcher `--nproc`: its --json, Ctrl-C leaving a checkpoint that resumes, a killed rank and a hung one
+// ending the job with one line naming that rank.
 #include <gtest/gtest.h>
 
 
@@ -9,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <algorithm>
 
 #include "loopback_port.hpp"
 #include "nfp/atomic_file.hpp"
@@ -32,8 +36,10 @@ class TrainDistributed : public test::DemoDataSuite<TrainDistributed> {
     return {"train", "--data", p("d.hdf5"), "--policy", "regression", "--batch", std::to_string(batch), "--steps",
             std::to_string(steps), "--out", out, "--no-progress", "--deterministic", "--seed", "3"};
   }
-  // Starts `world` ranks of `args_of(rank)` with torchrun's variables; their pids (output to OUT.rank.log).
-  static std::vector<pid_t> launch(int world, const std::function<std::vector<std::string>(int)>& args_of) {
+  // Starts `world` ranks of `args_of(rank)` with torchrun's variables, rank r in the working directory
+  // `cwd_of(r)` (default: this one); their pids (output to rank<r>.log).
+  static std::vector<pid_t> launch(int world, const std::function<std::vector<std::string>(int)>& args_of,
+                                   const std::function<std::string(int)>& cwd_of = {}) {
     const int port = test::free_loopback_port();
     std::vector<pid_t> pids;
     ::setenv("WORLD_SIZE", std::to_string(world).c_str(), 1);
@@ -41,7 +47,7 @@ class TrainDistributed : public test::DemoDataSuite<TrainDistributed> {
     ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
     for (int r = 0; r < world; ++r) {
       ::setenv("RANK", std::to_string(r).c_str(), 1);
-      pids.push_back(test::spawn_nfp(args_of(r), p("rank" + std::to_string(r) + ".log")));
+      pids.push_back(test::spawn_nfp(args_of(r), p("rank" + std::to_string(r) + ".log"), cwd_of ? cwd_of(r) : ""));
     }
     for (const char* v : {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}) ::unsetenv(v);
     return pids;
@@ -75,28 +81,32 @@ double largest_difference(const fs::path& root, const std::string& a_run, const 
   return worst;
 }
 
-TEST_F(TrainDistributed, TwoRanksOfHalfTheBatchMatchOneRankAndResumeOnOne) {
+TEST_F(TrainDistributed, TwoRanksOfHalfTheBatchMatchOneRankAndResumeOnBothAndOnOne) {
   auto largest_difference = [](const std::string& a, const std::string& b) { return nfp::largest_difference(root_, a, b); };
   const int steps = 12;
-  ASSERT_EQ(run_nfp([&] {
-              std::string l;
-              for (const auto& a : train_args(p("one"), 16, steps)) l += a + " ";
-              return l;
-            }()).status,
-            0);
-  // rank 1 in its own working directory, with its own --out: it must write nothing there
-  auto pids = launch(2, [&](int r) { return train_args(r == 0 ? p("two") : p("elsewhere/two"), 8, steps); });
+  auto line = [](const std::vector<std::string>& args) {
+    std::string l;
+    for (const auto& a : args) l += a + " ";
+    return l;
+  };
+  ASSERT_EQ(run_nfp(line(train_args(p("one"), 16, steps))).status, 0);
+  // Two "machines": each rank in a working directory of its own, the same relative --out. Rank 1 writes nothing.
+  fs::create_directories(root_ / "A");
+  fs::create_directories(root_ / "B");
+  const auto machine = [&](int r) { return p(r == 0 ? "A" : "B"); };
+  auto pids = launch(2, [&](int) { return train_args("run", 8, steps); }, machine);
   const int st0 = wait_for(pids[0]), st1 = wait_for(pids[1]);
   ASSERT_TRUE(WIFEXITED(st0) && WEXITSTATUS(st0) == 0) << log_of(0);
   ASSERT_TRUE(WIFEXITED(st1) && WEXITSTATUS(st1) == 0) << log_of(1);
-  EXPECT_FALSE(fs::exists(root_ / "elsewhere")) << "rank 1 wrote a run directory";
+  EXPECT_TRUE(fs::exists(root_ / "A" / "run" / "checkpoint" / "train_state.safetensors"));
+  EXPECT_FALSE(fs::exists(root_ / "B" / "run")) << "rank 1 wrote a run directory";
   EXPECT_NE(log_of(1).find("rank 1 of 2: trained 12 steps"), std::string::npos) << log_of(1);
 
   // The same weights within float tolerance: gradients averaged over two halves vs one mean over the whole batch
   // differ only in summation order (~1e-7 relative), which Adam's normalised steps can carry to ~1e-5 absolute on
   // weights whose gradient is near zero after 12 steps (3.1e-5 seen); 1e-4 is the bound, and a wrong shard or
   // unsynchronised weights are off by far more (the control below).
-  EXPECT_LT(largest_difference("one", "two"), 1e-4);
+  EXPECT_LT(largest_difference("one", "A/run"), 1e-4);
   // The check can fail: rank 1 shuffling with another seed takes other windows than its slice, and the weights
   // move away by far more than the tolerance.
   pids = launch(2, [&](int r) {
@@ -110,39 +120,115 @@ TEST_F(TrainDistributed, TwoRanksOfHalfTheBatchMatchOneRankAndResumeOnOne) {
   // the logged loss is the global batch's on both (rank 0 logs the mean over the ranks)
   auto last_loss = [&](const std::string& run) {
     std::ifstream f(root_ / run / "metrics.csv");
-    std::string line, last;
-    while (std::getline(f, line))
-      if (!line.empty()) last = line;
+    std::string row, last;
+    while (std::getline(f, row))
+      if (!row.empty()) last = row;
     const auto c = last.find(',');
     return std::stod(last.substr(c + 1, last.find(',', c + 1) - c - 1));
   };
-  EXPECT_NEAR(last_loss("two"), last_loss("one"), 1e-4 * std::abs(last_loss("one")) + 1e-6);
+  EXPECT_NEAR(last_loss("A/run"), last_loss("one"), 1e-4 * std::abs(last_loss("one")) + 1e-6);
+
+  // Resumed on both ranks, rank 1 without the run directory (rank 0 sends the configuration, statistics, weights,
+  // optimizer moments and step count): still the single process's weights, resumed alike.
+  ASSERT_EQ(run_nfp("train --out " + p("one") + " --resume --steps 14 --no-progress").status, 0);
+  pids = launch(2, [&](int) { return std::vector<std::string>{"train", "--out", "run", "--resume", "--steps", "14",
+                                                              "--no-progress"}; }, machine);
+  ASSERT_EQ(wait_for(pids[0]), 0) << log_of(0);
+  ASSERT_EQ(wait_for(pids[1]), 0) << log_of(1);
+  EXPECT_FALSE(fs::exists(root_ / "B" / "run")) << "rank 1 wrote a run directory";
+  EXPECT_LT(largest_difference("one", "A/run"), 1e-4);
 
   // A 2-rank checkpoint resumes on one process
-  const auto r = run_nfp("train --out " + p("two") + " --resume --steps 14 --no-progress");
+  const auto r = run_nfp("train --out " + p("A/run") + " --resume --steps 16 --no-progress");
   EXPECT_EQ(r.status, 0) << r.out;
-  EXPECT_NE(r.out.find("14 steps"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("16 steps"), std::string::npos) << r.out;
 }
 
-TEST_F(TrainDistributed, AKilledRankEndsTheOtherWithOneLine) {
-  auto pids = launch(2, [&](int r) { return train_args(p(r == 0 ? "k0" : "k1"), 8, 1000000); });
-  // once rank 0 trains (its run directory is written), rank 1 dies
+// The launcher's ranks: the pids listed in /proc/<launcher>/task/<launcher>/children once `n` are there.
+std::vector<pid_t> children_of(pid_t launcher, size_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::vector<pid_t> kids;
+  while (kids.size() < n && std::chrono::steady_clock::now() < deadline) {
+    kids.clear();
+    std::ifstream f("/proc/" + std::to_string(launcher) + "/task/" + std::to_string(launcher) + "/children");
+    for (pid_t k; f >> k;) kids.push_back(k);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::sort(kids.begin(), kids.end());  // spawned in rank order
+  return kids;
+}
+
+// Waits until `file` exists (a run's progress) or `pid` ended; false if it ended first or 120 s passed.
+bool wait_for_file(const fs::path& file, pid_t pid) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  int st = 0;
-  while (!fs::exists(root_ / "k0" / "train_config.json") && std::chrono::steady_clock::now() < deadline) {
-    ASSERT_NE(::waitpid(pids[0], &st, WNOHANG), pids[0]) << "rank 0 ended before training: " << log_of(0);
+  while (!fs::exists(file) && std::chrono::steady_clock::now() < deadline) {
+    if (::kill(pid, 0) != 0) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  ::kill(pids[1], SIGKILL);
-  wait_for(pids[1]);
-  const auto t0 = std::chrono::steady_clock::now();
-  st = wait_for(pids[0]);
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 60.0);
-  ASSERT_TRUE(WIFEXITED(st)) << log_of(0);
-  EXPECT_NE(WEXITSTATUS(st), 0);
-  const std::string out = log_of(0);
-  EXPECT_NE(out.find("distributed: rank 0 of 2"), std::string::npos) << out;
+  return fs::exists(file);
+}
+
+TEST_F(TrainDistributed, LauncherRunsRanksStopsThemTogetherAndNamesAFailingOne) {
+  // --nproc 2 --json: rank 0's result line, with the world and the all-reduce's figures
+  auto r = run_nfp("train --nproc 2 --data " + p("d.hdf5") + " --policy regression --batch 8 --steps 6 --out " +
+                   p("l") + " --no-progress --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = test::last_line_json(r.out);
+  EXPECT_EQ(j.at("world_size"), 2);
+  EXPECT_GT(j.at("allreduce").at("bytes_per_step").get<int64_t>(), 0);
+  EXPECT_GE(j.at("allreduce").at("buckets").get<int64_t>(), 1);
+
+  // Ctrl-C on the launcher: every rank stops at one step, rank 0 checkpoints it, exit 130; --resume continues
+  auto long_run = [&](const std::string& out, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = train_args(p(out), 8, 1000000);
+    args.insert(args.begin() + 1, {"--nproc", "2"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::spawn_nfp(args, p(out + ".log"));
+  };
+  pid_t launcher = long_run("stop");
+  ASSERT_TRUE(wait_for_file(root_ / "stop" / "train_config.json", launcher)) << read_file(root_ / "stop.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(launcher, SIGINT);
+  int st = wait_for(launcher);
+  std::string log = read_file(root_ / "stop.log");
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 130) << log;
+  EXPECT_NE(log.find("interrupted at step"), std::string::npos) << log;
+  EXPECT_NE(log.find("[rank 1] rank 1 of 2: stopped at step"), std::string::npos) << log;
+  const SafeTensorsFile state = read_safetensors(root_ / "stop" / "checkpoint" / "train_state.safetensors");
+  const int64_t at = std::stoll(state.metadata.at("step"));
+  r = run_nfp("train --nproc 2 --out " + p("stop") + " --resume --steps " + std::to_string(at + 3) + " --no-progress");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find(std::to_string(at + 3) + " steps"), std::string::npos) << r.out;
+
+  // A killed rank: the job ends with that rank's status and one line naming it
+  launcher = long_run("killed");
+  ASSERT_TRUE(wait_for_file(root_ / "killed" / "train_config.json", launcher)) << read_file(root_ / "killed.log");
+  auto ranks = children_of(launcher, 2);
+  ASSERT_EQ(ranks.size(), 2u);
+  ::kill(ranks[1], SIGKILL);
+  auto t0 = std::chrono::steady_clock::now();
+  st = wait_for(launcher);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
+  log = read_file(root_ / "killed.log");
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL) << log;
+  EXPECT_NE(log.find("nfp train: rank 1 of 2 was killed by signal 9"), std::string::npos) << log;
+
+  // A hung rank (stopped): the other ends within --dist-timeout, naming it; the launcher then kills the hung one
+  launcher = long_run("hung", {"--dist-timeout", "3"});
+  ASSERT_TRUE(wait_for_file(root_ / "hung" / "train_config.json", launcher)) << read_file(root_ / "hung.log");
+  ranks = children_of(launcher, 2);
+  ASSERT_EQ(ranks.size(), 2u);
+  ::kill(ranks[1], SIGSTOP);
+  t0 = std::chrono::steady_clock::now();
+  st = wait_for(launcher);
+  // 3 s of timeout, then the launcher's 10 s of grace for the stopped rank before SIGKILL; 40 s is ample
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 40.0);
+  log = read_file(root_ / "hung.log");
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1) << log;
+  EXPECT_NE(log.find("distributed: rank 0 of 2: gradient all-reduce failed (rank 1 died, hung or left; each stops "
+                     "within 3 s"), std::string::npos) << log;
+  EXPECT_NE(log.find("nfp train: rank 0 of 2 exited with code 1"), std::string::npos) << log;
+  EXPECT_NE(::kill(ranks[1], 0), 0) << "the hung rank was left running";
 }
 
 TEST_F(TrainDistributed, BadVariablesAreOneLineBeforeAnyWork) {
