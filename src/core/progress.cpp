@@ -79,7 +79,8 @@ void Progress::update(int64_t done, const std::vector<std::pair<std::string, dou
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
-  if (!enabled_ || (!tty_ && done_ >= total_ && last_draw_ > start_)) return;  // the final line is out already
+  if (!enabled_ || last_draw_ < start_) return;  // never drawn (nothing done: an error ends the work before it began)
+  if (!tty_ && done_ >= total_) return;          // the final line is out already
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s\n", render(done_, figures_, true).c_str());
   } else {

@@ -156,44 +156,6 @@ void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors, int root
   }
 }
 
-void ProcessGroup::allreduce_mean(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes) {
-  torch::NoGradGuard no_grad;
-  const double n = double(world_size());
-  size_t i = 0;
-  while (i < tensors.size()) {
-    // the bucket: tensors i..j-1 of one dtype, about bucket_bytes together (at least one)
-    std::vector<torch::Tensor> bucket;
-    int64_t bytes = 0;
-    size_t j = i;
-    for (; j < tensors.size(); ++j) {
-      const auto& t = tensors[j];
-      if (!t.defined()) continue;
-      if (!bucket.empty() && (t.scalar_type() != bucket[0].scalar_type() || bytes + int64_t(t.nbytes()) > bucket_bytes)) break;
-      bucket.push_back(t);
-      bytes += int64_t(t.nbytes());
-    }
-    i = j;
-    if (bucket.empty()) continue;
-    std::vector<at::Tensor> flat;
-    if (bucket.size() == 1 && bucket[0].is_contiguous()) {
-      flat = {bucket[0]};
-    } else {
-      std::vector<torch::Tensor> parts;
-      for (const auto& t : bucket) parts.push_back(t.reshape(-1));
-      flat = {torch::cat(parts)};
-    }
-    impl_->run("gradient all-reduce", [&] { return impl_->pg->allreduce(flat); });
-    flat[0].div_(n);
-    if (!flat[0].is_same(bucket[0])) {
-      int64_t offset = 0;
-      for (auto& t : bucket) {
-        t.copy_(flat[0].narrow(0, offset, t.numel()).view(t.sizes()));
-        offset += t.numel();
-      }
-    }
-  }
-}
-
 std::vector<double> ProcessGroup::allreduce_sum(const std::vector<double>& values) {
   if (values.empty()) return {};
   std::vector<at::Tensor> t{torch::tensor(values, torch::kFloat64)};

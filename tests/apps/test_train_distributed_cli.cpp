@@ -231,6 +231,34 @@ TEST_F(TrainDistributed, LauncherRunsRanksStopsThemTogetherAndNamesAFailingOne) 
   EXPECT_NE(::kill(ranks[1], 0), 0) << "the hung rank was left running";
 }
 
+// `nfp bench train`: one row per layout (1 x 1, 2 x 1, 1 x 2), speeds measured, the all-reduce only where ranks are
+// more than one; a run that fails is one line naming it and its log.
+TEST_F(TrainDistributed, BenchTrainMeasuresEveryLayout) {
+  auto r = run_nfp("bench train --heads regression --nproc 1,2 --steps 30 --batch 8 --data " + p("d.hdf5") + " --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = test::last_line_json(r.out);
+  ASSERT_EQ(j.at("results").size(), 3u) << j.dump();
+  const std::vector<std::pair<int, int>> layouts = {{1, 1}, {2, 1}, {1, 2}};
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& x = j["results"][i];
+    EXPECT_EQ(x.at("ranks"), layouts[i].first);
+    EXPECT_EQ(x.at("threads"), layouts[i].second);
+    EXPECT_EQ(x.at("global_batch"), 8 * layouts[i].first);
+    EXPECT_GT(x.at("samples_per_s").get<double>(), 0);
+    EXPECT_NEAR(x.at("step_ms").get<double>(), 1e3 * 8 * layouts[i].first / x.at("samples_per_s").get<double>(), 1e-6);
+    EXPECT_EQ(x.at("allreduce_mb").get<double>() > 0, layouts[i].first == 2) << x.dump();
+  }
+  EXPECT_DOUBLE_EQ(j["results"][0].at("speedup").get<double>(), 1.0);
+  r = run_nfp("bench train --heads regression --steps 30 --data " + p("missing.hdf5"));
+  test::expect_one_line_error(r, "bench train: `nfp train` of regression_1x1_0 failed (exit 1)");
+  // the failing run's log is kept, where the line says
+  const auto at = r.out.find("(log: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const fs::path log = r.out.substr(at + 6, r.out.rfind(')') - at - 6);
+  EXPECT_NE(read_file(log).find("missing.hdf5"), std::string::npos) << log;
+  fs::remove_all(log.parent_path());
+}
+
 TEST_F(TrainDistributed, BadVariablesAreOneLineBeforeAnyWork) {
   ::setenv("RANK", "0", 1);
   auto r = run_nfp("train --data " + p("d.hdf5") + " --policy regression --steps 2 --out " + p("bad") + " --no-progress");

@@ -1,6 +1,7 @@
 // The process group (nfp/distributed.hpp): torchrun's variables, and real c10d Gloo collectives between ranks run
 // as threads of this process on loopback (each rank has its own store client and Gloo context, as separate
-// processes would): broadcast, bucketed mean all-reduce, metric sums, and a missing rank ending in one error line.
+// processes would): broadcast, the gradient reducer's bucketed mean, metric sums, and a missing rank ending in one
+// error line.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -88,20 +89,45 @@ TEST(ProcessGroup, BroadcastGivesEveryRankRankZerosValues) {
   });
 }
 
-// Buckets of 16 bytes split tensors of 12, 16 and 20 bytes into several collectives; 1 MiB packs them into one. The
-// mean of small whole numbers is exact in float, so the comparison is exact.
-TEST(ProcessGroup, AllreduceMeanIsTheMeanWhateverTheBuckets) {
+// The reducer's mean gradients over two ranks whose batches differ (rank r sees x = r + 1 + step): buckets of 16
+// bytes give every parameter a collective of its own (one of them float64), 1 MiB packs the float32 ones into one.
+// Two steps, so that the second reuses the buckets. A parameter no rank uses keeps an undefined gradient (as one
+// process leaves it); one that only rank 1 uses gets rank 1's gradient halved on both. The gradients are small whole
+// numbers and halves, exact in float, so the comparisons are exact. The hooks go with the reducer.
+TEST(GradientReducer, MeanGradientsOverlappedInBucketsWithUnusedParametersAndMetrics) {
   for (int64_t bucket : {int64_t(16), int64_t(1) << 20}) {
     run_ranks(2, 60, [bucket](ProcessGroup& g) {
-      const float r = float(g.rank());
-      std::vector<torch::Tensor> t = {torch::full({3}, 2 * r), torch::full({2, 2}, 4 + 2 * r), torch::Tensor(),
-                                      torch::full({5}, -6 * r), torch::full({2}, 1 + r, torch::kFloat64)};
-      g.allreduce_mean(t, bucket);
-      EXPECT_TRUE(torch::equal(t[0], torch::full({3}, 1.f))) << bucket;
-      EXPECT_TRUE(torch::equal(t[1], torch::full({2, 2}, 5.f))) << bucket;
-      EXPECT_FALSE(t[2].defined());
-      EXPECT_TRUE(torch::equal(t[3], torch::full({5}, -3.f))) << bucket;
-      EXPECT_TRUE(torch::equal(t[4], torch::full({2}, 1.5, torch::kFloat64))) << bucket;  // its own dtype's bucket
+      auto w1 = torch::arange(6, torch::kFloat32).reshape({2, 3}).requires_grad_();
+      auto w2 = torch::ones({3}).requires_grad_();
+      auto unused = torch::zeros({4}).requires_grad_();
+      auto rank1_only = torch::ones({2}).requires_grad_();
+      auto w64 = torch::ones({2}, torch::kFloat64).requires_grad_();
+      const std::vector<torch::Tensor> params = {w1, w2, unused, rank1_only, w64};
+      {
+        GradientReducer reducer(g, params, bucket);
+        EXPECT_EQ(reducer.bytes(), 24 + 12 + 16 + 8 + 16);
+        EXPECT_EQ(reducer.buckets(), bucket == 16 ? 5 : 2) << bucket;  // float64 never shares a float32 bucket
+        for (int step = 0; step < 2; ++step) {
+          for (const auto& p : params)
+            if (p.grad().defined()) p.mutable_grad().zero_();
+          const double x = g.rank() + 1 + step;
+          auto loss = w1.matmul(torch::full({3}, float(x))).sum() + (w2 * float(x)).sum() + w64.sum() * x;
+          if (g.rank() == 1) loss = loss + rank1_only.sum() * 4;
+          loss.backward();
+          const auto sums = reducer.finish({x, 1.0});
+          const float mean = 1.5f + float(step);  // (1 + 2) / 2 + step
+          EXPECT_TRUE(torch::equal(w1.grad(), torch::full({2, 3}, mean))) << bucket << " " << w1.grad();
+          EXPECT_TRUE(torch::equal(w2.grad(), torch::full({3}, mean))) << bucket;
+          EXPECT_TRUE(torch::equal(w64.grad(), torch::full({2}, double(mean), torch::kFloat64))) << bucket;
+          EXPECT_FALSE(unused.grad().defined()) << bucket;
+          ASSERT_TRUE(rank1_only.grad().defined()) << bucket;
+          EXPECT_TRUE(torch::equal(rank1_only.grad(), torch::full({2}, 2.f))) << bucket;
+          EXPECT_EQ(sums, (std::vector<double>{3.0 + 2 * step, 2.0}));
+        }
+        EXPECT_GE(reducer.wait_seconds(), 0.0);
+      }
+      (w2.sum() * 2).backward();  // no hook left behind: a plain backward, nothing reduced
+      EXPECT_TRUE(torch::equal(w2.grad(), torch::full({3}, 1.5f + 1 + 2)));
       const auto s = g.allreduce_sum({1.0, double(g.rank())});
       EXPECT_EQ(s, (std::vector<double>{2.0, 1.0}));
       g.barrier();
@@ -146,13 +172,13 @@ TEST(ProcessGroup, ARankThatLeavesMakesTheNextCollectiveFail) {
     group.barrier();
     leaver.join();
     try {
-      std::vector<torch::Tensor> t = {torch::ones({4})};
-      group.allreduce_mean(t);
+      group.allreduce_sum({1.0});
     } catch (const Error& e) {
       message = e.what();
     }
   }
-  EXPECT_NE(message.find("distributed: rank 0 of 2: gradient all-reduce failed"), std::string::npos) << message;
+  EXPECT_NE(message.find("distributed: rank 0 of 2: metric all-reduce failed (rank 1 died, hung or left"),
+            std::string::npos) << message;
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
 }
 
