@@ -28,7 +28,7 @@ struct TrainArgs {
   int threads = 0;  // 0: train_config.json's value (TrainConfig default: kDefaultThreads)
   int nproc = 1;    // > 1: launch that many local ranks of this same command
   double dist_timeout = 0;  // 0: TrainRequest's default
-  bool resume = false, deterministic = false, json_out = false, no_progress = false;
+  bool resume = false, deterministic = false, json_out = false, no_progress = false, dist_check = false;
 };
 
 std::string joined(const std::vector<std::string>& v) {
@@ -114,6 +114,7 @@ void run_train(const TrainArgs& a) {
   r.device = a.device;  // checked (CUDA present?) before anything is read or written
   r.dist = dist_env_from_environment();  // torchrun's RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT, if set
   if (a.dist_timeout > 0) r.dist_timeout_s = a.dist_timeout;
+  r.dist_check = a.dist_check;
   if (!r.resume) {
     require(!a.data.empty(), "--data is required (a demonstration HDF5 file, directory or glob)");
     r.policy = default_policy_config(a.policy);
@@ -238,6 +239,8 @@ void setup_train(CLI::App& root) {
                 "data-parallel runs: seconds a rank waits for the others before ending with an error that names the "
                 "missing rank (default 300)")
       ->check(positive_real(86400));
+  c->add_flag("--dist-check", a->dist_check,
+              "data-parallel runs: after every step, check that every rank holds rank 0's weights (a debugging aid)");
   add_device_option(*c, a->device);
   c->add_option("--horizon", a->horizon, "actions per chunk (default 16)")->check(whole(1, 1024));
   c->add_option("--history", a->history, "observation frames (default 2)")->check(whole(1, 1024));

@@ -78,6 +78,9 @@ struct TrainRequest {
   // each step, and only rank 0 writes the run directory. The CPU only (Gloo) in this build.
   DistEnv dist;
   double dist_timeout_s = 300;  // a rank missing this long ends the others with an error
+  // After every step the ranks compare a checksum of their weights and EMA weights (exact: the bit patterns) and
+  // stop with an error naming the rank that differs (two small collectives a step; a debugging aid).
+  bool dist_check = false;
 };
 
 struct TrainResult {

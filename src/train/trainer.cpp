@@ -178,6 +178,34 @@ void check_new_run_dir(const fs::path& out) {
                              "new or empty --out");
 }
 
+// The bit patterns of every weight of the model and its EMA summed as integers, modulo 2^52 so that a double
+// holds it exactly: identical weights give identical sums.
+int64_t weights_checksum(Policy& model, Policy& ema) {
+  torch::NoGradGuard ng;
+  int64_t sum = 0;
+  for (auto* m : {&model, &ema})
+    for (const auto& p : (*m)->parameters()) {
+      const auto c = p.detach().to(torch::kCPU).contiguous();
+      const auto bits = c.element_size() == 4 ? c.view(torch::kInt32) : c.to(torch::kFloat64).view(torch::kInt64);
+      sum += bits.sum(torch::kInt64).item<int64_t>();
+    }
+  return sum & ((int64_t(1) << 52) - 1);
+}
+
+// --dist-check: every rank's checksum against rank 0's; a rank that differs is named on every rank.
+void check_ranks_agree(ProcessGroup& group, Policy& model, Policy& ema, int64_t step) {
+  const int64_t mine = weights_checksum(model, ema);
+  auto lead = torch::tensor({mine}, torch::kInt64);
+  group.broadcast({lead});
+  std::vector<double> differs(size_t(group.world_size()), 0.0);
+  differs[size_t(group.rank())] = lead.item<int64_t>() == mine ? 0.0 : 1.0;
+  differs = group.allreduce_sum(differs);
+  for (int r = 1; r < group.world_size(); ++r)
+    require(differs[size_t(r)] == 0, "distributed: --dist-check: rank " + std::to_string(r) + "'s weights differ from "
+                                     "rank 0's after step " + std::to_string(step) + " (did a rank run with other "
+                                     "settings, e.g. another --lr?)");
+}
+
 }  // namespace
 
 TrainResult train_policy(const TrainRequest& req) {
@@ -387,6 +415,7 @@ TrainResult train_policy(const TrainRequest& req) {
     if (tc.clip_grad > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad);
     opt.step(lr);
     if (tc.ema > 0) ema_update(*ema, *model, tc.ema, step); else copy_weights(*ema, *model);
+    if (group && req.dist_check) check_ranks_agree(*group, model, ema, step + 1);
     loss_sum += lv;
     ++loss_n;
     pos.step = step + 1;

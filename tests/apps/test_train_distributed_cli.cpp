@@ -94,7 +94,12 @@ TEST_F(TrainDistributed, TwoRanksOfHalfTheBatchMatchOneRankAndResumeOnBothAndOnO
   fs::create_directories(root_ / "A");
   fs::create_directories(root_ / "B");
   const auto machine = [&](int r) { return p(r == 0 ? "A" : "B"); };
-  auto pids = launch(2, [&](int) { return train_args("run", 8, steps); }, machine);
+  // --dist-check: after every step each rank's weights and EMA weights are checksummed against rank 0's
+  auto pids = launch(2, [&](int) {
+    auto args = train_args("run", 8, steps);
+    args.push_back("--dist-check");
+    return args;
+  }, machine);
   const int st0 = wait_for(pids[0]), st1 = wait_for(pids[1]);
   ASSERT_TRUE(WIFEXITED(st0) && WEXITSTATUS(st0) == 0) << log_of(0);
   ASSERT_TRUE(WIFEXITED(st1) && WEXITSTATUS(st1) == 0) << log_of(1);
@@ -117,6 +122,17 @@ TEST_F(TrainDistributed, TwoRanksOfHalfTheBatchMatchOneRankAndResumeOnBothAndOnO
   ASSERT_EQ(wait_for(pids[0]), 0) << log_of(0);
   ASSERT_EQ(wait_for(pids[1]), 0) << log_of(1);
   EXPECT_GT(largest_difference("one", "skewed"), 1e-3);
+  // and the per-step check can fail: rank 1 with another learning rate differs after the first step
+  pids = launch(2, [&](int r) {
+    auto args = train_args(p(r == 0 ? "checked" : "elsewhere/checked"), 8, steps);
+    args.insert(args.end(), {"--dist-check", "--lr", r == 0 ? "0.001" : "0.002"});
+    return args;
+  });
+  const int c0 = wait_for(pids[0]), c1 = wait_for(pids[1]);
+  EXPECT_TRUE(WIFEXITED(c0) && WEXITSTATUS(c0) == 1) << log_of(0);
+  EXPECT_TRUE(WIFEXITED(c1) && WEXITSTATUS(c1) == 1) << log_of(1);
+  EXPECT_NE(log_of(0).find("--dist-check: rank 1's weights differ from rank 0's after step 1 "), std::string::npos)
+      << log_of(0);
   // the logged loss is the global batch's on both (rank 0 logs the mean over the ranks)
   auto last_loss = [&](const std::string& run) {
     std::ifstream f(root_ / run / "metrics.csv");
