@@ -281,6 +281,18 @@ TEST_F(TrainDistributed, BadVariablesAreOneLineBeforeAnyWork) {
   ::unsetenv("RANK");
   test::expect_one_line_error(r, "WORLD_SIZE");
   EXPECT_FALSE(fs::exists(root_ / "bad"));
+  // --nproc inside a launched job would launch ranks of ranks
+  ::setenv("RANK", "0", 1);
+  ::setenv("WORLD_SIZE", "2", 1);
+  r = run_nfp("train --nproc 2 --data " + p("d.hdf5") + " --policy regression --steps 2 --out " + p("bad") +
+              " --no-progress");
+  ::unsetenv("RANK");
+  ::unsetenv("WORLD_SIZE");
+  test::expect_one_line_error(r, "--nproc: RANK / WORLD_SIZE are already set");
+  EXPECT_FALSE(fs::exists(root_ / "bad"));
+  r = run_nfp("train --nproc 0 --data " + p("d.hdf5") + " --out " + p("bad"));
+  EXPECT_EQ(r.status, 2) << r.out;  // a usage error
+  EXPECT_NE(r.out.find("--nproc"), std::string::npos) << r.out;
 }
 
 }  // namespace
