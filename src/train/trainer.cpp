@@ -217,8 +217,8 @@ TrainResult train_policy(const TrainRequest& req) {
   const bool lead = req.dist.rank == 0;  // the rank that writes the run directory
   std::unique_ptr<ProcessGroup> group;
   if (req.dist.distributed()) {
-    require(device.is_cpu(), "distributed training runs on the CPU (Gloo) in this build; drop --device or run one "
-                             "process per GPU with a CUDA libtorch build (NCCL)");
+    require(device.is_cpu(), "distributed training runs on the CPU (Gloo): NCCL for GPUs is not implemented yet; "
+                             "drop --device, or train on one GPU without RANK / WORLD_SIZE");
     group = std::make_unique<ProcessGroup>(req.dist, req.dist_timeout_s);
   }
   // A checkpoint commit killed between its renames left no checkpoint/: its directory goes back first.

@@ -58,7 +58,9 @@ TEST(PolicyRunner, ChunksCarryTheirContextAndTheContinuationScore) {
   reg.reset(0);
   for (int i = 0; i < 4; ++i) {
     const auto s = reg.act(small_obs(0.f));
-    if (s.planned) EXPECT_TRUE(std::isnan(s.planned->continuation_log_prob));
+    if (s.planned) {
+      EXPECT_TRUE(std::isnan(s.planned->continuation_log_prob));
+    }
   }
 }
 
