@@ -50,6 +50,9 @@ class ProcessGroup {
   // Announces this rank's step in the rendezvous store (one small write), so that a collective that fails names the
   // ranks still behind it: "rank 1 is at step 36 (this rank: 37)" for a rank that hung or died.
   void mark_step(int64_t step);
+  // Every rank compares its `tensors` with rank 0's (an exact checksum of their bit patterns: two small
+  // collectives); where a rank differs, every rank throws nfp::Error "<what>: rank r's weights differ from rank 0's".
+  void check_same_everywhere(const std::vector<torch::Tensor>& tensors, const std::string& what);
   // In place: `text` becomes rank `root`'s (a run's configuration, its statistics).
   void broadcast_string(std::string& text, int root = 0);
 

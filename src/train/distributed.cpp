@@ -178,6 +178,37 @@ void ProcessGroup::mark_step(int64_t step) {
   }
 }
 
+namespace {
+
+// The bit patterns of `tensors` summed as integers, modulo 2^52 so that a double holds it exactly: identical
+// tensors give identical sums.
+int64_t bits_checksum(const std::vector<torch::Tensor>& tensors) {
+  torch::NoGradGuard ng;
+  int64_t sum = 0;
+  for (const auto& t : tensors) {
+    if (!t.defined()) continue;
+    const auto c = t.detach().to(torch::kCPU).contiguous();
+    const auto bits = c.element_size() == 4 ? c.view(torch::kInt32) : c.to(torch::kFloat64).view(torch::kInt64);
+    sum += bits.sum(torch::kInt64).item<int64_t>();
+  }
+  return sum & ((int64_t(1) << 52) - 1);
+}
+
+}  // namespace
+
+void ProcessGroup::check_same_everywhere(const std::vector<torch::Tensor>& tensors, const std::string& what) {
+  const int64_t mine = bits_checksum(tensors);
+  auto lead = torch::tensor({mine}, torch::kInt64);
+  broadcast({lead});
+  std::vector<double> differs(size_t(world_size()), 0.0);
+  differs[size_t(rank())] = lead.item<int64_t>() == mine ? 0.0 : 1.0;
+  differs = allreduce_sum(differs);
+  for (int r = 1; r < world_size(); ++r)
+    require(differs[size_t(r)] == 0, "distributed: " + what + ": rank " + std::to_string(r) +
+                                         "'s weights differ from rank 0's (did a rank run with other settings, e.g. "
+                                         "another --lr?)");
+}
+
 void ProcessGroup::broadcast_string(std::string& text, int root) {
   auto size = torch::tensor({int64_t(text.size())}, torch::kInt64);
   broadcast({size}, root);

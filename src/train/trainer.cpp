@@ -21,6 +21,7 @@
 #include "nfp/runtime_setup.hpp"
 #include "nfp/tensor_io.hpp"
 #include "train/episode_split.hpp"
+#include "train/run_directory.hpp"
 #include "train/observation_setup.hpp"
 
 namespace nfp {
@@ -138,72 +139,6 @@ double validate(Policy& ema, DataLoader& loader, uint64_t seed, torch::Device de
     if (n >= 4096) break;  // enough for a stable figure
   }
   return n > 0 ? sum / double(n) : NAN;
-}
-
-// Keeps the rows of an existing metrics.csv up to `step` (a resumed run rewrites the rest).
-// A row whose first cell is not a step number (a damaged file) is named, not reported as `stoll`.
-std::string metrics_up_to(const fs::path& path, int64_t step) {
-  std::string out;
-  if (!fs::exists(path)) return out;
-  std::istringstream in(read_file(path));
-  int64_t line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (out.empty()) { out = line + "\n"; continue; }
-    const std::string cell = line.substr(0, line.find(','));
-    int64_t row_step = 0;
-    const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), row_step);
-    require(ec == std::errc() && end == cell.data() + cell.size(),
-            "'" + path.string() + "' line " + std::to_string(line_no) + ": " + quoted_value(cell, 40) +
-                " is not a step number (the metrics log is damaged); fix or delete that line, then resume again "
-                "(the checkpoint itself is intact)");
-    if (row_step <= step) out += line + "\n";
-  }
-  return out;
-}
-
-// A new run writes train_config.json, metrics.csv and checkpoint(s) into `out`: an existing directory must be
-// empty or a run of nfp's that never reached a checkpoint (started over); anything else is someone's data, which
-// a run would overwrite (a metrics.csv there was replaced).
-void check_new_run_dir(const fs::path& out) {
-  if (!fs::exists(out)) return;
-  require(fs::is_directory(out), quoted(out.string()) + " exists and is not a directory; choose another --out");
-  // What a run killed while writing its first files left: its dead process's temporaries (never a live writer's).
-  for (const char* name : {"train_config.json", "metrics.csv", "checkpoint"}) remove_stale_temporaries(out / name);
-  require(!fs::exists(out / "checkpoint"),
-          out.string() + " already holds a run; pass --resume to continue it or pick another --out");
-  if (fs::exists(out / "train_config.json")) return;
-  require(fs::is_empty(out), quoted(out.string()) + " exists and is not an nfp run directory (no train_config.json), and "
-                             "nfp train would write train_config.json, metrics.csv and checkpoint/ into it; choose a "
-                             "new or empty --out");
-}
-
-// The bit patterns of every weight of the model and its EMA summed as integers, modulo 2^52 so that a double
-// holds it exactly: identical weights give identical sums.
-int64_t weights_checksum(Policy& model, Policy& ema) {
-  torch::NoGradGuard ng;
-  int64_t sum = 0;
-  for (auto* m : {&model, &ema})
-    for (const auto& p : (*m)->parameters()) {
-      const auto c = p.detach().to(torch::kCPU).contiguous();
-      const auto bits = c.element_size() == 4 ? c.view(torch::kInt32) : c.to(torch::kFloat64).view(torch::kInt64);
-      sum += bits.sum(torch::kInt64).item<int64_t>();
-    }
-  return sum & ((int64_t(1) << 52) - 1);
-}
-
-// --dist-check: every rank's checksum against rank 0's; a rank that differs is named on every rank.
-void check_ranks_agree(ProcessGroup& group, Policy& model, Policy& ema, int64_t step) {
-  const int64_t mine = weights_checksum(model, ema);
-  auto lead = torch::tensor({mine}, torch::kInt64);
-  group.broadcast({lead});
-  std::vector<double> differs(size_t(group.world_size()), 0.0);
-  differs[size_t(group.rank())] = lead.item<int64_t>() == mine ? 0.0 : 1.0;
-  differs = group.allreduce_sum(differs);
-  for (int r = 1; r < group.world_size(); ++r)
-    require(differs[size_t(r)] == 0, "distributed: --dist-check: rank " + std::to_string(r) + "'s weights differ from "
-                                     "rank 0's after step " + std::to_string(step) + " (did a rank run with other "
-                                     "settings, e.g. another --lr?)");
 }
 
 }  // namespace
@@ -415,7 +350,11 @@ TrainResult train_policy(const TrainRequest& req) {
     if (tc.clip_grad > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad);
     opt.step(lr);
     if (tc.ema > 0) ema_update(*ema, *model, tc.ema, step); else copy_weights(*ema, *model);
-    if (group && req.dist_check) check_ranks_agree(*group, model, ema, step + 1);
+    if (group && req.dist_check) {  // every rank holds rank 0's weights and EMA weights, bit for bit
+      std::vector<torch::Tensor> weights = params;
+      for (const auto& p : ema->parameters()) weights.push_back(p);
+      group->check_same_everywhere(weights, "--dist-check: after step " + std::to_string(step + 1));
+    }
     loss_sum += lv;
     ++loss_n;
     pos.step = step + 1;

@@ -135,6 +135,23 @@ TEST(GradientReducer, MeanGradientsOverlappedInBucketsWithUnusedParametersAndMet
   }
 }
 
+// Identical tensors pass on every rank; one bit flipped on rank 1 (the smallest possible change) fails on both,
+// naming rank 1.
+TEST(ProcessGroup, CheckSameEverywhereCatchesOneFlippedBit) {
+  run_ranks(2, 60, [](ProcessGroup& g) {
+    std::vector<torch::Tensor> t = {torch::linspace(-1, 1, 1000), torch::ones({3}, torch::kFloat64)};
+    g.check_same_everywhere(t, "step 1");
+    if (g.rank() == 1) t[0].view(torch::kInt32)[17].bitwise_xor_(1);
+    try {
+      g.check_same_everywhere(t, "step 2");
+      ADD_FAILURE() << "rank " << g.rank() << " did not see the difference";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("step 2: rank 1's weights differ from rank 0's"), std::string::npos)
+          << e.what();
+    }
+  });
+}
+
 // Rank 1 never comes: rank 0 ends with one line naming itself and what did not arrive, within the timeout (plus
 // the store's and Gloo's own retries: bounded here at 30 s for a 2 s timeout).
 TEST(ProcessGroup, AMissingRankEndsTheOthersWithinTheTimeout) {
