@@ -9,12 +9,15 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <map>
 
 #include "bench_train.hpp"
 #include "machine_load.hpp"
+#include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
+#include "nfp/evaluator.hpp"
 #include "nfp/progress.hpp"
+#include "report/report_inputs.hpp"
 
 extern char** environ;
 
@@ -42,46 +45,13 @@ int run_to_log(const std::vector<std::string>& argv, const fs::path& log) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-std::string read_all(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::string last_line(const std::string& text) {
   std::string s = text;
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
 }
 
-// metrics.csv's (step, elapsed_s) rows.
-std::vector<std::pair<int64_t, double>> elapsed_rows(const fs::path& csv) {
-  std::vector<std::pair<int64_t, double>> rows;
-  std::ifstream f(csv);
-  std::string line;
-  std::getline(f, line);  // header: step,loss,lr,valid_loss,it_s,elapsed_s
-  while (std::getline(f, line)) {
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
-    if (cells.size() >= 6) rows.emplace_back(std::stoll(cells[0]), std::stod(cells[5]));
-  }
-  return rows;
-}
-
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+double median(const std::vector<double>& v) { return percentile(v, 50); }
 
 struct Layout {
   int ranks, threads;
@@ -105,7 +75,7 @@ nlohmann::json train_speed(const TrainSpeedOptions& o) {
         const int st = run_to_log({o.nfp, "collect", "--task", o.task, "--episodes", std::to_string(o.episodes),
                                    "--seed", "0", "--out", data},
                                   dir / "collect.log");
-        require(st == 0, "bench train: collecting the demonstrations failed: " + last_line(read_all(dir / "collect.log")));
+        require(st == 0, "bench train: collecting the demonstrations failed: " + last_line(read_file(dir / "collect.log")));
       }
     }
     // no validation or checkpoint inside the timed steps
@@ -119,7 +89,7 @@ nlohmann::json train_speed(const TrainSpeedOptions& o) {
     for (int n : o.nproc) layouts.push_back({n, 1}), most = std::max(most, n);
     if (most > 1) layouts.push_back({1, most});
 
-    out = {{"machine", cpu_model() + ", " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) + " cores"},
+    out = {{"machine", machine_description()},
            {"load_before", load_average()}, {"batch_per_rank", o.batch}, {"steps", o.steps}, {"data", data}};
     // samples/s of each (head, layout) per repeat, and the last run's all-reduce figures
     std::map<std::pair<std::string, size_t>, std::vector<double>> speed, wait_ms;
@@ -140,15 +110,17 @@ nlohmann::json train_speed(const TrainSpeedOptions& o) {
                                      (dir / "bench_train.json").string(), "--out", run.string(), "--no-progress",
                                      "--json"},
                                     dir / (name + ".log"));
-          const std::string log = read_all(dir / (name + ".log"));
+          const std::string log = read_file(dir / (name + ".log"));
           require(st == 0, "bench train: `nfp train` of " + name + " failed (exit " + std::to_string(st) +
                                "): " + last_line(log) + " (log: " + (dir / (name + ".log")).string() + ")");
           const auto result = nlohmann::json::parse(last_line(log));
-          const auto rows = elapsed_rows(run / "metrics.csv");
-          require(rows.size() >= 3, "bench train: " + name + " logged " + std::to_string(rows.size()) + " rows");
-          const auto& [s1, e1] = rows.front();
-          const auto& [s2, e2] = rows[rows.size() - 2];
-          const double per_step = (e2 - e1) / double(s2 - s1);
+          const report::MetricRows metrics = report::read_metrics(run / "metrics.csv");
+          const auto steps = metrics.column("step"), elapsed = metrics.column("elapsed_s");
+          require(metrics.problem.empty() && steps.size() >= 3 && elapsed.size() == steps.size(),
+                  "bench train: " + name + " logged " + std::to_string(steps.size()) + " usable rows " +
+                      metrics.problem);
+          const size_t last = steps.size() - 2;  // the final row includes the final validation and checkpoint
+          const double per_step = (elapsed[last] - elapsed[0]) / (steps[last] - steps[0]);
           speed[{head, li}].push_back(double(o.batch) * l.ranks / per_step);
           const auto& ar = result.at("allreduce");
           wait_ms[{head, li}].push_back(ar.is_null() ? 0.0
