@@ -200,8 +200,8 @@ void run_train(const TrainArgs& a) {
             << (res.cameras.empty() ? "" : ", cameras " + joined(res.cameras) + images_line(res))
             << " (--obs-keys, --cameras choose others)\n";
   if (a.json_out)
-    print_json_line(json{{"out", a.out}, {"checkpoint", res.checkpoint.string()}, {"steps", res.steps}, {"steps_run", res.steps_run},
-                         {"seconds", res.seconds}, {"parameters", res.parameters}, {"train_loss", res.train_loss},
+    print_json_line(json{{"out", a.out}, {"checkpoint", res.checkpoint.string()}, {"steps", res.steps},
+                         {"steps_run", res.steps_run}, {"seconds", res.seconds}, {"parameters", res.parameters}, {"train_loss", res.train_loss},
                          {"valid_loss", std::isfinite(res.valid_loss) ? json(res.valid_loss) : json(nullptr)},
                          {"data_split", res.data_split}, {"obs_keys", res.obs_keys}, {"cameras", res.cameras},
                          {"image_hw", res.image_hw}, {"world_size", r.dist.world_size},

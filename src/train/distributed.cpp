@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 
 #include "nfp/error.hpp"
 
@@ -62,10 +61,11 @@ struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
 
+  int64_t step = -1;  // the last step this rank announced (mark_step)
+
   std::string who() const {
     return "distributed: rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size);
   }
-  int64_t step = -1;  // the last step this rank announced (mark_step)
 
   // Which rank is behind: each rank's last announced step, read from the store with a short timeout (the store
   // lives in rank 0's process, so nothing is said when rank 0 is the one that went away).
@@ -77,15 +77,15 @@ struct ProcessGroup::Impl {
       for (int r = 0; r < env.world_size; ++r) {
         if (r == env.rank) continue;
         const std::string key = "nfp/step/" + std::to_string(r);
+        std::string where;
         if (!store->check({key})) {
-          behind += (behind.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " never reached a step";
-          continue;
+          where = "never reached a step";
+        } else {
+          const auto bytes = store->get(key);
+          const int64_t at = std::stoll(std::string(bytes.begin(), bytes.end()));
+          if (at < step) where = "is at step " + std::to_string(at);
         }
-        const auto bytes = store->get(key);
-        const int64_t at = std::stoll(std::string(bytes.begin(), bytes.end()));
-        if (at < step)
-          behind += (behind.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " is at step " +
-                    std::to_string(at);
+        if (!where.empty()) behind += (behind.empty() ? "rank " : ", rank ") + std::to_string(r) + " " + where;
       }
       return behind.empty() ? "" : "; " + behind + " (this rank: " + std::to_string(step) + ")";
     } catch (const std::exception&) {

@@ -2,13 +2,10 @@
 // per rank > 0 for its stderr, a poll loop that relays their lines, reaps the ranks and forwards signals.
 #include "nfp/rank_launcher.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,9 +13,9 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
-#include <map>
 
 #include "nfp/error.hpp"
+#include "nfp/free_port.hpp"
 
 extern char** environ;
 
@@ -27,22 +24,6 @@ namespace {
 
 volatile sig_atomic_t g_signal = 0;
 extern "C" void note_signal(int sig) { g_signal = sig; }
-
-// A TCP port nobody listens on at `addr` right now (the kernel's choice); rank 0 binds it moments later.
-int free_port(const std::string& addr) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  require(::inet_pton(AF_INET, addr.c_str(), &a.sin_addr) == 1,
-          "--nproc: MASTER_ADDR " + quoted(addr) + " is not an IPv4 address; set MASTER_PORT too, or leave both unset");
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  socklen_t len = sizeof a;
-  const bool ok = s >= 0 && ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-                  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-  const int err = errno;
-  if (s >= 0) ::close(s);
-  require(ok, "--nproc: no free TCP port on " + addr + " (" + std::strerror(err) + "); set MASTER_PORT");
-  return ntohs(a.sin_port);
-}
 
 struct Rank {
   int rank = 0;
@@ -78,16 +59,16 @@ bool echoes_another(const Rank& r, int status) {
   return !WIFSIGNALED(status) && r.last.find(" died, hung or left") != std::string::npos;
 }
 
-// Reads what is left in `r`'s stderr pipe (its process has ended) and closes it. The pipe is non-blocking: a child
-// of the rank that outlived it may hold the pipe open, and what it writes later is not waited for.
-void drain(Rank& r) {
+// Relays what `r`'s stderr pipe holds now (the pipe is non-blocking). At the pipe's end, or when the rank has
+// ended (`ended`: a child of the rank that outlived it may hold the pipe open; what it writes later is not waited
+// for), the unfinished last line too, and the pipe is closed.
+void pump(Rank& r, bool ended) {
   if (r.err_fd < 0) return;
   char buf[4096];
-  for (ssize_t n; (n = ::read(r.err_fd, buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;  // EAGAIN: nothing more now
-    relay(r, buf, size_t(n));
-  }
+  ssize_t n;
+  while ((n = ::read(r.err_fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) relay(r, buf, size_t(n));
+  if (n < 0 && errno == EAGAIN && !ended) return;  // more may come
   if (!r.partial.empty()) relay(r, "\n", 1);
   ::close(r.err_fd);
   r.err_fd = -1;
@@ -99,7 +80,14 @@ LaunchResult launch_ranks(const RankLaunch& l) {
   require(!l.argv.empty(), "launch_ranks: no command");
   require(l.nproc >= 1 && l.nproc <= 1024, "--nproc must be from 1 to 1024, got " + std::to_string(l.nproc));
   require(l.threads_per_rank >= 1, "--nproc: threads per rank must be >= 1");
-  const int port = l.master_port > 0 ? l.master_port : free_port(l.master_addr);
+  int port = l.master_port;
+  if (port <= 0) {
+    try {
+      port = free_tcp_port(l.master_addr);
+    } catch (const Error& e) {
+      throw Error(std::string("--nproc: ") + e.what() + "; set MASTER_PORT (and MASTER_ADDR) for the ranks' rendezvous");
+    }
+  }
 
   std::vector<std::string> base_env;
   for (char** e = environ; *e; ++e) {
@@ -210,16 +198,8 @@ LaunchResult launch_ranks(const RankLaunch& l) {
     if (fds.empty()) {
       ::usleep(50000);
     } else if (::poll(fds.data(), fds.size(), 50) > 0) {
-      for (size_t k = 0; k < fds.size(); ++k) {
-        if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        char buf[4096];
-        const ssize_t n = ::read(fds[k].fd, buf, sizeof buf);
-        if (n > 0) {
-          relay(*owners[k], buf, size_t(n));
-        } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-          drain(*owners[k]);
-        }
-      }
+      for (size_t k = 0; k < fds.size(); ++k)
+        if (fds[k].revents & (POLLIN | POLLHUP | POLLERR)) pump(*owners[k], false);
     }
     // Reap every rank that has ended. A failure that only echoes another's gives way to its cause when both end in
     // one round, before any rank was signalled (a rank ended by the launcher's own signal is no cause).
@@ -231,7 +211,7 @@ LaunchResult launch_ranks(const RankLaunch& l) {
       if (got == 0 || (got < 0 && errno == EINTR)) continue;
       r.running = false;
       --running;
-      drain(r);  // its last words, written just before it ended
+      pump(r, true);  // its last words, written just before it ended
       const int code = got < 0 ? 0 : exit_code_of(status);
       if (code == 0) continue;
       if (user_stop) {  // the ranks were asked to stop: their own code (130 after a checkpoint)

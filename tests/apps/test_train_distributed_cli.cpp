@@ -14,8 +14,8 @@
 #include <thread>
 #include <algorithm>
 
-#include "loopback_port.hpp"
 #include "nfp/atomic_file.hpp"
+#include "nfp/free_port.hpp"
 #include "nfp/safetensors.hpp"
 #include "demo_data_suite.hpp"
 #include "nfp_cli.hpp"
@@ -40,7 +40,7 @@ class TrainDistributed : public test::DemoDataSuite<TrainDistributed> {
   // `cwd_of(r)` (default: this one); their pids (output to rank<r>.log).
   static std::vector<pid_t> launch(int world, const std::function<std::vector<std::string>(int)>& args_of,
                                    const std::function<std::string(int)>& cwd_of = {}) {
-    const int port = test::free_loopback_port();
+    const int port = free_tcp_port();
     std::vector<pid_t> pids;
     ::setenv("WORLD_SIZE", std::to_string(world).c_str(), 1);
     ::setenv("MASTER_ADDR", "127.0.0.1", 1);

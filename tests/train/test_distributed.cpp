@@ -9,9 +9,9 @@
 #include <map>
 #include <thread>
 
-#include "loopback_port.hpp"
 #include "nfp/distributed.hpp"
 #include "nfp/error.hpp"
+#include "nfp/free_port.hpp"
 
 namespace nfp {
 namespace {
@@ -56,7 +56,7 @@ TEST(DistEnv, TorchrunVariablesAndTheirErrors) {
 
 // Runs body(rank) for every rank of a `world` on threads; the first exception (by rank) is rethrown.
 void run_ranks(int world, double timeout_s, const std::function<void(ProcessGroup&)>& body) {
-  const int port = test::free_loopback_port();
+  const int port = free_tcp_port();
   std::vector<std::exception_ptr> errors(static_cast<size_t>(world));
   std::vector<std::thread> threads;
   for (int r = 0; r < world; ++r)
@@ -157,7 +157,7 @@ TEST(ProcessGroup, CheckSameEverywhereCatchesOneFlippedBit) {
 TEST(ProcessGroup, AMissingRankEndsTheOthersWithinTheTimeout) {
   DistEnv env;
   env.world_size = 2;
-  env.master_port = test::free_loopback_port();
+  env.master_port = free_tcp_port();
   const auto t0 = std::chrono::steady_clock::now();
   try {
     ProcessGroup group(env, 2.0);
@@ -173,7 +173,7 @@ TEST(ProcessGroup, AMissingRankEndsTheOthersWithinTheTimeout) {
 
 // A rank that leaves mid-run: the other's next collective fails in one line instead of hanging.
 TEST(ProcessGroup, ARankThatLeavesMakesTheNextCollectiveFail) {
-  const int port = test::free_loopback_port();
+  const int port = free_tcp_port();
   std::string message;
   std::thread leaver([&] {
     DistEnv env;

@@ -107,6 +107,16 @@ TEST(RankLauncher, ACommandThatCannotStartIsOneError) {
   }
   l.nproc = 0;
   EXPECT_THROW(launch_ranks(l), Error);
+  // no port to pick on a rendezvous address that is not IPv4: said before anything starts
+  l = sh("exit 0", 2);
+  l.master_addr = "rank0.example";
+  try {
+    launch_ranks(l);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--nproc: 'rank0.example' is not an IPv4 address; set MASTER_PORT"),
+              std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
