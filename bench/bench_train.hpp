@@ -24,7 +24,8 @@ struct TrainSpeedOptions {
 
 // {"machine", "load_before", "load_after", "batch_per_rank", "steps", "results": [{"head", "ranks", "threads",
 // "global_batch", "samples_per_s", "step_ms", "allreduce_wait_ms", "allreduce_share", "allreduce_mb",
-// "buckets", "speedup" (vs 1 rank x 1 thread of the head), "runs": [samples_per_s...]}...]}.
+// "buckets", "speedup" (vs 1 rank x 1 thread of the head; null when --nproc does not start with 1), "runs":
+// [samples_per_s...]}...]}.
 // Throws nfp::Error with the failing run's command and last output line.
 nlohmann::json train_speed(const TrainSpeedOptions& options);
 

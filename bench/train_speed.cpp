@@ -25,6 +25,7 @@ namespace nfp::bench {
 namespace {
 
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 // Runs argv with stdout and stderr into `log`; the exit status (128 + signal when killed).
 int run_to_log(const std::vector<std::string>& argv, const fs::path& log) {
@@ -134,7 +135,9 @@ nlohmann::json train_speed(const TrainSpeedOptions& o) {
     out["load_after"] = load_average();
     out["results"] = nlohmann::json::array();
     for (const auto& head : o.heads) {
-      const double base = median(speed[{head, 0}]);  // the first layout is 1 rank x 1 thread when nproc starts at 1
+      // the first layout is 1 rank x 1 thread when --nproc lists 1 first; without it there is nothing to compare to
+      const bool has_base = layouts[0].ranks == 1 && layouts[0].threads == 1;
+      const double base = median(speed[{head, 0}]);
       for (size_t li = 0; li < layouts.size(); ++li) {
         const double sps = median(speed[{head, li}]);
         const double step_ms = 1e3 * double(o.batch) * layouts[li].ranks / sps;
@@ -150,7 +153,7 @@ nlohmann::json train_speed(const TrainSpeedOptions& o) {
                                   {"allreduce_share", w / step_ms},
                                   {"allreduce_mb", ar.is_null() ? 0.0 : ar.at("bytes_per_step").get<double>() / 1e6},
                                   {"buckets", ar.is_null() ? 0 : ar.at("buckets").get<int64_t>()},
-                                  {"speedup", layouts[0].ranks == 1 && layouts[0].threads == 1 ? sps / base : 1.0},
+                                  {"speedup", has_base ? json(sps / base) : json(nullptr)},
                                   {"runs", speed[{head, li}]}});
       }
     }

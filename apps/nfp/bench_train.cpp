@@ -16,11 +16,14 @@ void run_bench_train(nfp::bench::TrainSpeedOptions o, bool json) {
               r["load_after"].get<std::string>().c_str());
   std::printf("  %-12s %13s %12s %12s %9s %14s %9s %9s\n", "head", "ranks x thr", "samples/s", "step ms", "speed-up",
               "all-reduce ms", "share", "MB/step");
-  for (const auto& x : r["results"])
-    std::printf("  %-12s %9d x %d %12.0f %12.1f %8.2fx %14.1f %8.0f%% %9.1f\n", x["head"].get<std::string>().c_str(),
+  for (const auto& x : r["results"]) {
+    char speedup[32] = "-";
+    if (!x["speedup"].is_null()) std::snprintf(speedup, sizeof speedup, "%.2fx", x["speedup"].get<double>());
+    std::printf("  %-12s %9d x %d %12.0f %12.1f %9s %14.1f %8.0f%% %9.1f\n", x["head"].get<std::string>().c_str(),
                 x["ranks"].get<int>(), x["threads"].get<int>(), x["samples_per_s"].get<double>(),
-                x["step_ms"].get<double>(), x["speedup"].get<double>(), x["allreduce_wait_ms"].get<double>(),
+                x["step_ms"].get<double>(), speedup, x["allreduce_wait_ms"].get<double>(),
                 100 * x["allreduce_share"].get<double>(), x["allreduce_mb"].get<double>());
+  }
   if (json) nfp::cli::print_json_line(r.dump());
 }
 

@@ -265,6 +265,12 @@ TEST_F(TrainDistributed, BenchTrainMeasuresEveryLayout) {
     EXPECT_EQ(x.at("allreduce_mb").get<double>() > 0, layouts[i].first == 2) << x.dump();
   }
   EXPECT_DOUBLE_EQ(j["results"][0].at("speedup").get<double>(), 1.0);
+  // without a 1 x 1 layout there is nothing to compare to: no speed-up rather than a made-up 1.0
+  r = run_nfp("bench train --heads regression --nproc 2 --steps 30 --batch 8 --data " + p("d.hdf5") + " --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto k = test::last_line_json(r.out);
+  ASSERT_EQ(k.at("results").size(), 2u) << k.dump();  // 2 x 1 and 1 x 2
+  for (const auto& x : k["results"]) EXPECT_TRUE(x.at("speedup").is_null()) << x.dump();
   r = run_nfp("bench train --heads regression --steps 30 --data " + p("missing.hdf5"));
   test::expect_one_line_error(r, "bench train: `nfp train` of regression_1x1_0 failed (exit 1)");
   // the failing run's log is kept, where the line says
