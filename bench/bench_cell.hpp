@@ -8,12 +8,14 @@
 
 #include "nfp/policy.hpp"
 #include "nfp/runtime_setup.hpp"
+#include "nfp/sim_env.hpp"
 
 namespace nfp::bench {
 
-// DIR/<task>_<episodes>.hdf5: `episodes` jittered expert demonstrations on seeds seed.. (collected once).
+// DIR/<task>_<episodes>.hdf5: `episodes` jittered expert demonstrations on seeds seed.. (collected once); with
+// env.images, DIR/<task>_<episodes>_<cameras or "all">_<size>px.hdf5 with the camera images.
 std::filesystem::path ensure_demos(const std::filesystem::path& dir, const std::string& task, int episodes,
-                                   uint64_t seed = 0);
+                                   uint64_t seed = 0, const sim::EnvOptions& env = {});
 
 struct CellTraining {
   std::string head;                                  // head type

@@ -30,14 +30,22 @@ double cpu_seconds() { return double(std::clock()) / CLOCKS_PER_SEC; }
 
 }  // namespace
 
-fs::path ensure_demos(const fs::path& dir, const std::string& task, int episodes, uint64_t seed) {
-  const fs::path path = dir / (task + "_" + std::to_string(episodes) + ".hdf5");
+fs::path ensure_demos(const fs::path& dir, const std::string& task, int episodes, uint64_t seed,
+                      const sim::EnvOptions& env) {
+  std::string name = task + "_" + std::to_string(episodes);
+  if (env.images) {
+    std::string cams;
+    for (const auto& c : env.cameras) cams += (cams.empty() ? "" : "-") + c;
+    name += "_" + (cams.empty() ? std::string("all") : cams) + "_" + std::to_string(env.image_size) + "px";
+  }
+  const fs::path path = dir / (name + ".hdf5");
   if (fs::exists(path)) return path;
   fs::create_directories(dir);
   sim::CollectOptions o;
   o.task = task;
   o.episodes = episodes;
   o.seed = seed;
+  o.env = env;
   const auto r = sim::collect_demos(o);
   // HDF5 writes in place: write beside the final name and rename, so a cut-off collection is redone.
   const fs::path tmp = dir / (path.filename().string() + ".partial");

@@ -15,6 +15,8 @@ void add_inference_flags(CLI::App& c, InferenceFlags& f) {
   c.add_option("--candidates", f.candidates, "sbs: candidates per chunk (default 128)")->check(whole(1, 65536));
   c.add_option("--gr-steps", f.gr_steps, "gr: Adam steps (default 10)")->check(whole(0, 100000));
   c.add_option("--steps", f.steps, "diffusion / flow matching: sampling steps")->check(whole(1, 100000));
+  c.add_option("--sampler", f.sampler, "diffusion: ddim | ddpm (default: the checkpoint's; DDPM-100: --sampler ddpm --steps 100)")
+      ->check(CLI::IsMember({"ddim", "ddpm"}));
   c.add_option("--n-action-steps", f.n_action_steps, "actions executed per chunk before re-planning (default: trained)")
       ->check(whole(1, 1024));
 }
@@ -27,6 +29,7 @@ RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& f) 
   if (f.candidates > 0) inf.candidates = f.candidates;
   if (f.gr_steps >= 0) inf.gr_steps = f.gr_steps;
   if (f.steps > 0) inf.steps = f.steps;
+  if (!f.sampler.empty()) inf.sampler = f.sampler;
   if (f.n_action_steps > 0) {
     require(f.n_action_steps <= policy.config().horizon,
             "--n-action-steps must be <= the horizon (" + std::to_string(policy.config().horizon) + ")");
@@ -38,6 +41,7 @@ RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& f) 
 
 RuntimeRunnerOptions runtime_runner_options(const InferenceFlags& f) {
   require(f.steps == 0, "--steps: the runtime runs flow heads, which take no sampling steps");
+  require(f.sampler.empty(), "--sampler: the runtime runs flow heads, which have no diffusion sampler");
   RuntimeRunnerOptions o;
   o.strategy = f.strategy;
   o.sigma = f.sigma;

@@ -10,10 +10,10 @@
 namespace nfp::cli {
 
 struct InferenceFlags {
-  std::string strategy;
+  std::string strategy, sampler;
   double sigma = -1;
   int64_t candidates = 0, gr_steps = -1, steps = 0, n_action_steps = 0;
-  bool any() const { return !strategy.empty() || sigma >= 0 || candidates > 0 || gr_steps >= 0 || steps > 0 || n_action_steps > 0; }
+  bool any() const { return !strategy.empty() || !sampler.empty() || sigma >= 0 || candidates > 0 || gr_steps >= 0 || steps > 0 || n_action_steps > 0; }
 };
 
 void add_inference_flags(CLI::App& cmd, InferenceFlags& flags);
@@ -21,7 +21,7 @@ void add_inference_flags(CLI::App& cmd, InferenceFlags& flags);
 RunnerOptions runner_options(const PolicyImpl& policy, const InferenceFlags& flags);
 
 // The flags for a RuntimeRunner (--backend runtime, --model): unset ones take the exported file's settings; --steps
-// (sampling steps of diffusion / flow matching) has no meaning there and is refused.
+// and --sampler (of diffusion / flow matching) have no meaning there and are refused.
 RuntimeRunnerOptions runtime_runner_options(const InferenceFlags& flags);
 
 // The checkpoint's monitor calibration (`nfp monitor calibrate`), for `nfp eval --monitor` and `nfp serve --monitor`,

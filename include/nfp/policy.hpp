@@ -39,6 +39,7 @@ struct InferenceOptions {
   int64_t gr_steps = 10;            // gr: K Adam steps
   double gr_lr = 0.01;              // gr: Adam step size (normalized action units)
   int64_t steps = 0;                // diffusion / flow matching sampling steps (0: configured)
+  std::string sampler;              // diffusion: "ddim" | "ddpm" (empty: configured)
 };
 void to_json(json& j, const InferenceOptions& o);
 void from_json(const json& j, InferenceOptions& o);

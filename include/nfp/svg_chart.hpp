@@ -35,6 +35,7 @@ struct LineChart {
   std::vector<LineSeries> series;
   bool log_x = false;
   bool markers = true;  // a circle per point (false for long curves: training metrics)
+  bool bands = false;   // the series' lo..hi as a shaded band (e.g. a confidence interval) instead of whiskers
 };
 
 std::string svg_bar_chart(const BarChart& chart);

@@ -213,6 +213,11 @@ torch::Device PolicyImpl::device() const { return module_device(*this); }
 
 void PolicyImpl::check_options(const RunnerOptions& o) const {
   check_strategy(o.inference.strategy, *head_);
+  const std::string& sampler = o.inference.sampler;
+  require(sampler.empty() || (config_.head.type == "diffusion" && (sampler == "ddim" || sampler == "ddpm")),
+          config_.head.type == "diffusion"
+              ? "sampler must be ddim or ddpm, got '" + truncate_for_message(sampler) + "'"
+              : "a sampler (ddim / ddpm) applies to the diffusion head only, not '" + config_.head.type + "'");
   require(o.n_action_steps >= 1 && o.n_action_steps <= config_.horizon,
           "n_action_steps must be in 1.." + std::to_string(config_.horizon) + " (the horizon), got " +
               std::to_string(o.n_action_steps));
@@ -229,6 +234,7 @@ std::string describe_inference(const PolicyImpl& policy, const RunnerOptions& op
   if (o.strategy == "sbs") s << ", N " << o.candidates;
   if (o.strategy == "gr") s << ", " << o.gr_steps << " Adam steps";
   if (head_traits(c.head.type).has_sampling_steps) s << ", steps " << (o.steps > 0 ? o.steps : c.head.infer_steps);
+  if (c.head.type == "diffusion") s << ", " << (o.sampler.empty() ? c.head.sampler : o.sampler);
   s << ", n_action_steps " << options.n_action_steps;
   return s.str();
 }

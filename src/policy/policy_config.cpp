@@ -6,7 +6,8 @@ namespace nfp {
 
 void to_json(json& j, const InferenceOptions& o) {
   j = json{{"strategy", o.strategy}, {"sigma", o.sigma},     {"candidates", o.candidates},
-           {"gr_steps", o.gr_steps}, {"gr_lr", o.gr_lr},     {"steps", o.steps}};
+           {"gr_steps", o.gr_steps}, {"gr_lr", o.gr_lr},     {"steps", o.steps},
+           {"sampler", o.sampler}};
 }
 
 void from_json(const json& j, InferenceOptions& o) {
@@ -18,6 +19,7 @@ void from_json(const json& j, InferenceOptions& o) {
   o.gr_steps = json_get(j, "gr_steps", o.gr_steps, w);
   o.gr_lr = json_get(j, "gr_lr", o.gr_lr, w);
   o.steps = json_get(j, "steps", o.steps, w);
+  o.sampler = json_get(j, "sampler", o.sampler, w);
 }
 
 namespace {

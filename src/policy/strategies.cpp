@@ -78,6 +78,7 @@ StrategyResult run_strategy(ActionHeadImpl& head, const torch::Tensor& ctx_in, c
   SampleOptions so;
   so.sigma = o.sigma;
   so.steps = o.steps;
+  so.sampler = o.sampler;
   so.row_generators = row_generators;
   if (o.strategy == "sbs") {
     require(o.candidates >= 1, "sbs: candidates must be >= 1");

@@ -160,17 +160,24 @@ std::string svg_line_chart(const LineChart& c) {
   std::string s = header(c.title) + y_axis(ay, c.y_label) + x_axis(ax, c.x_label);
   for (size_t k = 0; k < c.series.size(); ++k) {
     const auto& l = c.series[k];
-    std::string pts, marks;
+    std::string pts, marks, upper, lower;
     const std::string color = kColors[k % 10];
     for (size_t i = 0; i < l.x.size(); ++i) {
       if (!std::isfinite(l.x[i]) || !std::isfinite(l.y[i]) || (c.log_x && l.x[i] <= 0)) continue;
       const double x = px(ax, l.x[i]), y = py(ay, l.y[i]);
       pts += num(x) + "," + num(y) + " ";
       if (c.markers) marks += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"3\" fill=\"" + color + "\"/>\n";
-      if (!l.lo.empty() && std::isfinite(l.lo[i]) && std::isfinite(l.hi[i]) && l.hi[i] > l.lo[i])
+      const bool has_range = !l.lo.empty() && std::isfinite(l.lo[i]) && std::isfinite(l.hi[i]);
+      if (c.bands && has_range) {  // the band's outline: along hi forwards, back along lo
+        upper += num(x) + "," + num(py(ay, l.hi[i])) + " ";
+        lower = num(x) + "," + num(py(ay, l.lo[i])) + " " + lower;
+      }
+      if (!c.bands && has_range && l.hi[i] > l.lo[i])
         marks += "<line x1=\"" + num(x) + "\" y1=\"" + num(py(ay, l.lo[i])) + "\" x2=\"" + num(x) + "\" y2=\"" +
                  num(py(ay, l.hi[i])) + "\" stroke=\"" + color + "\" stroke-width=\"1.5\"/>\n";
     }
+    if (!upper.empty())
+      s += "<polygon points=\"" + upper + lower + "\" fill=\"" + color + "\" fill-opacity=\"0.15\" stroke=\"none\"/>\n";
     s += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + color + "\" stroke-width=\"2\"/>\n" + marks;
     s += "<text x=\"" + num(kW - kRight + 10) + "\" y=\"" + num(kTop + 16 * double(k + 1)) + "\" fill=\"" +
          kColors[k % 10] + "\">" + xml_escape(l.name) + "</text>\n";

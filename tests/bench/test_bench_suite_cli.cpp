@@ -7,6 +7,13 @@
 #include <sstream>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <iterator>
+#include <nlohmann/json.hpp>
+
 #include "nfp_cli.hpp"
 
 namespace fs = std::filesystem;
@@ -14,6 +21,7 @@ namespace fs = std::filesystem;
 namespace nfp {
 namespace {
 
+using nlohmann::json;
 using test::last_line_json;
 using test::run_nfp;
 
@@ -178,6 +186,88 @@ TEST_F(BenchMatrixCli, BadInputFailsBeforeWritingAnything) {
   expect_error("bench ablations --out " + p("x") + " --axes sigma,colour", "unknown ablation axis 'colour'");
   expect_error("bench ablations --out " + p("x") + " --axes sigma --base-run " + p("no_run"), "no_run");
   expect_error("bench ablations --out " + p("x") + " --episodes 0", "--episodes: must be a whole number from 1");
+  expect_error("bench curves --out " + p("x") + " --heads nfp-spline:ddim-10", "DDIM / DDPM sample the diffusion head");
+  expect_error("bench curves --out " + p("x") + " --heads regression,regression", "given twice");
+  expect_error("bench curves --out " + p("x") + " --task nowhere", "nowhere");
+  expect_error("bench curves --out " + p("x") + " --data " + p("none.hdf5"), "none.hdf5");
+  expect_error("bench curves --out " + p("x") + " --eval-every 0", "--eval-every: must be a whole number from 1");
+}
+
+std::vector<uint8_t> bytes_of(const fs::path& f) {
+  std::ifstream in(f, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// `nfp bench curves` at toy size: two curves of one head share its training; training in segments (stop at each
+// evaluation point, resume) ends at the very weights of one uninterrupted `nfp train`; a rerun evaluates nothing again.
+TEST_F(BenchMatrixCli, CurvesShareTrainingAndSegmentsEqualOneRun) {
+  auto c = run_nfp("collect --task push-two-goals --episodes 3 --seed 0 --out " + p("d.hdf5"));
+  ASSERT_EQ(c.status, 0) << c.out;
+  const std::string args = "bench curves --out " + p("c") + " --task push-two-goals --data " + p("d.hdf5") +
+                           " --heads regression,diffusion:ddim-2,diffusion:ddpm-3 --max-steps 4 --eval-every 2 "
+                           "--episodes 1 --batch 8 --json";
+  auto r = run_nfp(args);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = last_line_json(r.out);
+  ASSERT_EQ(j["curves"].size(), 3u) << j.dump();
+  for (const auto& curve : j["curves"]) {
+    ASSERT_EQ(curve["points"].size(), 2u) << curve.dump();
+    EXPECT_EQ(curve["points"][0]["step"], 2);
+    EXPECT_EQ(curve["points"][1]["step"], 4);
+    EXPECT_EQ(curve["points"][1]["samples"], 32);  // 4 steps x batch 8
+    EXPECT_GT(curve["points"][1]["train_cpu_s"].get<double>(), curve["points"][0]["train_cpu_s"].get<double>());
+  }
+  EXPECT_EQ(j["curves"][1]["curve"], "diffusion:ddim-2");
+  // one diffusion run, sampled two ways: what each evaluation ran with is in its eval_info.json
+  EXPECT_FALSE(fs::exists(dir / "c" / "runs" / "diffusion:ddpm-3"));
+  const json ddpm = json::parse(read(dir / "c" / "evals" / "diffusion:ddpm-3" / "4.eval_info.json"));
+  EXPECT_EQ(ddpm["inference"]["sampler"], "ddpm");
+  EXPECT_EQ(ddpm["inference"]["steps"], 3);
+  EXPECT_EQ(json::parse(read(dir / "c" / "evals" / "diffusion:ddim-2" / "2.eval_info.json"))["inference"]["sampler"], "ddim");
+  EXPECT_EQ(lines(read(dir / "c" / "results.csv")), 1 + 6u);
+  EXPECT_EQ(lines(read(dir / "c" / "summary.csv")), 1 + 3u);
+  EXPECT_NE(read(dir / "c" / "results.md").find("| diffusion:ddpm-3 | capped |"), std::string::npos);
+  EXPECT_EQ(read(dir / "c" / "success_vs_cpu.svg").rfind("<svg", 0), 0u);
+  const std::string svg = read(dir / "c" / "success_vs_steps.svg");
+  size_t bands = 0;
+  for (size_t i = svg.find("<polygon"); i != std::string::npos; i = svg.find("<polygon", i + 1)) ++bands;
+  EXPECT_EQ(bands, 3u);  // an interval band per curve
+  // the same weights as one `nfp train` run of 4 steps
+  auto t = run_nfp("train --data " + p("d.hdf5") + " --policy regression --task push-two-goals --steps 4 --batch 8 "
+                   "--checkpoint-every 2 --no-progress --out " + p("t"));
+  ASSERT_EQ(t.status, 0) << t.out;
+  EXPECT_EQ(bytes_of(dir / "c" / "runs" / "regression" / "checkpoint" / "model.safetensors"),
+            bytes_of(dir / "t" / "checkpoint" / "model.safetensors"));
+  // a rerun: nothing trained or evaluated again
+  const auto stamp = fs::last_write_time(dir / "c" / "evals" / "regression" / "2.json");
+  auto again = run_nfp(args);
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_EQ(last_line_json(again.out)["curves"], j["curves"]);
+  EXPECT_EQ(fs::last_write_time(dir / "c" / "evals" / "regression" / "2.json"), stamp);
+  EXPECT_EQ(again.out.find("trained to step"), std::string::npos) << again.out;
+}
+
+// A head whose evaluations stop improving stops before the cap; a head another process holds is left to it.
+TEST_F(BenchMatrixCli, CurvesStopAtThePlateauAndSkipALockedHead) {
+  auto c = run_nfp("collect --task push-two-goals --episodes 3 --seed 0 --out " + p("d.hdf5"));
+  ASSERT_EQ(c.status, 0) << c.out;
+  const std::string base = "bench curves --out " + p("c") + " --task push-two-goals --data " + p("d.hdf5") +
+                           " --max-steps 20 --eval-every 2 --episodes 1 --batch 8 --plateau-window 1 --json";
+  fs::create_directories(dir / "c" / "runs");
+  const int fd = ::open((dir / "c" / "runs" / "nina-mlp.lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  auto r = run_nfp(base + " --heads regression,nina-mlp");
+  ::close(fd);
+  ASSERT_EQ(r.status, 0) << r.out;
+  // window 1 with one episode: the second evaluation can never beat the first one's interval
+  const auto j = last_line_json(r.out);
+  ASSERT_EQ(j["curves"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["curves"][0]["status"], "plateau");
+  EXPECT_EQ(j["curves"][0]["points"].size(), 2u);
+  EXPECT_FALSE(fs::exists(dir / "c" / "evals" / "regression" / "6.json"));
+  EXPECT_NE(r.out.find("nina-mlp: another process is training it"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir / "c" / "runs" / "nina-mlp"));
 }
 
 }  // namespace

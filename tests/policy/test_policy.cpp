@@ -146,6 +146,28 @@ TEST(Policy, LikelihoodStrategiesNeedAFlowHead) {
   EXPECT_THROW(run_strategy(*p->head(), torch::randn({1, 16}), o, gen), Error);
 }
 
+// A sampler other than the trained one (the same diffusion model sampled by DDPM or DDIM) is an inference setting;
+// it means nothing to other heads and a misspelled one is refused before any episode runs.
+TEST(Policy, SamplerIsCheckedAndReachesTheDiffusionHead) {
+  auto diffusion = small_policy("diffusion");
+  RunnerOptions o = diffusion->default_options();
+  o.inference.sampler = "ddpm";
+  o.inference.steps = 3;
+  EXPECT_NO_THROW(diffusion->check_options(o));
+  auto ctx = torch::randn({2, 16});
+  auto g1 = at::make_generator<at::CPUGeneratorImpl>(7), g2 = at::make_generator<at::CPUGeneratorImpl>(7);
+  const auto ddpm = run_strategy(*diffusion->head(), ctx, o.inference, g1);
+  o.inference.sampler = "ddim";
+  const auto ddim = run_strategy(*diffusion->head(), ctx, o.inference, g2);
+  EXPECT_GT((ddpm.actions - ddim.actions).abs().max().item<double>(), 1e-4);  // DDPM adds noise at every step
+  o.inference.sampler = "ddpn";
+  EXPECT_THROW(diffusion->check_options(o), Error);
+  auto flow = small_policy("nfp-spline");
+  RunnerOptions f = flow->default_options();
+  f.inference.sampler = "ddim";
+  EXPECT_THROW(flow->check_options(f), Error);
+}
+
 // What `nfp eval` and `nfp tune` print: only the settings the head and strategy use.
 TEST(Policy, DescribeInferenceNamesTheSettingsInUse) {
   auto flow = small_policy("nfp-spline");
@@ -160,7 +182,10 @@ TEST(Policy, DescribeInferenceNamesTheSettingsInUse) {
   o.n_action_steps = 2;
   EXPECT_EQ(describe_inference(*flow, o), "denoise, n_action_steps 2");
   auto diffusion = small_policy("diffusion");
-  EXPECT_EQ(describe_inference(*diffusion, diffusion->default_options()), "sample, steps 10, n_action_steps 3");
+  RunnerOptions d = diffusion->default_options();
+  EXPECT_EQ(describe_inference(*diffusion, d), "sample, steps 10, ddim, n_action_steps 3");
+  d.inference.sampler = "ddpm", d.inference.steps = 100;
+  EXPECT_EQ(describe_inference(*diffusion, d), "sample, steps 100, ddpm, n_action_steps 3");
   auto regression = small_policy("regression");
   EXPECT_EQ(describe_inference(*regression, regression->default_options()), "sample, n_action_steps 3");
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "nfp/error.hpp"
 #include "nfp/svg_chart.hpp"
@@ -63,6 +64,28 @@ TEST(SvgPlot, LineWhiskersSpanLoToHi) {
   EXPECT_NEAR(lengths[0] / lengths[1], 100.0 / 20.0, 0.05);
   LineChart bad{"l", "x", "y", {{"b", {1, 2}, {1, 2}, {0}, {3}}}, false};
   EXPECT_THROW(svg_line_chart(bad), Error);
+}
+
+TEST(SvgPlot, LineBandsOutlineLoAndHi) {
+  // bands: one polygon per series, through (x, hi) forwards and (x, lo) backwards; no whiskers
+  LineChart l{"l", "cpu s", "%", {{"flow", {10, 20, 30}, {50, 60, 70}, {40, 50, 60}, {60, 70, 80}}}, false, true, true};
+  const auto s = svg_line_chart(l);
+  EXPECT_EQ(test::count_of(s, "<polygon"), 1u);
+  EXPECT_EQ(test::count_of(s, "stroke-width=\"1.5\""), 0u);
+  const size_t b = s.find("points=\"", s.find("<polygon")) + 8;
+  std::vector<std::pair<double, double>> pts;
+  std::string list = s.substr(b, s.find('"', b) - b);
+  for (size_t i = 0; i < list.size();) {
+    const size_t comma = list.find(',', i), space = list.find(' ', comma);
+    pts.emplace_back(std::stod(list.substr(i, comma - i)), std::stod(list.substr(comma + 1, space - comma - 1)));
+    i = space + 1;
+  }
+  ASSERT_EQ(pts.size(), 6u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_DOUBLE_EQ(pts[size_t(i)].first, pts[size_t(5 - i)].first);  // the same x going out and back
+    EXPECT_LT(pts[size_t(i)].second, pts[size_t(5 - i)].second);       // hi above lo (smaller pixel y)
+  }
+  EXPECT_LT(pts[0].first, pts[1].first);
 }
 
 TEST(SvgPlot, XmlEscapeCoversTextAndBothQuotes) {
