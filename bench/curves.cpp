@@ -31,16 +31,17 @@ namespace nfp::bench {
 
 namespace {
 
-// An exclusive, non-blocking flock on `path` for this object's life: two processes sharing OUT never train one head.
-class HeadLock {
+// An exclusive flock on `path` for this object's life (wait: until it is free; else only if free now): two processes
+// sharing OUT never train one head, nor collect the demonstrations twice.
+class FileLock {
  public:
-  explicit HeadLock(const fs::path& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+  FileLock(const fs::path& path, bool wait) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
     require(fd_ >= 0, "bench curves: cannot open the lock file " + path.string());
-    held_ = ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
+    held_ = ::flock(fd_, wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0;
   }
-  ~HeadLock() { ::close(fd_); }
-  HeadLock(const HeadLock&) = delete;
-  HeadLock& operator=(const HeadLock&) = delete;
+  ~FileLock() { ::close(fd_); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
   bool held() const { return held_; }
 
  private:
@@ -238,15 +239,16 @@ json run_curves(const CurvesOptions& o) {
     env.images = has_images(o.obs);
     env.cameras = o.cameras;
     env.image_size = o.image_size;
-    log("collecting " + std::to_string(o.demos) + " demonstrations of " + o.task + " (once)");
+    const FileLock collecting(o.out / "runs" / "data.lock", true);
     data = ensure_demos(o.out / "data", o.task, o.demos, 0, env);
+    log("demonstrations: " + data.string());
   }
 
   bool interrupted = false;
   for (const auto& head : heads) {
     if (interrupted) break;
     const fs::path run = o.out / "runs" / head.name;
-    const HeadLock lock(o.out / "runs" / (head.name + ".lock"));
+    const FileLock lock(o.out / "runs" / (head.name + ".lock"), false);
     if (!lock.held()) {
       log(head.name + ": another process is training it (" + (o.out / "runs" / (head.name + ".lock")).string() +
           " is locked); next head");

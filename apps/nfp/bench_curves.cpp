@@ -82,6 +82,7 @@ void setup_bench_curves(CLI::App& root) {
     std::signal(SIGTERM, SIG_DFL);
     std::printf("wrote %s/results.md, summary.csv, results.csv\n", o->out.string().c_str());
     if (*json_out) print_json_line(r.dump());
+    std::fflush(stdout);
     if (r["interrupted"].get<bool>()) {
       std::fprintf(stderr, "nfp bench curves: interrupted; the same command continues where it stopped\n");
       std::exit(130);
