@@ -8,10 +8,14 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <iterator>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "nfp_cli.hpp"
@@ -245,6 +249,47 @@ TEST_F(BenchMatrixCli, CurvesShareTrainingAndSegmentsEqualOneRun) {
   EXPECT_EQ(last_line_json(again.out)["curves"], j["curves"]);
   EXPECT_EQ(fs::last_write_time(dir / "c" / "evals" / "regression" / "2.json"), stamp);
   EXPECT_EQ(again.out.find("trained to step"), std::string::npos) << again.out;
+}
+
+// Ctrl-C: the training step under way finishes and is checkpointed with its compute, the command exits 130 and says
+// the same command continues; a second run does continue from that checkpoint.
+TEST_F(BenchMatrixCli, CurvesCtrlCCheckpointsAndTheSameCommandContinues) {
+  auto c = run_nfp("collect --task push-two-goals --episodes 3 --seed 0 --out " + p("d.hdf5"));
+  ASSERT_EQ(c.status, 0) << c.out;
+  const std::vector<std::string> args = {"bench", "curves", "--out", p("c"), "--task", "push-two-goals", "--data",
+                                         p("d.hdf5"), "--heads", "regression", "--max-steps", "1000000",
+                                         "--eval-every", "20", "--episodes", "1", "--batch", "4"};
+  const pid_t pid = test::spawn_nfp(args, p("log.txt"));
+  ASSERT_GT(pid, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(dir / "c" / "evals" / "regression" / "20.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGINT);
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 130) << read(dir / "log.txt");
+  EXPECT_NE(read(dir / "log.txt").find("interrupted; the same command continues where it stopped"), std::string::npos);
+  const json compute = json::parse(read(dir / "c" / "runs" / "regression" / "compute.json"));
+  int64_t last = 0;
+  for (const auto& [step, v] : compute.items()) last = std::max<int64_t>(last, std::stoll(step));
+  EXPECT_GE(last, 20);
+  EXPECT_GT(compute[std::to_string(last)]["cpu_s"].get<double>(), 0.0);
+  // the same command again (stopped once it has trained a segment): it starts from the interrupted step
+  const pid_t again = test::spawn_nfp(args, p("log2.txt"));
+  ASSERT_GT(again, 0);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (read(dir / "log2.txt").find("regression: trained to step") == std::string::npos &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ::kill(again, SIGINT);
+  ASSERT_EQ(::waitpid(again, &st, 0), again);
+  const std::string log2 = read(dir / "log2.txt");
+  const auto at = log2.find("regression: trained to step ");
+  ASSERT_NE(at, std::string::npos) << log2;
+  const int64_t reached = std::stoll(log2.substr(at + 28));
+  EXPECT_GT(reached, last) << log2;
+  EXPECT_LE(reached, (last / 20 + 1) * 20) << log2;  // up to the next evaluation point, not from scratch
 }
 
 // A head whose evaluations stop improving stops before the cap; a head another process holds is left to it.
