@@ -10,7 +10,9 @@
 //   OUT/results.csv (a row per curve and evaluation), OUT/summary.csv + results.md (a row per curve: plateau, compute to
 //   90% of it), OUT/success_vs_cpu.svg and success_vs_steps.svg (the Wilson interval as a band), rewritten after
 //   every evaluation from what OUT holds.
-// Two processes may share OUT (e.g. one per core): a head's run is locked (flock) by the process training it, and the
+// A head whose curves are finished (plateau or cap) by the evaluations in OUT is not trained again, so OUT's small files
+// (evals/*/*.json, runs/*/compute.json and train_config.json) carry finished heads to another machine without their
+// checkpoints. Two processes may share OUT (e.g. one per core): a head's run is locked (flock) by the process training it, and the
 // other process takes the next head.
 #pragma once
 #include <cstdint>

@@ -282,10 +282,17 @@ json run_curves(const CurvesOptions& o) {
           write_reports(o, asked, started, load_start);
         }
       }
+      // (a head finished in an earlier session keeps its evaluations and compute.json: it needs no checkpoint)
       bool all_flat = true;
-      for (const auto& c : head.curves) all_flat = all_flat && plateaued(curve_points(o.out, c.name, c.head), o.plateau_window);
-      if (cur >= o.max_steps || all_flat) {
-        log(head.name + ": " + (all_flat ? "plateaued" : "reached the cap") + " at step " + std::to_string(cur));
+      int64_t evaluated = 0;
+      for (const auto& c : head.curves) {
+        const auto points = curve_points(o.out, c.name, c.head);
+        all_flat = all_flat && plateaued(points, o.plateau_window);
+        if (!points.empty()) evaluated = std::max(evaluated, points.back().step);
+      }
+      if (std::max(cur, evaluated) >= o.max_steps || all_flat) {
+        log(head.name + ": " + (all_flat ? "plateaued" : "reached the cap") + " at step " +
+            std::to_string(std::max(cur, evaluated)));
         break;
       }
       if (o.stop_requested && o.stop_requested()) {

@@ -313,6 +313,14 @@ TEST_F(BenchMatrixCli, CurvesStopAtThePlateauAndSkipALockedHead) {
   EXPECT_FALSE(fs::exists(dir / "c" / "evals" / "regression" / "6.json"));
   EXPECT_NE(r.out.find("nina-mlp: another process is training it"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir / "c" / "runs" / "nina-mlp"));
+  // a finished head carried elsewhere without its checkpoints (evaluations + compute.json): not trained again
+  fs::remove_all(dir / "c" / "runs" / "regression" / "checkpoint");
+  fs::remove_all(dir / "c" / "runs" / "regression" / "checkpoints");
+  auto again = run_nfp(base + " --heads regression");
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("regression: plateaued at step 4"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find("trained to step"), std::string::npos) << again.out;
+  EXPECT_EQ(last_line_json(again.out)["curves"], j["curves"]);
 }
 
 }  // namespace
