@@ -136,9 +136,10 @@ json write_reports(const CurvesOptions& o, const std::vector<CurveSpec>& asked, 
                   "episodes", "ci_lo", "ci_hi", "chunk_p50_ms"};
   summary.columns = {"curve", "status", "evaluations", "last_step", "plateau_pc", "plateau_lo", "plateau_hi",
                      "step_90pc", "samples_90pc", "train_cpu_s_90pc", "chunk_p50_ms_90pc"};
-  LineChart by_cpu{"Success vs training compute (" + o.task + ")", "training CPU seconds", "success % (95% interval)", {}};
+  LineChart by_cpu{"Success vs training compute (" + o.task + ")", "training CPU seconds (log)", "success % (95% interval)", {}};
   LineChart by_step{"Success vs training steps (" + o.task + ")", "training steps", "success % (95% interval)", {}};
   by_cpu.bands = by_step.bands = true;
+  by_cpu.log_x = true;  // compute spans decades between heads
   json curves = json::array();
   for (const auto& c : curves_on_disk(o.out, asked)) {
     const auto points = curve_points(o.out, c.name, c.head);

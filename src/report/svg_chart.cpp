@@ -38,7 +38,8 @@ struct Axis {
     }
     const double raw = (hi - lo) / 5, mag = std::pow(10, std::floor(std::log10(raw)));
     const double step = raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag;
-    for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) t.push_back(v);
+    // k x step, not a running sum (no 1e-17 for 0); + 0.0 turns a -0 (ceil of a small negative) into 0
+    for (double k = std::ceil(lo / step); k * step <= hi + 1e-9 * step; k += 1) t.push_back(k * step + 0.0);
     return t;
   }
 };

@@ -66,6 +66,16 @@ TEST(SvgPlot, LineWhiskersSpanLoToHi) {
   EXPECT_THROW(svg_line_chart(bad), Error);
 }
 
+TEST(SvgPlot, LinearTicksNeverPrintMinusZeroOrRoundingDust) {
+  // an axis padded below 0 (5% of the range): its ticks are 0, 20, ... exactly, not -0 or 1e-15
+  LineChart l{"l", "x", "%", {{"a", {0, 1, 2}, {0, 33.3, 100}, {}, {}}}, false};
+  const auto s = svg_line_chart(l);
+  EXPECT_NE(s.find(">0</text>"), std::string::npos);
+  EXPECT_EQ(s.find(">-0</text>"), std::string::npos);
+  EXPECT_EQ(s.find("e-1"), std::string::npos);  // 1e-15 and the like (%.4g)
+  EXPECT_EQ(s.find("e-0"), std::string::npos);
+}
+
 TEST(SvgPlot, LineBandsOutlineLoAndHi) {
   // bands: one polygon per series, through (x, hi) forwards and (x, lo) backwards; no whiskers
   LineChart l{"l", "cpu s", "%", {{"flow", {10, 20, 30}, {50, 60, 70}, {40, 50, 60}, {60, 70, 80}}}, false, true, true};
