@@ -186,7 +186,8 @@ json write_reports(const CurvesOptions& o, const std::vector<CurveSpec>& asked, 
         "Wilson interval of the " + std::to_string(o.plateau_window) + " before them. Plateau = the last " +
         std::to_string(o.plateau_window) + " evaluations pooled, with their interval; \"90%\" = the first "
         "evaluation at or above 90% of the curve's own plateau (its training compute: process CPU seconds of the "
-        "training segments, not inflated by load; its closed-loop chunk latency p50).\n\n";
+        "training segments, which unlike wall time do not count other processes' share of the cores; its "
+        "closed-loop chunk latency p50).\n\n";
   md += summary.markdown() + "\nEvery evaluation: results.csv. Charts: success_vs_cpu.svg, success_vs_steps.svg.\n";
   write_file_atomic(o.out / "results.md", md);
   if (!by_cpu.series.empty()) {
