@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <map>
 
 #include "bench_cell.hpp"
@@ -19,6 +18,7 @@
 #include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/json_io.hpp"
+#include "nfp/progress.hpp"
 #include "nfp/report.hpp"
 #include "nfp/sim_env.hpp"
 #include "nfp/svg_chart.hpp"
@@ -227,12 +227,7 @@ json run_curves(const CurvesOptions& o) {
   const auto log = [&](const std::string& s) {
     if (o.log) o.log(s);
   };
-  const std::string started = [] {
-    const std::time_t t = std::time(nullptr);
-    char b[32];
-    std::strftime(b, sizeof b, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
-    return std::string(b);
-  }();
+  const std::string started = utc_minute_now();
   const std::string load_start = load_average();
 
   fs::path data = o.data;

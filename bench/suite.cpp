@@ -1,7 +1,5 @@
 // The train + evaluate matrix (see bench/bench_suite.hpp).
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <fstream>
 
 #include "bench_cell.hpp"
@@ -14,6 +12,7 @@
 #include "nfp/device.hpp"
 #include "nfp/error.hpp"
 #include "nfp/head_registry.hpp"
+#include "nfp/progress.hpp"
 #include "nfp/sim_env.hpp"
 
 namespace fs = std::filesystem;
@@ -21,13 +20,6 @@ namespace fs = std::filesystem;
 namespace nfp::bench {
 
 namespace {
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char b[32];
-  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
-  return b;
-}
 
 void write_reports(const SuiteOptions& o, const SuiteProfile& p, const nlohmann::json& rows, const std::string& started,
                    const std::string& load_start) {
@@ -94,7 +86,7 @@ nlohmann::json run_suite(const SuiteOptions& o) {
   for (const auto& t : p.tasks) sim::task_spec(t);  // unknown tasks fail before any work
   for (const auto& h : p.heads) default_head_config(h);
   fs::create_directories(o.out);
-  const std::string started = utc_now(), load_start = load_average();
+  const std::string started = utc_minute_now(), load_start = load_average();
   auto log = [&](const std::string& s) {
     if (o.log) o.log(s);
   };

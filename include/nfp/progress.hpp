@@ -40,5 +40,7 @@ class Progress {
 
 // Formats seconds as "1h02m", "3m05s" or "12.3s".
 std::string format_duration(double seconds);
+// The current time to the minute, "2026-12-02 07:08 UTC", for the header lines of reports.
+std::string utc_minute_now();
 
 }  // namespace nfp

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <sstream>
 
 namespace nfp {
@@ -21,6 +22,13 @@ std::string format_duration(double s) {
     std::snprintf(buf, sizeof buf, "%.1fs", s);
   }
   return buf;
+}
+
+std::string utc_minute_now() {
+  const std::time_t t = std::time(nullptr);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
+  return b;
 }
 
 Progress::Progress(std::string label, int64_t total, bool enabled)

@@ -1,13 +1,12 @@
 // The report page: header, what is missing, the comparison of every evaluation (table + success against latency),
 // one section per run (report_run.cpp) and the benchmark directories' tables and charts. Written into a staged
 // directory that replaces OUT only once complete.
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 
 #include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
+#include "nfp/progress.hpp"
 #include "nfp/report.hpp"
 #include "nfp/svg_chart.hpp"
 #include "report_charts.hpp"
@@ -127,13 +126,6 @@ std::string bench_section(const report::BenchEntry& b, size_t index, Assets& ass
   return s + "</section>\n";
 }
 
-std::string now_utc() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char b[32];
-  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
-  return b;
-}
-
 }  // namespace
 }  // namespace report
 
@@ -155,7 +147,7 @@ ReportSummary write_report(const ReportOptions& o) {
     toc += "<li><a href=\"#bench-" + std::to_string(b) + "\">benchmark " + report::esc(in.benches[b].name) + "</a></li>";
   std::string head = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + report::esc(o.title) +
                      "</title><style>" + report::kStyle + "</style></head><body>\n<h1>" + report::esc(o.title) +
-                     "</h1>\n<p class=\"meta\">Written " + report::now_utc() +
+                     "</h1>\n<p class=\"meta\">Written " + utc_minute_now() +
                      (o.command.empty() ? "" : " by <code>" + report::esc(o.command) + "</code>") + "</p>\n<ul class=\"toc\">" +
                      toc + "</ul>\n";
   if (!sum.problems.empty()) {

@@ -49,7 +49,10 @@ Axis make_axis(std::vector<double> values, bool log, bool from_zero) {
                values.end());
   Axis a;
   a.log = log;
-  if (values.empty()) return a;
+  if (values.empty()) {  // nothing to place: an empty 1..10 (log) or 0..1 axis, never log10(0)
+    if (log) a.lo = 1, a.hi = 10;
+    return a;
+  }
   const auto [mn, mx] = std::minmax_element(values.begin(), values.end());
   if (log) {
     a.lo = std::pow(10, std::floor(std::log10(*mn)));

@@ -75,6 +75,9 @@ TEST(CurvePlateau, NeedsTwoWindowsAndNoGainBeyondTheInterval) {
   EXPECT_TRUE(plateaued(points({40, 40, 40, 43, 43, 42}, 50), 3));
   // a fall counts as no gain
   EXPECT_TRUE(plateaued(points({45, 45, 45, 30, 30, 30}, 50), 3));
+  // never a success lately: not started, not a plateau (one success in the window is enough to judge)
+  EXPECT_FALSE(plateaued(points({0, 0, 1, 0, 0, 0}, 50), 3));
+  EXPECT_TRUE(plateaued(points({0, 0, 1, 0, 1, 0}, 50), 3));
   // the ceiling
   EXPECT_TRUE(plateaued(points({50, 50}, 50), 1));
   // window 1, rising by one episode in 50: inside the interval
@@ -94,10 +97,10 @@ TEST(CurvePlateau, SummaryPoolsTheLastWindowAndFindsNinetyPercent) {
   EXPECT_EQ(s.at_90pc->train_cpu_s, 400);
   EXPECT_FALSE(s.plateau_reached);  // 136/150 vs 125/150: 90.7% > the earlier window's upper 88.4%
   EXPECT_FALSE(summarize_curve({}, 3).at_90pc.has_value());
-  // all zero: the plateau is 0% and the first evaluation already "reaches" it
+  // all zero: the "plateau" is 0% (not reached: the head never started) and the first evaluation "reaches" 90% of it
   const auto z = summarize_curve(points({0, 0}, 10), 1);
   EXPECT_EQ(z.plateau_pc, 0);
-  EXPECT_TRUE(z.plateau_reached);
+  EXPECT_FALSE(z.plateau_reached);
   ASSERT_TRUE(z.at_90pc.has_value());
   EXPECT_EQ(z.at_90pc->step, 1000);
 }

@@ -1,6 +1,7 @@
 // The SVG writer: well-formed output, one mark per datum, escaped labels, log axes, and refused bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,14 @@ TEST(SvgPlot, LinearTicksNeverPrintMinusZeroOrRoundingDust) {
   EXPECT_EQ(s.find(">-0</text>"), std::string::npos);
   EXPECT_EQ(s.find("e-1"), std::string::npos);  // 1e-15 and the like (%.4g)
   EXPECT_EQ(s.find("e-0"), std::string::npos);
+}
+
+TEST(SvgPlot, LogAxisWithoutAPositiveValueIsEmptyNotEndless) {
+  // x unknown (NaN) everywhere on a log axis: a chart with no line, not a tick loop from log10(0)
+  LineChart l{"l", "cpu s", "%", {{"a", {NAN, NAN}, {10, 20}, {}, {}}}, true};
+  const auto s = svg_line_chart(l);
+  EXPECT_EQ(s.rfind("<svg", 0), 0u);
+  EXPECT_LT(s.size(), 20000u);
 }
 
 TEST(SvgPlot, LineBandsOutlineLoAndHi) {
