@@ -1,10 +1,15 @@
 # The two commands of the README. Each does its own set-up on a fresh Debian machine.
 #   make demo  — install dependencies, build, run nfp's main job on its embedded default
-#   make test  — install dependencies, build, run the test suite
+#   make test  — install dependencies, build, run the test suite, then the sanitizer + fuzz smoke stage
+#                (tests/fuzz/smoke.sh: a clang ASan + UBSan build in $(FUZZ_BUILD), every fuzz corpus replayed,
+#                each target fuzzed FUZZ_SECONDS; skipped with one SKIP line where clang cannot be installed)
 BUILD ?= build
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
 JOBS ?= $(shell nproc)
+FUZZ_SMOKE = NFP_FUZZ_JOBS=$(JOBS) NFP_FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/smoke.sh $(FUZZ_BUILD)
 
-.PHONY: all deps configure build demo test clean
+.PHONY: all deps configure build demo test fuzz-smoke clean
 
 all: build
 
@@ -22,6 +27,10 @@ demo: build
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(FUZZ_SMOKE)
+
+fuzz-smoke: deps
+	@$(FUZZ_SMOKE)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)

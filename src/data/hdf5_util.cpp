@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "nfp/atomic_file.hpp"
+
 namespace fs = std::filesystem;
 
 namespace nfp::h5 {
@@ -48,6 +50,30 @@ File create_file(const fs::path& path) {
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   require(id >= 0, "'" + path.string() + "': cannot create HDF5 file (directory missing or not writable?)");
   return File{path, Handle(id, H5Fclose)};
+}
+
+File create_memory_file(const fs::path& path) {
+  silence_errors();
+  const std::string where = "'" + path.string() + "': ";
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  require(fapl.valid() && H5Pset_fapl_core(fapl.get(), size_t(4) << 20, 0) >= 0,
+          where + "cannot set up an in-memory HDF5 file");
+  // The name only identifies the file inside libhdf5 (nothing is written under it): unique, so it never meets an open
+  // file of the same path.
+  const hid_t id = H5Fcreate(temp_sibling(path, "mem").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  require(id >= 0, where + "cannot create an in-memory HDF5 file (out of memory?)");
+  return File{path, Handle(id, H5Fclose)};
+}
+
+std::string file_image(const File& f) {
+  const std::string where = "'" + f.path.string() + "': ";
+  require(H5Fflush(f.handle.get(), H5F_SCOPE_GLOBAL) >= 0, where + "cannot flush the in-memory HDF5 file");
+  const ssize_t size = H5Fget_file_image(f.handle.get(), nullptr, 0);
+  require(size > 0, where + "cannot get the in-memory HDF5 file's size");
+  std::string bytes(size_t(size), '\0');
+  require(H5Fget_file_image(f.handle.get(), bytes.data(), bytes.size()) == size,
+          where + "cannot copy the in-memory HDF5 file");
+  return bytes;
 }
 
 bool exists(hid_t loc, const std::string& path) {
@@ -353,7 +379,7 @@ void write_array(const File& f, const std::string& path, const std::vector<int64
   require(ds.valid(), where(f, path) + ": cannot create dataset");
   if (total > 0)
     require(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0,
-            where(f, path) + ": cannot write (disk full?)");
+            where(f, path) + ": cannot write (out of memory, or disk full?)");
 }
 
 void write_strings(const File& f, const std::string& path, const std::vector<std::string>& values) {

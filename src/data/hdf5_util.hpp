@@ -57,7 +57,13 @@ File open_file(const std::filesystem::path& path);
 // NFP_HDF5_NO_ISOLATION=1 turns it off (debugging libhdf5 itself in one process); NFP_HDF5_WALK_SECONDS=N sets the
 // time limit.
 void check_structure(const std::filesystem::path& path);
-File create_file(const std::filesystem::path& path);  // truncates
+File create_file(const std::filesystem::path& path);  // truncates; on disk (tests write malformed files with it)
+// A new file held in memory (HDF5's core driver, no backing store), whose bytes file_image() returns; errors name
+// `path`. nfp's writers build files this way and write the bytes themselves (write_file_atomic), so libhdf5 never
+// meets a failing write: in libhdf5 1.10 a close that fails (a full disk) frees the file but leaves its ID behind,
+// and the library's shutdown at exit then crashes on it (H5F__close_cb), after nfp's clean error line.
+File create_memory_file(const std::filesystem::path& path);
+std::string file_image(const File& f);  // flushes first
 
 std::string where(const File& f, const std::string& key);  // "'file.hdf5': 'data/demo_0/actions'"
 

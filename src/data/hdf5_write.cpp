@@ -35,33 +35,19 @@ void check_episode(const Episode& e, size_t index) {
   require(e.dones.empty() || static_cast<int64_t>(e.dones.size()) == T, who + ": dones must have T entries");
 }
 
-// The shared temporary naming (nfp/atomic_file.hpp), so a killed write's file is cleaned up by the next one.
-fs::path hdf5_temp_sibling(const fs::path& path) {
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  require(!ec, "cannot create directory '" + dir.string() + "': " + ec.message());
-  remove_stale_temporaries(path);
-  return temp_sibling(path);
-}
-
-// Runs `write(tmp)` and renames the result over `path`; the temporary file is removed on any error.
+// Builds the file in memory, then writes its bytes with write_file_atomic (a temporary sibling, fsync, rename; stale
+// temporaries of killed writes removed): a full disk is nfp's own one-line error, never a failing write inside
+// libhdf5 (h5::create_memory_file says why). The in-memory file is released before its bytes are written, so a write
+// holds the episodes, plus the file twice while its image is copied out.
 template <typename Fn>
-void write_atomically(const fs::path& path, Fn write) {
-  const fs::path tmp = hdf5_temp_sibling(path);
-  std::error_code ec;
-  try {
-    write(tmp);
-  } catch (...) {
-    fs::remove(tmp, ec);
-    throw;
+void write_hdf5(const fs::path& path, Fn build) {
+  std::string image;
+  {
+    h5::File f = h5::create_memory_file(path);
+    build(f);
+    image = h5::file_image(f);
   }
-  commit_rename_point();
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error("cannot move the new file into place at '" + path.string() + "': " + ec.message());
-  }
+  write_file_atomic(path, image);
 }
 
 void write_episode_arrays(const h5::File& f, const std::string& g, const Episode& e, const std::string& action_key,
@@ -80,9 +66,7 @@ void write_episode_arrays(const h5::File& f, const std::string& g, const Episode
 void write_robomimic(const fs::path& path, const std::vector<Episode>& episodes, const nlohmann::json& env_args,
                      const WriteOptions& options) {
   for (size_t i = 0; i < episodes.size(); ++i) check_episode(episodes[i], i);
-  write_atomically(path, [&](const fs::path& tmp) {
-    h5::File f = h5::create_file(tmp);
-    f.path = path;  // errors name the destination the user asked for
+  write_hdf5(path, [&](const h5::File& f) {
     h5::create_group(f, "data");
     int64_t total = 0;
     for (size_t i = 0; i < episodes.size(); ++i) {
@@ -114,19 +98,15 @@ void write_robomimic(const fs::path& path, const std::vector<Episode>& episodes,
     h5::write_attr(f, "data", "env_args", env_args.is_string() ? env_args.get<std::string>() : env_args.dump());
     for (const auto& [k, v] : options.data_attrs.items()) h5::write_attr(f, "data", k, v);
     for (const auto& [name, demos] : options.masks) h5::write_strings(f, "mask/" + name, demos);
-    require(H5Fflush(f.handle.get(), H5F_SCOPE_GLOBAL) >= 0, "'" + path.string() + "': cannot flush (disk full?)");
   });
 }
 
 void write_act_episode(const fs::path& path, const Episode& episode) {
   check_episode(episode, 0);
-  write_atomically(path, [&](const fs::path& tmp) {
-    h5::File f = h5::create_file(tmp);
-    f.path = path;
+  write_hdf5(path, [&](const h5::File& f) {
     write_episode_arrays(f, "", episode, "action", "observations", "observations/images", 0);
     h5::write_attr(f, "/", "sim", true);
     if (!episode.instruction.empty()) h5::write_attr(f, "/", "instruction", episode.instruction);
-    require(H5Fflush(f.handle.get(), H5F_SCOPE_GLOBAL) >= 0, "'" + path.string() + "': cannot flush (disk full?)");
   });
 }
 

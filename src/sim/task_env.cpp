@@ -58,7 +58,7 @@ double body_yaw(const mjData* d, int body) {
 }
 
 TaskEnv::TaskEnv(std::shared_ptr<const mjModel> model, TaskSpec spec, EnvOptions options, int substeps)
-    : m_(model.get()), d_(mj_makeData(model.get())), spec_(std::move(spec)), options_(std::move(options)),
+    : data_(mj_makeData(model.get())), m_(model.get()), d_(data_.get()), spec_(std::move(spec)), options_(std::move(options)),
       model_(std::move(model)), substeps_(substeps) {
   const int goals = static_cast<int>(spec_.instructions.size());
   require(options_.goal < goals, "task '" + spec_.name + "' has goals 0.." + std::to_string(goals - 1) +
@@ -81,10 +81,7 @@ TaskEnv::TaskEnv(std::shared_ptr<const mjModel> model, TaskSpec spec, EnvOptions
   }
 }
 
-TaskEnv::~TaskEnv() {
-  renderer_.reset();
-  mj_deleteData(d_);
-}
+TaskEnv::~TaskEnv() = default;
 
 Observation TaskEnv::reset(uint64_t seed) {
   seed_ = seed;

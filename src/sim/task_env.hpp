@@ -50,6 +50,15 @@ class TaskEnv : public Env {
   virtual bool check_success() const = 0;
   virtual std::string instruction() const { return spec_.instructions.empty() ? "" : spec_.instructions[0]; }
 
+ private:
+  struct DeleteData {
+    void operator()(mjData* d) const { mj_deleteData(d); }
+  };
+  // Owns d_; declared first, so it is made first and freed last, also when a task's constructor throws after it
+  // (an out-of-range goal leaked the episode's data).
+  std::unique_ptr<mjData, DeleteData> data_;
+
+ protected:
   const mjModel* m_;  // immutable, shared
   mjData* d_;         // this episode's data
   TaskSpec spec_;

@@ -1,8 +1,11 @@
 // Kill-safety through the real binary: `nfp train` SIGKILLed at every rename that commits an output (with and
 // without RENAME_EXCHANGE) and at 20 random moments ends, once resumed as the user is told, bit-identical to an
 // uninterrupted run; `collect`, `export`, `density fit` and `tune --apply` replacing an existing output (--force) and SIGKILLed at
-// each of their commit renames leave the old output or the complete new one, never a truncated or missing one.
+// each of their commit renames leave the old output or the complete new one, never a truncated or missing one; so
+// does a full disk while `collect` replaces its dataset.
 // The kill points come from NFP_TEST_KILL_AT_RENAME (nfp/atomic_file.hpp's commit_rename_point).
+#include <sys/resource.h>
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -157,6 +160,37 @@ void expect_old_or_new(const std::function<int(int)>& replace, const std::functi
   }
   EXPECT_GE(n, 2) << what << " committed without a rename";
   EXPECT_TRUE(read() == new_bytes) << what << " after an unkilled run";
+}
+
+// A full disk while `nfp collect --force` replaces a dataset: one error line, exit 1, the old file untouched, no
+// temporary left. A file-size limit stands in for the full disk (write() then fails with EFBIG as it would with ENOSPC;
+// no root or small filesystem needed). libhdf5 1.10 used to crash at exit after such a failed write (exit 139 after
+// the error line: its shutdown closed a file that the failed close had already freed).
+TEST_F(KillSafety, ReplacingADatasetOnAFullDiskKeepsTheOldOneAndExitsCleanly) {
+  const std::string out = p("full.hdf5");
+  ASSERT_EQ(run_nfp("collect --task push-two-goals --episodes 2 --seed 3 --out " + out).status, 0);
+  const std::string old_bytes = read_file(out);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rlimit limited = saved;
+  limited.rlim_cur = old_bytes.size() / 2;
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);  // the write fails instead of the signal killing nfp
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  const test::NfpRun r = run_nfp("collect --task push-two-goals --episodes 3 --seed 3 --force --out " + out);
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  ::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(r.status, 1) << r.out;  // 139 was the crash at exit
+  size_t errors = 0;
+  for (size_t at = r.out.find("nfp: error: "); at != std::string::npos; at = r.out.find("nfp: error: ", at + 1)) {
+    const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+    EXPECT_NE(line.find("'" + out + "'"), std::string::npos) << line;
+    EXPECT_NE(line.find("File too large"), std::string::npos) << line;
+    ++errors;
+  }
+  EXPECT_EQ(errors, 1u) << r.out;
+  EXPECT_TRUE(read_file(out) == old_bytes) << "the previous dataset was changed";
+  for (const auto& e : fs::directory_iterator(root_))
+    EXPECT_EQ(e.path().filename().string().rfind(".full.hdf5.", 0), std::string::npos) << "left behind: " << e.path();
 }
 
 TEST_F(KillSafety, ReplacingAnOutputKilledMidWriteLeavesTheOldOrTheNew) {
