@@ -3,7 +3,8 @@
 # the parsers (-DNFP_FUZZ=ON: libFuzzer, ASan + UBSan on every library), then for each fuzz target
 #   1. its checked-in corpus replayed, one input at a time (a crash names the input), and
 #   2. libFuzzer for a bounded time, on a scratch copy of the corpus (the checked-in one is never modified).
-# Any crash, sanitizer report, leak, timeout or out-of-memory fails the stage (exit 1) and prints the input's path.
+# Any crash, sanitizer report, leak, timeout or out-of-memory fails the stage (exit 1); each finding is described in
+# a dozen lines (what, nfp's frames, the input, the whole log's path, the command that reproduces it: run_target.sh).
 # Installs clang with apt-get when it is missing and it can (root or password-less sudo); otherwise prints one
 # SKIP line and succeeds, so a machine without clang still passes `make test`.
 #
@@ -13,6 +14,7 @@
 #                          gets a third of it); 0 replays the corpora only
 #   NFP_FUZZ_JOBS          build jobs and targets fuzzed at once (default: the number of cores)
 #   NFP_FUZZ_TARGETS       a space-separated subset of the targets (default: every one the build has)
+#   NFP_FUZZ_UNIT_TIMEOUT  seconds one input may take while fuzzing (default 30; the replay allows twice that)
 #   NFP_CLANG              the clang++ to use (default clang++; clang beside it is the C compiler)
 #   NFP_FUZZ_SKIP_INSTALL  1: never install clang (also how the skip path is tested)
 set -euo pipefail
@@ -65,11 +67,10 @@ CLANGXX=$(command -v "$CLANGXX")
 CLANGC=${CLANGXX/%clang++/clang}; CLANGC=${CLANGC/clang++-/clang-}
 [ -x "$CLANGC" ] || CLANGC=$CLANGXX
 
-# ASan's reports need llvm-symbolizer for function names; clang's own is beside it.
-if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && ! command -v llvm-symbolizer >/dev/null; then
-  sym=$(ls "$(dirname "$(readlink -f "$CLANGXX")")"/llvm-symbolizer 2>/dev/null || true)
-  [ -n "$sym" ] && export ASAN_SYMBOLIZER_PATH=$sym
-fi
+
+# shellcheck source=run_target.sh
+. "$ROOT/tests/fuzz/run_target.sh"
+use_clang_symbolizer "$CLANGXX"
 
 say "configuring $BUILD (clang, -DNFP_FUZZ=ON, layers $LAYERS)"
 log=$BUILD/smoke-build.log
@@ -86,66 +87,20 @@ say "built in $(($(date +%s) - START)) s: ${BUILT}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nfp-fuzz-smoke.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-ARTIFACTS=$BUILD/fuzz-artifacts  # crashing inputs found by this stage: kept after it ends
+ARTIFACTS=$BUILD/fuzz-artifacts  # inputs libFuzzer found: kept after the stage ends
+LOGS=$BUILD/fuzz-logs            # the whole log of each run: kept (a finding is described in a dozen lines)
+UNIT_TIMEOUT=${NFP_FUZZ_UNIT_TIMEOUT:-30}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
-export NFP_HDF5_WALK_SECONDS=3   # the hdf5 corpus holds a file on which libhdf5 loops: the walk gives up after 3 s
-
-# Per target: libFuzzer flags, time and environment. libhdf5 1.10 leaks on corrupt files (an object-header error path
-# of H5Oget_info_by_name, docs/RESULTS.md), so leaks are not checked for hdf5, neither by libFuzzer nor at exit.
-flags_of() { case $1 in hdf5) echo "-detect_leaks=0" ;; *) echo "" ;; esac; }
-env_of() { case $1 in hdf5) echo "ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" ;; *) echo "" ;; esac; }
-seconds_of() { case $1 in hdf5) echo $(((FUZZ_SECONDS + 2) / 3)) ;; *) echo "$FUZZ_SECONDS" ;; esac; }
-
-# replay TARGET: every checked-in input, one at a time (libFuzzer prints "Running: FILE" before each).
-replay() {
-  local t=$1 exe=$BUILD/tests/fuzz/fuzz_$1 corpus=$ROOT/tests/fuzz/corpus/$1 log=$WORK/$1.replay.log rc=0
-  local files=("$corpus"/*)
-  [ -e "${files[0]}" ] || { echo "fuzz_$t: empty corpus $corpus"; return 1; }
-  # shellcheck disable=SC2046
-  env $(env_of "$t") timeout -k 10 300 "$exe" $(flags_of "$t") -timeout=60 "${files[@]}" >"$log" 2>&1 || rc=$?
-  if [ $rc -ne 0 ]; then
-    tail -60 "$log"
-    echo "fuzz_$t: corpus replay failed (exit $rc) on $(grep '^Running: ' "$log" | tail -1 | cut -d' ' -f2-)"
-    return 1
-  fi
-  echo "fuzz_$t: replayed ${#files[@]} inputs, no finding"
-}
-
-# fuzz TARGET: libFuzzer for a bounded time on a scratch copy of the corpus. Writes its report to $WORK/TARGET.report.
-fuzz() {
-  local t=$1 exe=$BUILD/tests/fuzz/fuzz_$1 s log=$WORK/$1.fuzz.log rc=0
-  s=$(seconds_of "$t")
-  mkdir -p "$WORK/corpus" "$ARTIFACTS"
-  cp -r "$ROOT/tests/fuzz/corpus/$t" "$WORK/corpus/$t"
-  local before
-  before=$(find "$WORK/corpus/$t" -type f | wc -l)
-  # -timeout: one input taking longer is a finding (and bounds the run); timeout(1) guards the whole run.
-  # shellcheck disable=SC2046
-  env $(env_of "$t") timeout -k 10 $((s + 240)) "$exe" $(flags_of "$t") -max_total_time="$s" -timeout=30 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$ARTIFACTS/$t-" "$WORK/corpus/$t" >"$log" 2>&1 || rc=$?
-  local execs after
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
-  after=$(find "$WORK/corpus/$t" -type f | wc -l)
-  {
-    if [ $rc -eq 0 ]; then
-      echo "fuzz_$t: ${s} s, $execs executions, corpus $before -> $after inputs, no finding"
-    else
-      tail -60 "$log"
-      local input
-      input=$(grep -o 'Test unit written to .*' "$log" | tail -1 | cut -d' ' -f5- || true)
-      [ $rc -eq 124 ] || [ $rc -eq 137 ] && input="(none: the run did not stop by itself and was killed)"
-      echo "fuzz_$t: FAILED (exit $rc) after ${s} s; crashing input: ${input:-(none written; log above)}"
-    fi
-  } >"$WORK/$t.report"
-  return $rc
-}
 
 failed=()
+fail_findings() {
+  fail "findings in: ${failed[*]} (each described above: its input and the command that reproduces it; whole logs in $(shown_path "$LOGS")/)"
+}
 for t in $TARGETS; do
   [ -x "$BUILD/tests/fuzz/fuzz_$t" ] || fail "no fuzz target $t in $BUILD (the build has: $BUILT)"
   replay "$t" || failed+=("$t (replay)")
 done
-[ ${#failed[@]} -eq 0 ] || fail "${failed[*]}"
+[ ${#failed[@]} -eq 0 ] || fail_findings
 say "corpora replayed at $(($(date +%s) - START)) s"
 
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
@@ -159,8 +114,8 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   wait || true
   for t in $TARGETS; do
     cat "$WORK/$t.report" 2>/dev/null || echo "fuzz_$t: no report (the run did not start)"
-    grep -q ', no finding$' "$WORK/$t.report" || failed+=("$t")
+    grep -q ', no finding$' "$WORK/$t.report" 2>/dev/null || failed+=("$t")
   done
 fi
-[ ${#failed[@]} -eq 0 ] || fail "findings in: ${failed[*]} (crashing inputs above; reproduce with $BUILD/tests/fuzz/fuzz_TARGET INPUT)"
+[ ${#failed[@]} -eq 0 ] || fail_findings
 say "passed in $(($(date +%s) - START)) s"
