@@ -54,7 +54,8 @@ struct CurvePoint {
 
 // Plateau rule: with at least 2 x window evaluations, the last `window` of them pooled (successes / episodes) are not
 // above the upper end of the 95% Wilson interval of the `window` before them pooled: no gain beyond the interval. A
-// last window without a single success is never a plateau (the head has not started learning).
+// last window below kMinPlateauPc success is never a plateau (the head has not started learning: it trains to the cap).
+constexpr double kMinPlateauPc = 10.0;
 bool plateaued(const std::vector<CurvePoint>& points, int window);
 
 // What a finished (or unfinished) curve says: its plateau success (the last `window` evaluations pooled, with their

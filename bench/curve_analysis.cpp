@@ -89,10 +89,12 @@ bool plateaued(const std::vector<CurvePoint>& p, int window) {
   const size_t w = size_t(std::max(1, window));
   if (p.size() < 2 * w) return false;
   const Pooled last = pool(p, p.size() - w, p.size()), before = pool(p, p.size() - 2 * w, p.size() - w);
-  // not one success in the last window: the head has not started (diffusion sat at 0% on handover for 3,000 steps,
-  // and took 1,500 to leave 10% on lift), which is no plateau; it trains on to the cap
-  if (last.episodes == 0 || before.episodes == 0 || last.successes == 0) return false;
+  if (last.episodes == 0 || before.episodes == 0) return false;
   const double last_pc = 100.0 * double(last.successes) / double(last.episodes);
+  // below kMinPlateauPc the head has not started learning, which is no plateau; it trains on to the cap. Near zero
+  // the interval is too narrow to see a start: diffusion sat at 0-4% on handover for 6,000 steps (one success in
+  // 150 episodes "plateaued" it), and took 1,500 steps to leave 10% on lift.
+  if (last_pc < kMinPlateauPc) return false;
   return last_pc <= wilson_interval(before.successes, before.episodes).hi;
 }
 

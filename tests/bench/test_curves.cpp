@@ -75,9 +75,11 @@ TEST(CurvePlateau, NeedsTwoWindowsAndNoGainBeyondTheInterval) {
   EXPECT_TRUE(plateaued(points({40, 40, 40, 43, 43, 42}, 50), 3));
   // a fall counts as no gain
   EXPECT_TRUE(plateaued(points({45, 45, 45, 30, 30, 30}, 50), 3));
-  // never a success lately: not started, not a plateau (one success in the window is enough to judge)
+  // below 10% lately: not started, not a plateau (diffusion on handover: 0, 0, 2, then 0, 0, 4%)
   EXPECT_FALSE(plateaued(points({0, 0, 1, 0, 0, 0}, 50), 3));
-  EXPECT_TRUE(plateaued(points({0, 0, 1, 0, 1, 0}, 50), 3));
+  EXPECT_FALSE(plateaued(points({0, 0, 1, 0, 0, 2}, 50), 3));
+  EXPECT_FALSE(plateaued(points({4, 4, 4, 4, 4, 4}, 50), 3));   // 8%
+  EXPECT_TRUE(plateaued(points({5, 5, 5, 5, 5, 5}, 50), 3));    // 10%: judged by the interval again
   // the ceiling
   EXPECT_TRUE(plateaued(points({50, 50}, 50), 1));
   // window 1, rising by one episode in 50: inside the interval
