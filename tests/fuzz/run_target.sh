@@ -75,7 +75,7 @@ finding_kind() {
       if (k ~ /^timeout/ && tv != "") k = "timeout: one input ran past the " tv " s limit"  # (not the elapsed time)
       print "libFuzzer: " k; exit }
   ' "$log")
-  if [ -n "$kind" ]; then echo "$kind"
+  if [ -n "$kind" ]; then echo "${kind:0:240}"
   elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo "the run did not end by itself within $limit s and was killed"
   else echo "exit $rc without a sanitizer report"
   fi
@@ -122,11 +122,15 @@ finding_frames() {
 # describe_finding TARGET STAGE RC LOG INPUT LIMIT FLAGS: the block printed for a failed run (see the top of this
 # file); FLAGS are the run's libFuzzer limits, which the reproduce command keeps.
 describe_finding() {
-  local t=$1 stage=$2 rc=$3 log=$4 input=$5 limit=$6 flags=$7 frames
-  echo "fuzz_$t: FINDING $stage (exit $rc): $(finding_kind "$t" "$log" "$rc" "$limit")"
+  local t=$1 stage=$2 rc=$3 log=$4 input=$5 limit=$6 flags=$7 frames kind
+  kind=$(finding_kind "$t" "$log" "$rc" "$limit")
+  echo "fuzz_$t: FINDING $stage (exit $rc): $kind"
   frames=$(finding_frames "$log")
   if [ -n "$frames" ]; then echo "$frames"
   else echo "  where:     (no frame in nfp's code or a library's; the whole stack is in the log)"
+  fi
+  if [[ $kind == "exit "* || $kind == "the run did not end"* ]]; then  # no report to name: the log's last words
+    grep -v -e $'^#[0-9]*\t' -e '^INFO: ' -e '^ *$' -e 'Running: ' -e ': Running [0-9]* inputs' "$log" | tail -n 4 | cut -c1-160 | sed 's/^/  last:      /'
   fi
   if [ -n "$input" ] && [ -f "$input" ]; then
     echo "  input:     $(shown_path "$input") ($(wc -c < "$input") bytes)"

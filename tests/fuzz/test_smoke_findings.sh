@@ -42,6 +42,7 @@ int parse_broken(const uint8_t* d, size_t n) {
     case 'E': throw std::runtime_error("a bad header");                                    // line 15
     case 'C': std::fprintf(stderr, "fuzz_broken: a parsed value that is not finite\n"); std::abort();
     case 'M': { std::vector<char> big(size_t(3) << 30, 1); return big[d[1]]; }             // line 17
+    case 'X': std::fprintf(stderr, "broken: giving up on this input\n"); std::_Exit(3);
     case 'T': { const std::clock_t end = std::clock() + 5 * CLOCKS_PER_SEC; volatile long k = 0;
                 while (std::clock() < end) k = k + 1; return int(k & 1); }
   }
@@ -96,6 +97,7 @@ check replay leak Lxxx "LeakSanitizer: 40 byte(s) leaked in 1 allocation(s)" "wh
 check replay throw Exxx "uncaught exception std::runtime_error: a bad header" "$at:15"
 check replay check Cxxx "the target's check: a parsed value that is not finite"
 check replay oom Mxxx "libFuzzer: out-of-memory (malloc(3221225472))" "$at:17"
+check replay quit Xxxx "exit 3 without a sanitizer report" "last:      broken: giving up on this input"
 check replay slow Txxx "libFuzzer: timeout: one input ran past the 2 s limit" "where:     nfp::parse_broken"
 # libFuzzer stops at a seed that crashes and saves it: the description points at the saved copy
 check fuzz heap HEAPxx "FINDING while fuzzing for up to 30 s" "AddressSanitizer: heap-buffer-overflow" "$at:12" \
