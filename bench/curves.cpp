@@ -183,8 +183,9 @@ json write_reports(const CurvesOptions& o, const std::vector<CurveSpec>& asked, 
         " steps: EMA weights, " + std::to_string(o.episodes) + " episodes on seeds " + std::to_string(o.eval_seed) +
         ".. (never collected), the same seeds at every point. A head stops when each of its curves has plateaued: "
         "its last " + std::to_string(o.plateau_window) + " evaluations pooled are not above the upper end of the 95% "
-        "Wilson interval of the " + std::to_string(o.plateau_window) + " before them. Plateau = the last " +
-        std::to_string(o.plateau_window) + " evaluations pooled, with their interval; \"90%\" = the first "
+        "Wilson interval of the " + std::to_string(o.plateau_window) + " before them, and at least " +
+        std::to_string(int(kMinPlateauPc)) + "% success (below that a head has not started learning). Plateau = the "
+        "last " + std::to_string(o.plateau_window) + " evaluations pooled, with their interval; \"90%\" = the first "
         "evaluation at or above 90% of the curve's own plateau (its training compute: process CPU seconds of the "
         "training segments, which unlike wall time do not count other processes' share of the cores; its "
         "closed-loop chunk latency p50).\n\n";
