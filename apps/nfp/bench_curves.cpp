@@ -44,7 +44,8 @@ void setup_bench_curves(CLI::App& root) {
       ->capture_default_str()
       ->check(seed_value());
   cmd->add_option("--plateau-window", o->plateau_window,
-                  "evaluations pooled by the plateau rule (last W vs the W before; below 10% success is never a plateau)")
+                  "evaluations pooled by the plateau rule (last W vs the W before; below " +
+                      std::to_string(int(bench::kMinPlateauPc)) + "% success is never a plateau)")
       ->capture_default_str()
       ->check(whole(1, 1000));
   cmd->add_option("--demos", o->demos, "demonstrations to collect (without --data)")->capture_default_str()->check(whole(1, 100000));

@@ -67,7 +67,6 @@ CLANGXX=$(command -v "$CLANGXX")
 CLANGC=${CLANGXX/%clang++/clang}; CLANGC=${CLANGC/clang++-/clang-}
 [ -x "$CLANGC" ] || CLANGC=$CLANGXX
 
-
 # shellcheck source=run_target.sh
 . "$ROOT/tests/fuzz/run_target.sh"
 use_clang_symbolizer "$CLANGXX"
