@@ -25,7 +25,7 @@ DatasetLayout parse_layout(const std::string& name) {
   if (name == "robomimic") return DatasetLayout::robomimic;
   if (name == "libero") return DatasetLayout::libero;
   if (name == "act" || name == "aloha") return DatasetLayout::act;
-  throw Error("unknown dataset layout '" + name + "'; use one of: auto, robomimic, libero, act");
+  throw Error("unknown dataset layout " + quoted_value(name) + "; use one of: auto, robomimic, libero, act");
 }
 
 namespace {

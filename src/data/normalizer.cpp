@@ -24,7 +24,7 @@ NormMode parse_norm_mode(const std::string& name) {
   if (name == "min_max") return NormMode::min_max;
   if (name == "mean_std") return NormMode::mean_std;
   if (name == "identity") return NormMode::identity;
-  throw Error("unknown normalization mode '" + name + "'; use one of: min_max, mean_std, identity");
+  throw Error("unknown normalization mode " + quoted_value(name) + "; use one of: min_max, mean_std, identity");
 }
 
 void KeyStats::finalize() {

@@ -13,7 +13,7 @@ torch::Tensor pool_context(const torch::Tensor& ctx) {
 Conditioner make_conditioner(const ConditionerConfig& config, const ConditionerShape& shape) {
   if (config.type == "mlp") return std::make_shared<MlpConditionerImpl>(config, shape);
   if (config.type == "transformer") return std::make_shared<TransformerConditionerImpl>(config, shape);
-  throw Error("unknown conditioner '" + config.type + "'; known: mlp, transformer");
+  throw Error("unknown conditioner " + quoted_value(config.type) + "; known: mlp, transformer");
 }
 
 void to_json(json& j, const ConditionerConfig& c) {

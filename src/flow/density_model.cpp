@@ -4,6 +4,7 @@
 
 #include "nfp/atomic_file.hpp"
 #include "nfp/error.hpp"
+#include "nfp/json_io.hpp"
 #include "nfp/tensor_io.hpp"
 
 namespace nfp {
@@ -55,7 +56,7 @@ void to_json(json& j, const DensityModelConfig& c) {
 }
 
 void from_json(const json& j, DensityModelConfig& c) {
-  require(j.is_object() && j.value("type", "") == "density",
+  require(j.is_object() && json_get<std::string>(j, "type", "", "density config.json") == "density",
           "config.json is not a density model (type must be \"density\"); was it written by `nfp density fit`?");
   try {
     c.flow = j.at("flow").get<FlowConfig>();

@@ -38,7 +38,7 @@ FlowImpl::FlowImpl(const FlowConfig& c) : config_(c) {
     } else if (c.coupling == "spline") {
       add("spline", std::make_shared<SplineCouplingImpl>(co, c.conditioner, c.spline));
     } else {
-      throw Error("unknown coupling '" + c.coupling + "'; known: affine, spline");
+      throw Error("unknown coupling " + quoted_value(c.coupling) + "; known: affine, spline");
     }
     if (c.plu) add("plu", std::make_shared<PLULinearImpl>(c.dim, gen));
   }

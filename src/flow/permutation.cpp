@@ -14,7 +14,7 @@ PermutationImpl::PermutationImpl(int64_t dim, const std::string& kind, at::Gener
   } else if (kind == "reverse") {
     order = torch::arange(n - 1, -1, -1, torch::kLong);
   } else {
-    throw Error("unknown permutation '" + kind + "'; known: random, reverse");
+    throw Error("unknown permutation " + quoted_value(kind) + "; known: random, reverse");
   }
   // Expand the order of time steps to the order of their features.
   auto perm = (order.unsqueeze(1) * A + torch::arange(A, torch::kLong).unsqueeze(0)).reshape({dim});

@@ -161,7 +161,7 @@ std::vector<std::string> toy_density_names() {
 const ToyDensity& toy_density(const std::string& name) {
   for (const auto& d : all())
     if (d.name == name) return d;
-  throw Error("unknown toy density '" + name + "'; known: two-moons, 8-gaussians, checkerboard, rings");
+  throw Error("unknown toy density " + quoted_value(name) + "; known: two-moons, 8-gaussians, checkerboard, rings");
 }
 
 double toy_entropy(const ToyDensity& d, int64_t n, uint64_t seed) {

@@ -52,7 +52,7 @@ void set_denoiser_defaults(HeadConfig& c) {
 
 void check_denoiser(const HeadConfig& c) {
   require(c.denoiser == "unet" || c.denoiser == "mlp",
-          "head '" + c.type + "': unknown denoiser '" + c.denoiser + "'; known: unet, mlp");
+          "head '" + c.type + "': unknown denoiser " + quoted_value(c.denoiser) + "; known: unet, mlp");
   if (c.denoiser != "unet") return;  // the MLP reads layers and hidden (checked for every head)
   require(!c.down_dims.empty() && c.kernel >= 1 && c.kernel % 2 == 1,
           "unet denoiser: down_dims must be non-empty and kernel odd");
@@ -62,7 +62,7 @@ void check_denoiser(const HeadConfig& c) {
 Denoiser make_denoiser(const HeadConfig& c) {
   if (c.denoiser == "mlp") return std::make_shared<MlpDenoiserImpl>(c);
   if (c.denoiser == "unet") return make_conv_unet(c);
-  throw Error("head '" + c.type + "': unknown denoiser '" + c.denoiser + "'; known: unet, mlp");
+  throw Error("head '" + c.type + "': unknown denoiser " + quoted_value(c.denoiser) + "; known: unet, mlp");
 }
 
 }  // namespace nfp

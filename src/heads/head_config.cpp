@@ -56,7 +56,7 @@ void from_json(const json& j, HeadConfig& c) {
       own[k] = v;
       continue;
     }
-    require(old.contains(k), w + ": unknown key '" + k + "' for head '" + type + "'; its keys: " + joined(valid));
+    require(old.contains(k), w + ": unknown key " + quoted_value(k) + " for head '" + type + "'; its keys: " + joined(valid));
     const auto& opts = head_options(type);
     require(v == old[k], w + ": '" + k + "' is not an option of head '" + type + "'; its options: " +
                              (opts.empty() ? "none beyond the common keys" : joined(opts)) + " (common keys: " +

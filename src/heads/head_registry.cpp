@@ -33,7 +33,7 @@ std::string joined(const std::vector<std::string>& names) {
 
 const HeadEntry& head_entry(const std::string& type) {
   if (const HeadEntry* e = find_entry(type)) return *e;
-  throw Error("unknown action head '" + type + "'; known heads: " + joined(head_names()));
+  throw Error("unknown action head " + quoted_value(type) + "; known heads: " + joined(head_names()));
 }
 
 std::vector<std::string> head_names() {

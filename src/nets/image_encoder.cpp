@@ -117,7 +117,7 @@ ImageEncoderImpl::ImageEncoderImpl(ImageEncoderConfig c, int64_t image_h, int64_
       shift_gen_(at::make_generator<at::CPUGeneratorImpl>(0)) {
   require(image_h >= 1 && image_w >= 1, "image encoder: image size must be positive");
   require(config_.pool == "flatten" || config_.pool == "spatial_softmax" || config_.pool == "avg",
-          "image encoder: unknown pool '" + config_.pool + "'; known: flatten, spatial_softmax, avg");
+          "image encoder: unknown pool " + quoted_value(config_.pool) + "; known: flatten, spatial_softmax, avg");
   require(config_.shift_pad >= 0, "image encoder: shift_pad must be >= 0");
   int64_t channels = 0;
   if (config_.type == "conv") {
@@ -142,7 +142,7 @@ ImageEncoderImpl::ImageEncoderImpl(ImageEncoderConfig c, int64_t image_h, int64_
     output_dim_ = t->forward(torch::zeros({1, 3, image_h, image_w})).size(1);
     return;  // features used as they are: no pooling or projection
   } else {
-    throw Error("unknown image encoder '" + config_.type + "'; known: " + image_encoder_names());
+    throw Error("unknown image encoder " + quoted_value(config_.type) + "; known: " + image_encoder_names());
   }
   require(config_.feature_dim >= 1, "image encoder: feature_dim must be >= 1");
   int64_t pooled = config_.pool == "spatial_softmax" ? 2 * channels : channels;

@@ -65,7 +65,7 @@ void from_json(const json& j, InstructionEncoderConfig& c) {
 InstructionEncoderImpl::InstructionEncoderImpl(InstructionEncoderConfig c) : config_(std::move(c)) {
   require(config_.embed_dim >= 1 && config_.max_tokens >= 1, "instruction encoder: embed_dim and max_tokens must be >= 1");
   require(config_.pool == "attention" || config_.pool == "mean",
-          "instruction encoder: unknown pool '" + config_.pool + "'; known: attention, mean");
+          "instruction encoder: unknown pool " + quoted_value(config_.pool) + "; known: attention, mean");
   if (config_.vocabulary.empty()) config_.vocabulary = kSpecial;
   require(config_.vocabulary.size() >= kSpecial.size() &&
               std::equal(kSpecial.begin(), kSpecial.end(), config_.vocabulary.begin()) &&

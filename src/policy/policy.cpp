@@ -29,7 +29,7 @@ PolicyImpl::PolicyImpl(PolicyConfig c, Normalizer normalizer)
     : config_(std::move(c)), normalizer_(std::move(normalizer)) {
   for (const auto& m : config_.obs)
     require(m == "state" || m == "images" || m == "instruction",
-            "policy: unknown observation modality '" + m + "'; known: state, images, instruction");
+            "policy: unknown observation modality " + quoted_value(m) + "; known: state, images, instruction");
   require(config_.obs_keys.size() == config_.obs_dims.size(), "policy: obs_keys and obs_dims must be of equal length");
   require(!config_.obs_keys.empty() || !config_.cameras.empty(),
           "policy: no observations (neither low-dim keys nor cameras)");

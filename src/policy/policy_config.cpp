@@ -145,13 +145,15 @@ void from_json(const json& j, PolicyConfig& c) {
     json h = j["head"];
     require(h.is_object(), w + ": \"head\" must be an object");
     json merged = c.head;  // keys not given keep the current head's values
-    if (h.contains("type") && h["type"] != merged["type"]) merged = default_head_config(h["type"].get<std::string>());
+    const std::string head_type = json_get<std::string>(h, "type", merged["type"].get<std::string>(), w + " \"head\"");
+    if (head_type != merged["type"]) merged = default_head_config(head_type);
     for (const auto& [k, v] : h.items()) merged[k] = v;
     c.head = merged.get<HeadConfig>();
-  } else if (j.contains("type") && j["type"].get<std::string>() != c.head.type) {
-    c.head = default_head_config(j["type"].get<std::string>(), c.horizon, c.action_dim, c.context_dim);
+  } else if (const std::string type = json_get<std::string>(j, "type", c.head.type, w); type != c.head.type) {
+    c.head = default_head_config(type, c.horizon, c.action_dim, c.context_dim);
   }
   if (j.contains("inference")) {
+    require(j["inference"].is_object(), w + ": \"inference\" must be an object");
     json merged = c.inference;
     for (const auto& [k, v] : j["inference"].items()) merged[k] = v;
     c.inference = merged.get<InferenceOptions>();

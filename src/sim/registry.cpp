@@ -17,7 +17,7 @@ const TaskEntry& entry(const std::string& name) {
     if (e.name == name) return e;
   std::string names;
   for (const auto& e : table()) names += (names.empty() ? "" : ", ") + e.name;
-  throw Error("unknown task '" + name + "'; the tasks are: " + names);
+  throw Error("unknown task " + quoted_value(name) + "; the tasks are: " + names);
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ ImageSize source_size(const EpisodeStore& s, size_t c) {
 void resolve_observations(PolicyConfig& pc, const EpisodeStore& train) {
   for (const auto& m : pc.obs)
     require(m == "state" || m == "images" || m == "instruction",
-            "--obs: unknown modality '" + m + "'; known: state, images, instruction");
+            "--obs: unknown modality " + quoted_value(m) + "; known: state, images, instruction");
   require(!pc.obs.empty(), "--obs: name at least one of state, images");
   const bool state = has_modality(pc, "state"), images = has_modality(pc, "images");
   require(state || images, "--obs: needs state or images (instruction alone does not say where things are)");

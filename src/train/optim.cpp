@@ -67,7 +67,7 @@ double learning_rate(const ScheduleOptions& s, double peak, int64_t step, int64_
     start = warm + s.hold * double(total);
     if (double(step) < start) return peak;
   } else {
-    require(s.kind == "cosine", "unknown lr schedule '" + s.kind + "'; known: cosine, tri-stage, constant");
+    require(s.kind == "cosine", "unknown lr schedule " + quoted_value(s.kind) + "; known: cosine, tri-stage, constant");
   }
   const double p = std::min(1.0, (double(step) - start) / std::max(1.0, double(total) - start));
   return peak * (s.final_ratio + (1 - s.final_ratio) * 0.5 * (1 + std::cos(M_PI * p)));
