@@ -72,7 +72,7 @@ json export_checkpoint(const std::filesystem::path& dir_in, const std::filesyste
   require(std::filesystem::is_directory(dir_in), "'" + dir_in.string() + "' is not a checkpoint directory");
   const auto dir = checkpoint_dir(dir_in);  // `nfp train --out RUN` keeps the checkpoint in RUN/checkpoint
   const json cfg = read_json_file(dir / "config.json");
-  const std::string type = cfg.value("type", "");
+  const std::string type = json_get<std::string>(cfg, "type", "", (dir / "config.json").string());
   RuntimeExportOptions o;
   if (type == "density") {
     DensityModel m = DensityModel::load(dir);
@@ -89,7 +89,7 @@ json export_checkpoint(const std::filesystem::path& dir_in, const std::filesyste
     Policy p = load_policy(dir);
     const auto monitor_file = dir / kMonitorFile;  // nfp monitor calibrate's, exported with the policy
     const json monitor = std::filesystem::exists(monitor_file) ? read_json_file(monitor_file) : json();
-    if (monitor.is_object() && monitor.value("score", "") == "neg_logp") {
+    if (json_get<std::string>(monitor, "score", "", monitor_file.string()) == "neg_logp") {
       export_policy(*p, out, &monitor);
     } else {  // a monitor of another score stays with the checkpoint: the runtime's nfp_rt_monitor scores neg_logp
       export_policy(*p, out);
