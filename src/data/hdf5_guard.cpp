@@ -12,12 +12,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <mutex>
 #include <map>
+#include <memory>
 #include <thread>
 #include <tuple>
 
@@ -190,10 +192,16 @@ void check_structure(const fs::path& path) {
   }
   const std::string file = "'" + path.string() + "'";
   std::fflush(nullptr);  // nothing buffered is written twice by the child
+#ifdef NFP_H5_ASAN
+  // The child's stderr goes to a file: a report about libhdf5 is the file's fault (one error line, not a report),
+  // one about nfp's code is shown before the abort below.
+  std::unique_ptr<FILE, int (*)(FILE*)> child_log(std::tmpfile(), &std::fclose);
+#endif
   const pid_t pid = fork();
   if (pid < 0) return;  // no process to spare: read unguarded rather than refuse a good file
   if (pid == 0) {
 #ifdef NFP_H5_ASAN
+    if (child_log) dup2(fileno(child_log.get()), 2);
     __asan_set_error_report_callback(on_asan_report);
 #endif
     walk(path);
@@ -223,7 +231,12 @@ void check_structure(const fs::path& path) {
     refuse(key, file + ": corrupt HDF5 (libhdf5 read out of bounds reading its structure); re-create or re-download it");
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
 #ifdef NFP_H5_ASAN
-    std::abort();  // a sanitizer report in nfp's own code in the walk (printed above by the child)
+    if (child_log) {  // a sanitizer report in nfp's own code in the walk: show it
+      std::rewind(child_log.get());
+      char buf[4096];
+      for (size_t n; (n = std::fread(buf, 1, sizeof buf, child_log.get())) > 0;) std::fwrite(buf, 1, n, stderr);
+    }
+    std::abort();
 #endif
     refuse(key, file + ": corrupt HDF5 (reading its structure failed with status " +
                 std::to_string(WEXITSTATUS(status)) + "); re-create or re-download it");

@@ -267,7 +267,8 @@ TEST_F(PolicyCli, MonitorCalibratesAndEvalReportsAlarms) {
     auto held = run_nfp("eval --checkpoint " + p("mon") + " --backend " + backend + " --monitor --hold-on-nonfinite" +
                         dropout + p("m5.json"));
     ASSERT_EQ(held.status, 0) << held.out;
-    for (const auto& e : read_json_file(p("m5.json"))["per_episode"]) {
+    const json info = read_json_file(p("m5.json"));  // not a temporary: the loop would walk freed memory (ASan)
+    for (const auto& e : info["per_episode"]) {
       EXPECT_EQ(e["first_held_step"], 1) << backend;
       EXPECT_EQ(e["held_steps"], e["steps"].get<int64_t>() - 1) << backend;
       EXPECT_EQ(e["alarm"], true) << backend;
@@ -305,7 +306,8 @@ TEST_F(PolicyCli, MonitorFitGivesEveryHeadAnEmbeddingScore) {
                     p("r1.json"));
   ASSERT_EQ(ev.status, 0) << ev.out;
   EXPECT_NE(ev.out.find("monitor (embedding"), std::string::npos) << ev.out;
-  for (const auto& e : read_json_file(p("r1.json"))["per_episode"]) {
+  const json r1 = read_json_file(p("r1.json"));
+  for (const auto& e : r1["per_episode"]) {
     ASSERT_EQ(e["scores"]["embedding"].size(), e["chunk_steps"].size());
     for (const auto& v : e["scores"]["embedding"]) EXPECT_TRUE(v.is_number()) << e.dump();
     for (const auto& v : e["scores"]["neg_logp"]) EXPECT_TRUE(v.is_null()) << "regression has no likelihood";
