@@ -4,7 +4,7 @@
 #                (tests/fuzz/smoke.sh: a clang ASan + UBSan build in $(FUZZ_BUILD), every fuzz corpus replayed,
 #                each target fuzzed FUZZ_SECONDS; skipped with one SKIP line where clang cannot be installed)
 #   make test-sanitize — the whole suite in an ASan + UBSan build of its own ($(ASAN_BUILD); not part of make test:
-#                about an hour on 2 cores)
+#                a second full build, then ~7 minutes of tests on 2 cores)
 BUILD ?= build
 FUZZ_BUILD ?= build-fuzz
 ASAN_BUILD ?= build-asan
