@@ -140,8 +140,8 @@ class Mutator {
           b.insert(b.begin() + static_cast<std::ptrdiff_t>(pick(b.size() + 1)), r.begin(), r.end());
         }
         break;
-      case 5:    // insert a token
-      case 6: {  // overwrite with a token
+      case 5:
+      case 6: {  // a token (twice as likely as the other edits): inserted at pos, or written over the bytes there
         const Bytes& t = tokens_[pick(tokens_.size())];
         if (pick(2) == 0 || pos >= b.size()) {
           b.insert(b.begin() + static_cast<std::ptrdiff_t>(pos), t.begin(), t.end());
@@ -216,6 +216,8 @@ int main(int argc, char** argv) {
 
   std::error_code ec;
   fs::create_directories(artifacts, ec);
+  if (!fs::is_directory(artifacts))
+    return usage(argv[0], ("--artifacts " + artifacts + ": cannot create the folder for crashing mutants").c_str());
   for (const int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(sig, on_signal);
   if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(save_current);
   Mutator mutator(corpus, seed, max_len);
