@@ -209,9 +209,10 @@ size_t nfp_rt_workspace_bytes(const nfp_rt_workspace* ws) {
                         &w.grad, &w.grad_tmp, &w.dparams[0], &w.dparams[1], &w.dh0, &w.dh1, &w.adam_m, &w.adam_v,
                         &w.action_out, &w.mlp_in, &w.img_rows, &w.img_acc, &w.maps[0], &w.maps[1], &w.maps[2], &w.cols,
                         &w.gn_scale, &w.gn_shift, &w.feat, &w.words, &w.words_n, &w.words_qkv, &w.words_att,
-                        &w.words_ff, &w.word_scores})
+                        &w.words_ff, &w.word_scores, &w.frame_feat})
     b += v->size() * sizeof(float);
-  b += w.img_resized.size() + w.word_chars.size() + w.word_ids.size() * sizeof(int);
+  b += w.img_resized.size() + w.word_chars.size() + w.word_ids.size() * sizeof(int) + w.frame_bytes.size() +
+       w.frame_seen.size();
   b += (w.tf_tape.size() + w.q8_rows.size()) * sizeof(float) + w.q8.size();
   for (const auto& t : w.tape) b += (t.pre.size() + t.normed.size() + t.act.size() + t.stats.size()) * sizeof(float);
   return b + (w.logdet.size() + w.logp.size() + w.spline_exp.size()) * sizeof(double);

@@ -162,8 +162,6 @@ void pool(const ImageNet& n, const Map& x, float* out) {
   }
 }
 
-}  // namespace
-
 void prepare_camera_image(Workspace& ws, const ImageInput& in, const ImageNet& n, const uint8_t* image) {
   const uint8_t* src = image;
   int sw = in.camera_w;
@@ -203,8 +201,40 @@ void prepare_camera_image(Workspace& ws, const ImageInput& in, const ImageNet& n
   }
 }
 
-void image_pooled(Workspace& ws, const ImageNet& n, float* pooled) {
-  pool(n, trunk(ws, n, {ws.maps[0].data(), n.in_h, n.in_w, 3}), pooled);
+}  // namespace
+
+void camera_features(Workspace& ws, size_t c, const uint8_t* const* frames) {
+  const ImageInput& in = ws.model->encoder.input.images;
+  const ImageNet& n = in.encoders[size_t(in.encoder_of[c])];
+  const int H = ws.model->encoder.input.history;
+  const size_t bytes = size_t(in.camera_h) * in.camera_w * 3, first = c * size_t(H);
+  const size_t stride = ws.frame_feat.size() / ws.frame_seen.size();  // floats per cached vector
+  auto same = [bytes](const uint8_t* a, const uint8_t* b) { return a == b || std::memcmp(a, b, bytes) == 0; };
+  for (int j = 0; j < H; ++j) {
+    float* out = ws.feat.data() + size_t(j) * n.pooled;
+    const float* hit = nullptr;
+    for (int i = 0; i < j && !hit; ++i)  // an earlier frame of this call (a history padded at an episode's start)
+      if (same(frames[i], frames[j])) hit = ws.feat.data() + size_t(i) * n.pooled;
+    // The previous call's frames, the one a sliding window shifted here first.
+    for (int k = 0; k < H && !hit; ++k) {
+      const size_t slot = first + size_t((j + 1 + k) % H);
+      if (ws.frame_seen[slot] && same(ws.frame_bytes.data() + slot * bytes, frames[j]))
+        hit = ws.frame_feat.data() + slot * stride;
+    }
+    if (hit) {
+      std::memcpy(out, hit, size_t(n.pooled) * sizeof(float));
+      continue;
+    }
+    prepare_camera_image(ws, in, n, frames[j]);
+    pool(n, trunk(ws, n, {ws.maps[0].data(), n.in_h, n.in_w, 3}), out);
+  }
+  for (int j = 0; j < H; ++j) {  // this call's frames become the cache (after every lookup into the old one)
+    const size_t slot = first + size_t(j);
+    std::memcpy(ws.frame_bytes.data() + slot * bytes, frames[j], bytes);
+    std::memcpy(ws.frame_feat.data() + slot * stride, ws.feat.data() + size_t(j) * n.pooled,
+                size_t(n.pooled) * sizeof(float));
+    ws.frame_seen[slot] = 1;
+  }
 }
 
 }  // namespace nfp::rt

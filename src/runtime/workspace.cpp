@@ -103,6 +103,10 @@ void Workspace::size_encoders(const Encoder& e) {
   gn_scale.assign(ch, 0.0f);
   gn_shift.assign(ch, 0.0f);
   feat.assign(feat_n * size_t(e.input.history), 0.0f);  // every frame's pooled vector, for one projection
+  const size_t frames = im.cameras.size() * size_t(e.input.history);
+  frame_bytes.assign(frames * size_t(im.camera_h) * im.camera_w * 3, 0);
+  frame_seen.assign(std::max<size_t>(frames, 1), 0);
+  frame_feat.assign(std::max<size_t>(frames, 1) * feat_n, 0.0f);
   if (im.resize_h > 0) {
     img_resized.assign(size_t(im.resize_h) * im.resize_w * 3, 0);
     img_rows.assign(size_t(im.camera_h) * im.resize_w * 3, 0.0f);

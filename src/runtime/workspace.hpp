@@ -34,6 +34,10 @@ struct Workspace {
   std::vector<float> maps[3];       // channels-last activation maps, the largest any layer makes
   std::vector<float> cols;          // im2col rows
   std::vector<float> gn_scale, gn_shift, feat;  // (channels), (channels), (history x pooled)
+  // The frames of the previous observe, per camera and history slot: their bytes (camera_h x camera_w x 3), pooled
+  // vectors (the largest pooled size each) and whether the slot holds one (camera_features' cache).
+  std::vector<uint8_t> frame_bytes, frame_seen;
+  std::vector<float> frame_feat;
   std::vector<float> words, words_n, words_qkv, words_att, words_ff, word_scores;  // (L x {D, D, 3D, D, 2D}), (L)
   std::vector<int> word_ids;        // (max_tokens)
   std::vector<char> word_chars;     // one word being read (longest vocabulary word + 1)

@@ -142,6 +142,48 @@ TEST(RuntimeRunnerMonitor, ContextAndContinuationEqualLibtorch) {
   std::filesystem::remove(path);
 }
 
+// The frame cache (exec_image.cpp's camera_features) changes no bit: a workspace that observes a control loop's
+// sliding window (one new frame a tick), an episode start padded with one repeated frame, a frame rewritten in
+// place in the caller's buffer (same pointer, one byte changed) and a window that jumps back gives, at every tick,
+// exactly the context of a fresh workspace that saw only that observation.
+TEST_P(RuntimeEncoders, FrameCacheChangesNoBit) {
+  const test::EncoderCase& e = GetParam();
+  if (e.cameras.empty()) GTEST_SKIP() << "no cameras";
+  Policy p = test::encoder_policy(e);
+  const auto path = test::temp_path("frame_cache_" + e.name + ".nfpr");
+  export_policy(*p, path);
+  runtime::Model model(path.string());
+  const nfp_rt_info& info = model.info();
+  const int H = info.history, cams = info.cameras;
+  const int64_t cam = e.camera_hw ? e.camera_hw : e.hw;
+  std::vector<Image> stream;  // camera k's frame t: stream[t * cams + k]
+  for (int t = 0; t < 8 * cams; ++t) stream.push_back(test::random_image(cam, cam, 500 + uint64_t(t)));
+  std::vector<float> state(size_t(info.obs_dim), 0.25f);
+  const size_t ctx_n = size_t(info.context_tokens) * size_t(info.context_dim);
+  runtime::Workspace live(model, 1);
+  auto check = [&](const std::vector<const uint8_t*>& images, const std::string& what) {
+    runtime::Workspace fresh(model, 1);
+    ASSERT_EQ(live.observe(state, images, e.instruction ? "lift blue" : nullptr), NFP_RT_OK) << what;
+    ASSERT_EQ(fresh.observe(state, images, e.instruction ? "lift blue" : nullptr), NFP_RT_OK) << what;
+    std::vector<float> a(ctx_n), b(ctx_n);
+    ASSERT_EQ(live.context(a), NFP_RT_OK);
+    ASSERT_EQ(fresh.context(b), NFP_RT_OK);
+    EXPECT_EQ(a, b) << e.name << ": " << what;
+  };
+  // the window ending at tick t (frames t - H + 1 .. t, the first frame repeated before the episode's start)
+  auto window = [&](int t) {
+    std::vector<const uint8_t*> images;
+    for (int k = 0; k < cams; ++k)
+      for (int j = H - 1; j >= 0; --j) images.push_back(stream[size_t(std::max(t - j, 0) * cams + k)].pixels.data());
+    return images;
+  };
+  for (int t = 0; t < 5; ++t) check(window(t), "tick " + std::to_string(t));
+  stream[size_t(4 * cams)].pixels[17] ^= 1;  // the newest frame of tick 4, changed in place
+  check(window(4), "a frame rewritten in place");
+  check(window(1), "a window that jumps back");
+  std::filesystem::remove(path);
+}
+
 INSTANTIATE_TEST_SUITE_P(Kinds, RuntimeEncoders, ::testing::ValuesIn(test::encoder_cases()),
                          [](const auto& info) { return info.param.name; });
 
