@@ -18,9 +18,8 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-}  // namespace
-
-PolicyObservation policy_observation(PolicyImpl& policy, const torch::Tensor& state) {
+// Observation t of policy_observations.
+PolicyObservation observation_at(PolicyImpl& policy, const torch::Tensor& state, int t) {
   const PolicyConfig& c = policy.config();
   PolicyObservation o;
   int64_t at = 0;
@@ -39,10 +38,11 @@ PolicyObservation policy_observation(PolicyImpl& policy, const torch::Tensor& st
   }
   if (c.cameras.empty()) return o;
   const ImageSize input{c.image_hw.at(0), c.image_hw.at(1)}, camera = camera_size(c.image_preprocess, input);
-  uint64_t s = 12345;
   for (size_t k = 0; k < c.cameras.size(); ++k) {
     std::vector<torch::Tensor> frames;
     for (int64_t j = 0; j < c.history; ++j) {
+      // frame t + j of camera k's stream: its pixels from a seed of its own
+      uint64_t s = 12345 + 1000003 * k + uint64_t(t + j);
       Image im{int(camera.height), int(camera.width), std::vector<uint8_t>(size_t(camera.height * camera.width * 3))};
       for (auto& px : im.pixels) px = uint8_t((s = s * 6364136223846793005ull + 1442695040888963407ull) >> 56);
       // as PolicyRunner prepares a frame: resized and centre-cropped, (3 x H x W) in [0, 1]
@@ -57,8 +57,16 @@ PolicyObservation policy_observation(PolicyImpl& policy, const torch::Tensor& st
   return o;
 }
 
+}  // namespace
+
+std::vector<PolicyObservation> policy_observations(PolicyImpl& policy, const torch::Tensor& state, int count) {
+  std::vector<PolicyObservation> out;
+  for (int t = 0; t < count; ++t) out.push_back(observation_at(policy, state, t));
+  return out;
+}
+
 nlohmann::json whole_policy_speed(PolicyImpl& policy, const runtime::Model& model, const std::vector<float>& state,
-                                  const PolicyObservation& obs, int rounds) {
+                                  const std::vector<PolicyObservation>& observations, int rounds) {
   torch::NoGradGuard ng;
   const int sbs_n = 16;
   runtime::Workspace ws(model, sbs_n);
@@ -69,27 +77,33 @@ nlohmann::json whole_policy_speed(PolicyImpl& policy, const runtime::Model& mode
   sbs.candidates = sbs_n;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
   std::vector<double> t_s, r_s, t_b, r_b, t_e, r_e;
-  const char* text = obs.instruction.c_str();
+  // Every timed call takes the next observation (the runtime's frame cache sees a control loop's sliding window,
+  // never the same observation twice in a row); libtorch's call takes the same one as the runtime's after it.
+  size_t tick = 0;
+  auto next = [&]() -> const PolicyObservation& { return observations[tick++ % observations.size()]; };
   for (int round = -3; round < rounds; ++round) {  // 3 warm-up rounds
+    const PolicyObservation& o1 = next();
     auto t = Clock::now();
-    policy.predict(obs.history, sample, gen);
+    policy.predict(o1.history, sample, gen);
     const double a = ms_since(t);
     t = Clock::now();
-    runtime::check(ws.observe(state, obs.images, text), "observe");
+    runtime::check(ws.observe(state, o1.images, o1.instruction.c_str()), "observe");
     runtime::check(ws.sample({}, model.info().sigma, uint64_t(round + 100), chunk, &lp), "sample");
     const double b = ms_since(t);
+    const PolicyObservation& o2 = next();
     t = Clock::now();
-    policy.predict(obs.history, sbs, gen);
+    policy.predict(o2.history, sbs, gen);
     const double c = ms_since(t);
     t = Clock::now();
-    runtime::check(ws.observe(state, obs.images, text), "observe");
+    runtime::check(ws.observe(state, o2.images, o2.instruction.c_str()), "observe");
     runtime::check(ws.sbs({}, sbs_n, model.info().sigma, uint64_t(round + 100), chunk, &lp), "sbs");
     const double d = ms_since(t);
+    const PolicyObservation& o3 = next();
     t = Clock::now();
-    policy.encode(obs.history);
+    policy.encode(o3.history);
     const double e = ms_since(t);
     t = Clock::now();
-    runtime::check(ws.observe(state, obs.images, text), "observe");
+    runtime::check(ws.observe(state, o3.images, o3.instruction.c_str()), "observe");
     const double f = ms_since(t);
     if (round < 0) continue;
     t_s.push_back(a), r_s.push_back(b), t_b.push_back(c), r_b.push_back(d), t_e.push_back(e), r_e.push_back(f);
@@ -101,7 +115,7 @@ nlohmann::json whole_policy_speed(PolicyImpl& policy, const runtime::Model& mode
           {"torch_ms_encode", median(t_e)},   {"runtime_ms_observe", median(r_e)},
           {"speedup_encode", median(t_e) / median(r_e)},
           {"rounds", rounds},                 {"cameras", policy.config().cameras},
-          {"instruction", obs.instruction}};
+          {"instruction", observations.at(0).instruction}};
 }
 
 }  // namespace nfp::bench

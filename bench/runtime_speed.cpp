@@ -231,14 +231,18 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   const runtime::Model& model = *precs[primary].model;
 
   // One observation in raw units; torch normalizes it (and, for a policy, encodes it: cameras, instruction, state
-  // MLP) inside every timed call, as the runtime does (nfp_rt_observe, then the sampling call on it).
+  // MLP) inside every timed call, as the runtime does (nfp_rt_observe, then the sampling call on it). A policy's
+  // cameras film a new frame each call: each workspace's call t takes observation t (cyclically) of a control
+  // loop's sliding window (bench_policy_speed.hpp), never the one its previous call took.
   const int obs_dim = model.info().obs_dim;
   auto obs = torch::randn({std::max(obs_dim, 1)});
   std::vector<float> obs_v(obs.data_ptr<float>(), obs.data_ptr<float>() + obs_dim);
-  const PolicyObservation pobs = policy ? policy_observation(*policy, obs) : PolicyObservation{};
-  auto context = [&]() -> torch::Tensor {
+  constexpr int kObservations = 16;
+  const std::vector<PolicyObservation> pobs =
+      policy ? policy_observations(*policy, obs, kObservations) : std::vector<PolicyObservation>{};
+  auto context = [&](int t) -> torch::Tensor {
     if (C == 0) return {};
-    if (policy) return policy->encode(pobs.history);
+    if (policy) return policy->encode(pobs[size_t(t) % pobs.size()].history);
     auto ctx_n = obs.narrow(0, 0, C).clone();
     if (!obs_mean.empty())
       for (int i = 0; i < C; ++i) ctx_n[i] = (obs_v[size_t(i)] - obs_mean[size_t(i)]) / obs_std[size_t(i)];
@@ -246,12 +250,14 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   };
   // The runtime's observation: a policy's whole observation is encoded by observe(), the calls then take it (an
   // empty obs); flows and density models pass their context floats to each call.
+  std::map<const runtime::Workspace*, size_t> calls;
   auto observe = [&](runtime::Workspace& ws) -> std::span<const float> {
     if (!policy) return obs_v;
-    runtime::check(ws.observe(obs_v, pobs.images, pobs.instruction.c_str()), "observe");
+    const PolicyObservation& o = pobs[calls[&ws]++ % pobs.size()];
+    runtime::check(ws.observe(obs_v, o.images, o.instruction.c_str()), "observe");
     return {};
   };
-  auto ctx1 = context();
+  auto ctx1 = context(0);
   auto ctxB = !C ? torch::Tensor() : ctx1.dim() == 3 ? ctx1.expand({B, ctx1.size(1), C}).contiguous()
                                                      : ctx1.expand({B, C}).contiguous();
   auto z1 = torch::randn({1, D}), zB = torch::randn({B, D});
@@ -287,7 +293,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
   for (int round = -3; round < o.rounds; ++round) {  // 3 warm-up rounds
     double c0 = cpu_ms();
     auto t = Clock::now();
-    flow->sample_from(z1, context());
+    flow->sample_from(z1, context(round + 3));
     const double a = ms_since(t), ca = cpu_ms() - c0;
     for (auto& p : precs) {
       c0 = cpu_ms();
@@ -299,7 +305,7 @@ nlohmann::json runtime_speed(const RuntimeSpeedOptions& o) {
     }
     c0 = cpu_ms();
     t = Clock::now();
-    auto cB = context();
+    auto cB = context(round + 3);
     flow->sample_from(zB, !C ? cB : cB.dim() == 3 ? cB.expand({B, cB.size(1), C}) : cB.expand({B, C}));
     const double c = ms_since(t), cc = cpu_ms() - c0;
     for (auto& p : precs) {
