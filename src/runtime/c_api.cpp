@@ -215,7 +215,8 @@ size_t nfp_rt_workspace_bytes(const nfp_rt_workspace* ws) {
        w.frame_seen.size();
   b += (w.tf_tape.size() + w.q8_rows.size()) * sizeof(float) + w.q8.size();
   for (const auto& t : w.tape) b += (t.pre.size() + t.normed.size() + t.act.size() + t.stats.size()) * sizeof(float);
-  return b + (w.logdet.size() + w.logp.size() + w.spline_exp.size()) * sizeof(double);
+  b += w.spline_bin.size() * sizeof(int);
+  return b + (w.logdet.size() + w.logp.size() + w.spline_exp.size() + w.spline_tmp.size()) * sizeof(double);
 }
 
 nfp_rt_status nfp_rt_observe(nfp_rt_workspace* ws, const nfp_rt_observation* obs) {

@@ -131,35 +131,101 @@ void affine_apply(Workspace& ws, size_t li, float* x, int R, double* logdet, boo
   }
 }
 
+// The spline layer, one row at a time in four passes over its Dt elements so that every transcendental runs in
+// a vectorized batch (as libm calls, one element at a time, they cost as much as the batch-1 GEMVs): the softmax
+// exponentials; per element the knots, the bin and the raw derivatives at its two ends (rq_spline's arithmetic);
+// their softplus (exp, then log of 1 + it; torch's threshold 20); per element the value and the two arguments of
+// the log-det; their logs. rq_spline<double> is the same function element by element (and rq_spline<Dual> its
+// derivatives, exec_grad.cpp).
 void spline_apply(Workspace& ws, size_t li, float* x, int R, double* logdet, bool inverse) {
   const Model& m = *ws.model;
   const Layer& L = m.layers[li];
-  const int D = m.dim, Dc = L.cond_dim, Dt = D - Dc, K = L.spline.bins, P = 3 * K - 1;
+  const SplineParams& o = L.spline;
+  const int D = m.dim, Dc = L.cond_dim, Dt = D - Dc, K = o.bins, P = 3 * K - 1;
+  const double B = o.bound;
   net_forward(ws, L.nets[0], cache_of(ws, li, 0), x, D, R, ws.params[0].data(), nullptr);
-  double w[64], h[64], d[64];
-  double* ex = ws.spline_exp.data();  // (Dt x 2K) the softmax exponentials of one row, in one vectorized batch
+  const Kernels& kn = kernels();
+  double cw[65], ch[65];
+  double* ex = ws.spline_exp.data();  // (Dt x 2K) the softmax exponentials of one row
+  // (Dt each) the bin's left knot x_k, width w_k, y_k, height h_k; (2 Dt) the ends' raw derivatives, then their
+  // softplus, then the log-det's numerator and denominator, then their logs; (Dt) the bin, -1 outside [-B, B].
+  double* xk = ws.spline_tmp.data();
+  double* wk = xk + Dt;
+  double* yk = wk + Dt;
+  double* hk = yk + Dt;
+  double* u = hk + Dt;
+  double* sp = u + 2 * size_t(Dt);
+  int* bin = ws.spline_bin.data();
   for (int r = 0; r < R; ++r) {
     float* xt = x + size_t(r) * D + Dc;
+    const float* pr = ws.params[0].data() + size_t(r) * Dt * P;
     for (int i = 0; i < Dt; ++i) {
-      const float* p = ws.params[0].data() + (size_t(r) * Dt + i) * P;
+      const float* p = pr + size_t(i) * P;
       for (int part = 0; part < 2; ++part) {
-        const float* u = p + part * K;
-        float mx = u[0];
-        for (int k = 1; k < K; ++k) mx = std::max(mx, u[k]);
-        for (int k = 0; k < K; ++k) ex[(size_t(i) * 2 + part) * K + k] = double(u[k]) - double(mx);
+        const float* v = p + part * K;
+        float mx = v[0];
+        for (int k = 1; k < K; ++k) mx = std::max(mx, v[k]);
+        for (int k = 0; k < K; ++k) ex[(size_t(i) * 2 + part) * K + k] = double(v[k]) - double(mx);
       }
     }
-    kernels().exp_f64(ex, ex, int64_t(Dt) * 2 * K);
-    double sum = 0;
+    kn.exp_f64(ex, ex, int64_t(Dt) * 2 * K);
     for (int i = 0; i < Dt; ++i) {
-      const float* p = ws.params[0].data() + (size_t(r) * Dt + i) * P;
-      for (int k = 0; k < K; ++k) w[k] = p[k], h[k] = p[K + k];
-      for (int k = 0; k < K - 1; ++k) d[k] = p[2 * K + k];
-      double y, ld;
-      rq_spline<double>(double(xt[i]), w, h, d, L.spline, inverse, y, ld, ex + size_t(i) * 2 * K);
-      xt[i] = float(y);
-      sum += ld;
+      const double xv = xt[i];
+      u[2 * i] = u[2 * i + 1] = 0.0;
+      if (!(xv >= -B && xv <= B)) {  // identity tails
+        bin[i] = -1;
+        continue;
+      }
+      rq_knots<double>(nullptr, K, o.min_bin_width, B, cw, ex + size_t(i) * 2 * K);
+      rq_knots<double>(nullptr, K, o.min_bin_height, B, ch, ex + size_t(i) * 2 * K + K);
+      const double* kx = inverse ? ch : cw;  // searchsorted(right=True) - 1, clamped to [0, K-1]
+      int idx = 0;
+      for (int k = 0; k <= K; ++k)
+        if (kx[k] <= xv) idx = k;
+      idx = std::clamp(idx, 0, K - 1);
+      bin[i] = idx;
+      xk[i] = cw[idx], wk[i] = cw[idx + 1] - cw[idx], yk[i] = ch[idx], hk[i] = ch[idx + 1] - ch[idx];
+      const float* d = pr + size_t(i) * P + 2 * K;  // derivative j (0 < j < K) is softplus(d[j - 1])
+      if (idx > 0) u[2 * i] = d[idx - 1];
+      if (idx + 1 < K) u[2 * i + 1] = d[idx];
     }
+    kn.exp_f64(u, sp, 2 * int64_t(Dt));
+    for (int j = 0; j < 2 * Dt; ++j) sp[j] += 1.0;
+    kn.log_f64(sp, sp, 2 * int64_t(Dt));
+    double* lg = u;  // the raw derivatives are read for the last time below, in the same element's iteration
+    for (int i = 0; i < Dt; ++i) {
+      const int idx = bin[i];
+      if (idx < 0) {
+        lg[2 * i] = lg[2 * i + 1] = 1.0;  // log 1 = 0: the tails' log-det
+        continue;
+      }
+      auto deriv = [&](int end, int j) {  // knot j's derivative: 1 at the ends, else min + softplus, capped
+        if (j == 0 || j == K) return 1.0;
+        const double v = o.min_derivative + (u[2 * i + end] > 20 ? u[2 * i + end] : sp[2 * i + end]);
+        return v > 1.0 / o.min_derivative ? 1.0 / o.min_derivative : v;
+      };
+      const double d_k = deriv(0, idx), d_k1 = deriv(1, idx + 1);
+      const double delta = hk[i] / wk[i], slope_sum = d_k + d_k1 - 2.0 * delta;
+      double theta;
+      if (!inverse) {
+        theta = (double(xt[i]) - xk[i]) / wk[i];
+        const double tt = theta * (1.0 - theta);
+        xt[i] = float(yk[i] + hk[i] * (delta * theta * theta + d_k * tt) / (delta + slope_sum * tt));
+      } else {
+        const double dy = double(xt[i]) - yk[i];
+        const double a = dy * slope_sum + hk[i] * (delta - d_k), b = hk[i] * d_k - dy * slope_sum, c = -delta * dy;
+        double disc = b * b - 4.0 * a * c;
+        if (disc < 0) disc = 0.0;
+        theta = (2.0 * c) / (-b - std::sqrt(disc));
+        xt[i] = float(theta * wk[i] + xk[i]);
+      }
+      const double tt = theta * (1.0 - theta), omt = 1.0 - theta;
+      lg[2 * i] = delta * delta * (d_k1 * theta * theta + 2.0 * delta * tt + d_k * omt * omt);
+      lg[2 * i + 1] = delta + slope_sum * tt;
+    }
+    kn.log_f64(lg, lg, 2 * int64_t(Dt));
+    double sum = 0;
+    for (int i = 0; i < Dt; ++i) sum += inverse ? -(lg[2 * i] - 2.0 * lg[2 * i + 1]) : lg[2 * i] - 2.0 * lg[2 * i + 1];
     logdet[r] += sum;
   }
 }

@@ -76,6 +76,10 @@ struct Kernels {
   // y = exp(x), n doubles (|rel err| ~ 1e-16, Cephes' Pade form; vectorized, no libm calls); x below -708 gives
   // exp(-708) ~ 3e-308 rather than 0 (only ever summed with numbers near 1: the spline's softmax); NaN stays NaN.
   void (*exp_f64)(const double* x, double* y, int64_t n);
+  // y = log(x), n doubles (|abs err| <= ~2e-16 |y| + ~1e-16 near x = 1; vectorized, no libm calls): x = m 2^e,
+  // m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), by its series to s^21. libm's special
+  // values: log(0) = -Inf, log(x < 0) = log(NaN) = NaN, log(+Inf) = +Inf; subnormals are exact too.
+  void (*log_f64)(const double* x, double* y, int64_t n);
   // W8A8 (kernels_int8.cpp). quantize_q8: q (K, then zeros up to 4 * k_groups(K)) = round-half-even(x * 127 /
   // max|x|), returns the row's scale max|x| / 127 (0 for an all-zero row; NaN when x holds an Inf / NaN, so
   // the products become NaN as in f32). gemv_w8a8: c (b.N) = [c +] sx * scale[j] * sum_k q[k] w8[k][j]

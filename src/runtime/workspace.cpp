@@ -48,6 +48,8 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
   size_t bins = 1;
   for (const auto& L : m.layers) bins = std::max(bins, size_t(L.spline.bins));
   spline_exp.assign(size_t(D) * 2 * bins, 0.0);
+  spline_tmp.assign(size_t(D) * 8, 0.0);
+  spline_bin.assign(size_t(D), 0);
   const size_t RT = size_t(R) * T;
   for (int j = 0; j < 2; ++j) {
     params[j].assign(size_t(R) * pmax, 0.0f);

@@ -46,6 +46,8 @@ struct Workspace {
   std::vector<float> coef_s, coef_e; // (R x D) affine coupling: tanh(raw), exp(+-tanh(raw))
   std::vector<double> logdet, logp;  // (R)
   std::vector<double> spline_exp;    // (D x 2 bins) one row's spline softmax exponentials
+  std::vector<double> spline_tmp;    // (D x 8) one row's spline bins and log-det terms (spline_apply)
+  std::vector<int> spline_bin;       // (D) one row's spline bins
   // Conditioner scratch.
   std::vector<float> params[2];  // (R x Dt x P) per net
   std::vector<float> h0, h1;     // MLP: (R x hidden)
