@@ -19,12 +19,11 @@ namespace nfp::rt {
 // cameras x history uint8 images (camera-major, camera size) and the instruction (null = none). The same checks.
 [[nodiscard]] bool encode_observation(Workspace& ws, const float* state, const uint8_t* const* images,
                                       const char* instruction);
-// exec_image.cpp: the pooled vectors (history x net.pooled, into ws.feat) of camera c's frames (history images,
-// oldest first; the projection is the caller's, one GEMM for all the frames of a camera). A frame byte-identical
-// to one the previous call of this workspace saw for the camera, or to an earlier frame of this call, reuses its
-// vector (the same bytes give the same floats: the computation is deterministic); the others run the resize,
-// crop, trunk and pooling.
-void camera_features(Workspace& ws, size_t camera, const uint8_t* const* frames);
+// exec_image.cpp: camera c's features (history x net.feature_dim, into out) from its frames (history images,
+// oldest first): resize, crop, trunk, pooling, projection. A frame byte-identical to one the previous call of this
+// workspace saw for the camera, or to an earlier frame of this call, reuses its features (the same bytes give the
+// same floats: the computation is deterministic and runs frame by frame either way).
+void camera_features(Workspace& ws, size_t camera, const uint8_t* const* frames, float* out);
 // exec_instruction.cpp: the pooled vector (dim) and, with n.tokens, the projected words (max_tokens x C).
 void instruction_features(Workspace& ws, const InstructionNet& n, const char* text, float* pooled, float* tokens);
 

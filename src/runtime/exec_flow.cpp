@@ -75,10 +75,7 @@ bool encode_observation(Workspace& ws, const float* state, const uint8_t* const*
   const ImageInput& cams = in.images;
   for (size_t c = 0; c < cams.cameras.size(); ++c) {
     const ImageNet& net = cams.encoders[size_t(cams.encoder_of[c])];
-    camera_features(ws, c, images + c * size_t(in.history));
-    // The projection of every frame at once: its weights stream once per camera, not once per frame.
-    kernels().gemm(ws.feat.data(), net.pooled, in.history, net.proj.fwd, net.proj.bias.data(), x + at, net.feature_dim,
-                   false);
+    camera_features(ws, c, images + c * size_t(in.history), x + at);
     at += size_t(in.history) * size_t(net.feature_dim);
   }
   std::memcpy(x + at, ws.enc_in.data() + in.state, size_t(in.prev_action) * sizeof(float));

@@ -130,13 +130,10 @@ Map trunk(Workspace& ws, const ImageNet& n, Map x) {
   return x;
 }
 
-// The pooled vector of the final map into out (flatten: the map itself, the projection's columns in its order).
+// The pooled vector of the final map into out: average or spatial softmax (flatten pools nothing: the map itself
+// is the projection's input, its columns in the map's order).
 void pool(const ImageNet& n, const Map& x, float* out) {
   const int hw = x.h * x.w, C = x.c;
-  if (n.pool == ImagePool::Flatten) {
-    std::memcpy(out, x.data, size_t(hw) * C * sizeof(float));
-    return;
-  }
   if (n.pool == ImagePool::Average) {
     for (int c = 0; c < C; ++c) {
       float s = 0;
@@ -203,18 +200,18 @@ void prepare_camera_image(Workspace& ws, const ImageInput& in, const ImageNet& n
 
 }  // namespace
 
-void camera_features(Workspace& ws, size_t c, const uint8_t* const* frames) {
+void camera_features(Workspace& ws, size_t c, const uint8_t* const* frames, float* out) {
   const ImageInput& in = ws.model->encoder.input.images;
   const ImageNet& n = in.encoders[size_t(in.encoder_of[c])];
-  const int H = ws.model->encoder.input.history;
+  const int H = ws.model->encoder.input.history, F = n.feature_dim;
   const size_t bytes = size_t(in.camera_h) * in.camera_w * 3, first = c * size_t(H);
-  const size_t stride = ws.frame_feat.size() / ws.frame_seen.size();  // floats per cached vector
+  const size_t stride = ws.frame_feat.size() / ws.frame_seen.size();  // floats per cached feature vector
   auto same = [bytes](const uint8_t* a, const uint8_t* b) { return a == b || std::memcmp(a, b, bytes) == 0; };
   for (int j = 0; j < H; ++j) {
-    float* out = ws.feat.data() + size_t(j) * n.pooled;
+    float* o = out + size_t(j) * F;
     const float* hit = nullptr;
     for (int i = 0; i < j && !hit; ++i)  // an earlier frame of this call (a history padded at an episode's start)
-      if (same(frames[i], frames[j])) hit = ws.feat.data() + size_t(i) * n.pooled;
+      if (same(frames[i], frames[j])) hit = out + size_t(i) * F;
     // The previous call's frames, the one a sliding window shifted here first.
     for (int k = 0; k < H && !hit; ++k) {
       const size_t slot = first + size_t((j + 1 + k) % H);
@@ -222,17 +219,19 @@ void camera_features(Workspace& ws, size_t c, const uint8_t* const* frames) {
         hit = ws.frame_feat.data() + slot * stride;
     }
     if (hit) {
-      std::memcpy(out, hit, size_t(n.pooled) * sizeof(float));
+      std::memcpy(o, hit, size_t(F) * sizeof(float));
       continue;
     }
     prepare_camera_image(ws, in, n, frames[j]);
-    pool(n, trunk(ws, n, {ws.maps[0].data(), n.in_h, n.in_w, 3}), out);
+    const Map m = trunk(ws, n, {ws.maps[0].data(), n.in_h, n.in_w, 3});
+    const float* pooled = m.data;  // flatten: the map itself, in the projection's column order
+    if (n.pool != ImagePool::Flatten) pool(n, m, ws.feat.data()), pooled = ws.feat.data();
+    kernels().gemm(pooled, n.pooled, 1, n.proj.fwd, n.proj.bias.data(), o, F, false);
   }
   for (int j = 0; j < H; ++j) {  // this call's frames become the cache (after every lookup into the old one)
     const size_t slot = first + size_t(j);
     std::memcpy(ws.frame_bytes.data() + slot * bytes, frames[j], bytes);
-    std::memcpy(ws.frame_feat.data() + slot * stride, ws.feat.data() + size_t(j) * n.pooled,
-                size_t(n.pooled) * sizeof(float));
+    std::memcpy(ws.frame_feat.data() + slot * stride, out + size_t(j) * F, size_t(F) * sizeof(float));
     ws.frame_seen[slot] = 1;
   }
 }

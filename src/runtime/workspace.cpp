@@ -93,22 +93,23 @@ Workspace::Workspace(const Model& m, int R) : model(&m), max_rows(R) {
 void Workspace::size_encoders(const Encoder& e) {
   mlp_in.assign(size_t(e.in), 0.0f);
   const ImageInput& im = e.input.images;
-  size_t map = 1, col = 1, ch = 1, feat_n = 1;
+  size_t map = 1, col = 1, ch = 1, feat_n = 1, out_n = 1;
   for (const auto& n : im.encoders) {
     map = std::max(map, n.max_map);
     col = std::max(col, n.max_cols);
     ch = std::max(ch, n.max_map);  // channels <= the map's size
-    feat_n = std::max(feat_n, size_t(n.pooled));
+    if (n.pool != ImagePool::Flatten) feat_n = std::max(feat_n, size_t(n.pooled));
+    out_n = std::max(out_n, size_t(n.feature_dim));
   }
   for (auto& v : maps) v.assign(map, 0.0f);
   cols.assign(col, 0.0f);
   gn_scale.assign(ch, 0.0f);
   gn_shift.assign(ch, 0.0f);
-  feat.assign(feat_n * size_t(e.input.history), 0.0f);  // every frame's pooled vector, for one projection
+  feat.assign(feat_n, 0.0f);
   const size_t frames = im.cameras.size() * size_t(e.input.history);
   frame_bytes.assign(frames * size_t(im.camera_h) * im.camera_w * 3, 0);
   frame_seen.assign(std::max<size_t>(frames, 1), 0);
-  frame_feat.assign(std::max<size_t>(frames, 1) * feat_n, 0.0f);
+  frame_feat.assign(std::max<size_t>(frames, 1) * out_n, 0.0f);
   if (im.resize_h > 0) {
     img_resized.assign(size_t(im.resize_h) * im.resize_w * 3, 0);
     img_rows.assign(size_t(im.camera_h) * im.resize_w * 3, 0.0f);

@@ -33,9 +33,9 @@ struct Workspace {
   std::vector<float> img_rows, img_acc;  // the resize's passes: (camera_h x resize_w x 3), (resize_w x 3)
   std::vector<float> maps[3];       // channels-last activation maps, the largest any layer makes
   std::vector<float> cols;          // im2col rows
-  std::vector<float> gn_scale, gn_shift, feat;  // (channels), (channels), (history x pooled)
-  // The frames of the previous observe, per camera and history slot: their bytes (camera_h x camera_w x 3), pooled
-  // vectors (the largest pooled size each) and whether the slot holds one (camera_features' cache).
+  std::vector<float> gn_scale, gn_shift, feat;  // (channels), (channels), (pooled: one frame's, flatten aside)
+  // The frames of the previous observe, per camera and history slot: their bytes (camera_h x camera_w x 3),
+  // features (the largest feature_dim each) and whether the slot holds one (camera_features' cache).
   std::vector<uint8_t> frame_bytes, frame_seen;
   std::vector<float> frame_feat;
   std::vector<float> words, words_n, words_qkv, words_att, words_ff, word_scores;  // (L x {D, D, 3D, D, 2D}), (L)
