@@ -16,26 +16,37 @@ struct Map {
   int h, w, c;
 };
 
-// im2col rows for a k x k window at `stride`, zero outside: (oh*ow x k*k*cin), column (ky*k + kx)*cin + ci.
+// n floats from src to dst (null src: zeros). A few floats (a window row of the RGB input) in a plain loop: a
+// library call would cost more than the copy.
+inline void copy_run(float* dst, const float* src, int n) {
+  if (n >= 16) {
+    if (src) std::memcpy(dst, src, size_t(n) * sizeof(float));
+    else std::memset(dst, 0, size_t(n) * sizeof(float));
+    return;
+  }
+  for (int i = 0; i < n; ++i) dst[i] = src ? src[i] : 0.0f;
+}
+
+// im2col rows for a k x k window at `stride`, zero outside: (oh*ow x k*k*cin), column (ky*k + kx)*cin + ci. A
+// window row is k adjacent pixels of one map row (channels-last: k*cin adjacent floats), so it is one copy, with
+// zeros for the pixels past the map's edges.
 void im2col(const Map& x, const Conv2d& cv, int oh, int ow, float* cols) {
-  const int K = cv.k * cv.k * x.c;
+  const int K = cv.k * cv.k * x.c, run = cv.k * x.c;
   for (int oy = 0; oy < oh; ++oy)
     for (int ox = 0; ox < ow; ++ox) {
       float* row = cols + (size_t(oy) * ow + ox) * K;
+      const int ix0 = ox * cv.stride - cv.pad;
+      const int lo = std::max(0, -ix0), hi = std::min(cv.k, x.w - ix0);  // the window's pixels inside the map
       for (int ky = 0; ky < cv.k; ++ky) {
         const int iy = oy * cv.stride - cv.pad + ky;
-        for (int kx = 0; kx < cv.k; ++kx) {
-          const int ix = ox * cv.stride - cv.pad + kx;
-          float* dst = row + (ky * cv.k + kx) * x.c;
-          const bool inside = iy >= 0 && iy < x.h && ix >= 0 && ix < x.w;
-          const float* src = inside ? x.data + (size_t(iy) * x.w + ix) * x.c : nullptr;
-          if (x.c >= 16) {  // whole cache lines: the library copy
-            if (src) std::memcpy(dst, src, size_t(x.c) * sizeof(float));
-            else std::memset(dst, 0, size_t(x.c) * sizeof(float));
-          } else {  // a few channels (the RGB input): a call per pixel would cost more than the copy
-            for (int ci = 0; ci < x.c; ++ci) dst[ci] = src ? src[ci] : 0.0f;
-          }
+        float* dst = row + ky * run;
+        if (iy < 0 || iy >= x.h || hi <= lo) {
+          copy_run(dst, nullptr, run);
+          continue;
         }
+        copy_run(dst, nullptr, lo * x.c);
+        copy_run(dst + lo * x.c, x.data + (size_t(iy) * x.w + ix0 + lo) * x.c, (hi - lo) * x.c);
+        copy_run(dst + hi * x.c, nullptr, (cv.k - hi) * x.c);
       }
     }
 }
